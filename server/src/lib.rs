@@ -1,0 +1,143 @@
+//! One HTTP server for every target. Each binary in `src/bin/` only obtains a listening socket the
+//! way its runtime allows (the listener bootstrap); `run` does everything after that.
+
+pub mod config;
+mod date;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+pub use config::{Config, Threads, WriteStrategy};
+
+/// A client that has not sent its request headers by then is dropped (slow-loris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Request head buffer limit; hyper answers 431 beyond it.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Called on every accepted connection: the bootstrap sets what its platform allows (TCP_NODELAY).
+pub type AcceptHook = fn(&tokio::net::TcpStream);
+
+/// Sets TCP_NODELAY through tokio where the platform implements it; WASI hosts that lack it refuse,
+/// which is exactly why the `single` write strategy matters there.
+pub fn nodelay_via_tokio(stream: &tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+}
+
+/// Serves forever on `listener` (already bound and listening) with the given settings.
+pub fn run(listener: std::net::TcpListener, config: &Config, on_accept: AcceptHook) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = match config.threads {
+        Threads::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        #[cfg(not(target_family = "wasm"))]
+        Threads::MultiThread => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        #[cfg(target_family = "wasm")]
+        Threads::MultiThread => {
+            return Err(std::io::Error::other("multi-thread is not available on WASI: use current-thread"))
+        }
+    };
+    let write = config.write;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        eprintln!("listening on http://{} (write strategy {:?})", listener.local_addr()?, write);
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                // Out of descriptors or a connection reset before accept: keep serving the others.
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            on_accept(&stream);
+            tokio::task::spawn(serve_connection(stream, write));
+        }
+    })
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.writev(write == WriteStrategy::Vectored)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    // Connection errors (resets, timeouts, malformed requests already answered) end that
+    // connection only.
+    let _ = http.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+}
+
+async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str();
+    let path = parts.uri.path();
+    let reply = if routes::wants_body(method, path) {
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > routes::ECHO_LIMIT_BYTES) {
+            routes::payload_too_large()
+        } else {
+            match Limited::new(body, routes::ECHO_LIMIT_BYTES).collect().await {
+                Ok(collected) => routes::route(method, path, parts.uri.query(), &collected.to_bytes()),
+                Err(_) => routes::payload_too_large(),
+            }
+        }
+    } else {
+        routes::route(method, path, parts.uri.query(), &[])
+    };
+    Ok(to_response(reply, method == "HEAD"))
+}
+
+fn to_response(reply: routes::Reply, head: bool) -> Response<Full<Bytes>> {
+    let len = reply.body.as_bytes().len();
+    let body = match (head, reply.body) {
+        (true, _) => Bytes::new(),
+        (false, routes::Body::Static(b)) => Bytes::from_static(b),
+        (false, routes::Body::Owned(v)) => Bytes::from(v),
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(SERVER, HeaderValue::from_static(routes::SERVER_NAME));
+    headers.insert(DATE, date::now());
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let Some(allow) = reply.allow {
+        headers.insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// Shared `main` body for the bootstraps: parse settings, bind with `bind`, serve.
+pub fn main_with(
+    bind: impl FnOnce(&Config) -> std::io::Result<std::net::TcpListener>,
+    on_accept: AcceptHook,
+) -> std::process::ExitCode {
+    let config = match Config::from_env_and_args() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if !config.addr.ip().is_loopback() {
+        eprintln!("error: refusing to listen on {}: this benchmark server binds loopback only", config.addr);
+        return std::process::ExitCode::from(2);
+    }
+    let result = bind(&config).and_then(|listener| run(listener, &config, on_accept));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: serving on {}: {e}", config.addr);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
