@@ -1,0 +1,62 @@
+# Two commands matter: `make matrix` (installs what it needs, builds, measures, renders) and
+# `make test`. Everything else is a step of those.
+
+MATRIX ?= matrix.toml
+OUT ?= results
+TOOLS_DIR ?= $(CURDIR)/.tools
+export TOOLS_DIR
+
+CARGO ?= cargo
+RUNNER := target/debug/matrix
+
+.PHONY: all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor test quick clean-results
+
+all: matrix
+
+# The pinned toolchain and wasm targets (rust-toolchain.toml). RUSTUP_AUTO_INSTALL may be 0, so
+# install explicitly; this is a no-op when they are present.
+toolchain:
+	rustup toolchain install
+	rustup target add wasm32-wasip1 wasm32-wasip2
+
+runner: toolchain
+	$(CARGO) build --locked -p matrix
+
+# What `make test` needs: toolchain, k6, wasmtime (seconds when already installed).
+init-core: runner
+	$(RUNNER) install k6 wasmtime
+
+# wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
+# installer, which needs GitHub. Both are optional: their cells are skipped with the reason.
+init-wasmer: runner
+	$(RUNNER) install --optional wasmer
+
+init-wasmedge: runner
+	$(RUNNER) install --optional wasmedge
+
+# Everything the default matrix can use. Idempotent.
+init: init-core init-wasmer init-wasmedge
+	$(RUNNER) doctor
+
+# Every server build (the runner also builds what a matrix needs).
+build: toolchain
+	$(CARGO) build --locked --release -p wasm-bench-server --bin server
+	$(CARGO) build --locked --release -p wasm-bench-server --bin server --target wasm32-wasip2
+	$(CARGO) build --locked --release -p wasm-bench-server --target wasm32-wasip1 --features wasmedge,wasix
+
+matrix: init
+	$(RUNNER) run --matrix $(MATRIX) --out $(OUT)
+
+# Seconds-long smoke run of the same matrix.
+quick: init-core
+	$(RUNNER) run --quick --matrix $(MATRIX) --out $(OUT)
+
+# Re-render the page from saved JSON; nothing is measured.
+results: runner
+	$(RUNNER) render --out $(OUT)
+
+doctor: runner
+	$(RUNNER) doctor
+
+test: init-core
+	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

@@ -1,0 +1,51 @@
+//! Command line: one subcommand, one file.
+
+mod doctor;
+mod install;
+mod render;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "matrix", about = "What does it cost to run an HTTP server as WebAssembly, on which runtime, and why?")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the servers, run every cell of a matrix file, write JSON and the page.
+    Run(run::Args),
+    /// Re-render the page from saved JSON without measuring anything.
+    Render(render::Args),
+    /// Show each runtime and tool: found or not, version, path, modes, and how to fix what is missing.
+    Doctor(doctor::Args),
+    /// Install runtimes and tools into the project tools dir (pinned versions).
+    Install(install::Args),
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Install(args) => install::run(args),
+    }
+}
+
+/// Options shared by subcommands that read definitions.
+#[derive(Debug, clap::Args, Clone)]
+pub struct Common {
+    /// Directory with runtime definitions.
+    #[arg(long, default_value_os_t = crate::paths::repo_root().join("runtimes"))]
+    pub runtimes: PathBuf,
+    /// Project-local tools dir (k6, wasmtime, wasmer...).
+    #[arg(long, default_value_os_t = crate::paths::tools_dir())]
+    pub tools_dir: PathBuf,
+}

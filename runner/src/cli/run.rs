@@ -1,0 +1,285 @@
+//! `matrix run`: validate the matrix, resolve runtimes and tools, build the servers, measure every
+//! cell (writing each as it finishes), then write the run summary and render the page.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::artifacts::ArtifactKind;
+use crate::matrix::Matrix;
+use crate::measure::{Plan, Progress};
+use crate::results::{self, CellResult, Run, RunDir, Status, Timing, ToolInfo};
+use crate::runtime::RuntimeDefs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Matrix file.
+    #[arg(long, default_value_os_t = crate::paths::repo_root().join("matrix.toml"))]
+    pub matrix: PathBuf,
+    /// Output directory (latest.json, runs/, the page).
+    #[arg(long, default_value_os_t = crate::paths::repo_root().join("results"))]
+    pub out: PathBuf,
+    /// Seconds-long smoke run: 1 s windows, no warm-up, one repeat.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only cells whose id contains this text (e.g. "wasmtime" or "/json/").
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Templates directory.
+    #[arg(long, default_value_os_t = crate::paths::repo_root().join("templates"))]
+    pub templates: PathBuf,
+    #[command(flatten)]
+    pub common: super::Common,
+}
+
+/// A runtime as found on this machine.
+struct Resolved {
+    bin: Option<PathBuf>,
+    version: Option<String>,
+    problem: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let started_at = Instant::now();
+    let root = crate::paths::repo_root();
+    let defs = RuntimeDefs::load(&args.common.runtimes)?;
+    let mut matrix = Matrix::load(&args.matrix, &defs)?;
+    if args.quick {
+        matrix.settings.duration = Duration::from_secs(1);
+        matrix.settings.warmup = Duration::ZERO;
+        matrix.settings.repeats = 1;
+    }
+    if let Some(only) = &args.only {
+        matrix.cells.retain(|c| c.id.contains(only.as_str()));
+        anyhow::ensure!(!matrix.cells.is_empty(), "--only {only:?} matches no cell of {}", args.matrix.display());
+    }
+    // Everything that can be wrong with the input is checked above: nothing is written before here.
+    crate::process::install_signal_handlers()?;
+
+    let k6_def = defs.tool("k6").context("runtimes/tools/k6.toml is missing")?;
+    let k6 = match k6_def.locate(&args.common.tools_dir) {
+        Ok(Some(found)) => found.path,
+        Ok(None) | Err(_) => anyhow::bail!("k6 not found: {} (`matrix doctor` shows what is installed)", k6_def.install_hint),
+    };
+    let mut tools = BTreeMap::new();
+    tools.insert("k6".to_string(), ToolInfo { version: k6_def.version(&k6).ok(), path: Some(k6.display().to_string()), problem: None });
+
+    let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
+    for cell in &matrix.cells {
+        if resolved.contains_key(&cell.runtime) {
+            continue;
+        }
+        let def = defs.get(&cell.runtime).expect("validated");
+        let r = match def.locate(&args.common.tools_dir) {
+            Ok(Some(found)) => match def.version(&found.path) {
+                Ok(v) => Resolved { bin: Some(found.path), version: Some(v), problem: None },
+                Err(e) => Resolved { bin: None, version: None, problem: Some(format!("{e:#}")) },
+            },
+            Ok(None) => Resolved { bin: None, version: Some(rustc_version(&root)), problem: None },
+            Err(problem) => Resolved { bin: None, version: None, problem: Some(problem) },
+        };
+        tools.insert(
+            cell.runtime.clone(),
+            ToolInfo { version: r.version.clone(), path: r.bin.as_ref().map(|p| p.display().to_string()), problem: r.problem.clone() },
+        );
+        resolved.insert(cell.runtime.clone(), r);
+    }
+
+    let run_id = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let run_dir = RunDir::new(&args.out, &run_id);
+    std::fs::create_dir_all(run_dir.cells_dir())?;
+    std::fs::create_dir_all(run_dir.logs_dir())?;
+    let mut run = Run {
+        schema: results::RUN_SCHEMA.into(),
+        run_id: run_id.clone(),
+        started: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished: None,
+        complete: false,
+        matrix_file: display_relative(&args.matrix, &root),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        settings: matrix.settings.clone(),
+        environment: crate::environment::capture(&root),
+        tools,
+        cells: Vec::new(),
+        timing: Timing::default(),
+    };
+    results::write_json_atomic(&run_dir.header_file(), &run)?;
+
+    // Build each server flavour the available runtimes need, once.
+    let build_start = Instant::now();
+    let target_dir = crate::paths::target_dir();
+    let mut builds: BTreeMap<&'static str, Result<PathBuf, String>> = BTreeMap::new();
+    let mut stripped: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for cell in &matrix.cells {
+        let def = defs.get(&cell.runtime).expect("validated");
+        let kind = artifact_kind(def)?;
+        if builds.contains_key(kind.name) || resolved[&cell.runtime].problem.is_some() {
+            continue;
+        }
+        eprintln!("building the {} server (cargo {})", kind.name, kind.cargo_args().join(" "));
+        let log = run_dir.logs_dir().join(format!("build-{}.log", kind.name));
+        let built = kind.build(&root, &target_dir, &log).map_err(|e| format!("{e:#}"));
+        if let (Ok(path), None) = (&built, kind.target) {
+            if let Some(size) = crate::artifacts::stripped_size(path, &run_dir.logs_dir()) {
+                stripped.insert(kind.name, size);
+            }
+        }
+        builds.insert(kind.name, built);
+    }
+    run.timing.build_s = build_start.elapsed().as_secs_f64();
+
+    let script = root.join("scripts/k6-closed.js");
+    let bar = ProgressBar::new(matrix.cells.len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}").expect("static template"));
+    let mut load_s = 0.0;
+    for (index, cell) in matrix.cells.iter().enumerate() {
+        if crate::process::interrupted() {
+            break;
+        }
+        let def = defs.get(&cell.runtime).expect("validated");
+        let kind = artifact_kind(def)?;
+        let r = &resolved[&cell.runtime];
+        let plan = Plan {
+            index,
+            cell,
+            def,
+            mode: &def.modes[&cell.mode],
+            bin: r.bin.clone(),
+            runtime_version: r.version.clone(),
+            kind,
+            artifact: kind.path(&target_dir),
+            artifact_stripped_bytes: stripped.get(kind.name).copied(),
+            settings: &matrix.settings,
+            k6: k6.clone(),
+            script: script.clone(),
+            logs: run_dir.logs_dir(),
+            prepared_cache: target_dir.join("matrix-prepared"),
+        };
+        let cell_start = Instant::now();
+        let result = if let Some(problem) = &r.problem {
+            plan.blank(Status::Skipped, Some(problem.clone()))
+        } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
+            plan.blank(Status::Skipped, Some(reason))
+        } else {
+            match &builds[kind.name] {
+                Err(e) => plan.blank(Status::Failed, Some(e.clone())),
+                Ok(_) => plan.measure(&Phase { bar: &bar, id: &cell.id }),
+            }
+        };
+        if result.status == Status::Ok || result.partial {
+            load_s += cell_start.elapsed().as_secs_f64();
+        }
+        if crate::process::interrupted() && result.status != Status::Ok {
+            // A cell cut short by Ctrl-C is not a measurement; the ones before it are kept.
+            break;
+        }
+        let line = summary_line(index, matrix.cells.len(), &result);
+        // indicatif drops println when it draws nothing (not a terminal, e.g. CI): print plainly.
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+        results::write_json_atomic(&run_dir.cell_file(&result), &result)?;
+        run.cells.push(result);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    run.complete = !crate::process::interrupted() && run.cells.len() == matrix.cells.len();
+    run.finished = Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    run.timing.wall_s = started_at.elapsed().as_secs_f64();
+    run.timing.load_s = load_s;
+    if run.complete {
+        results::write_json_atomic(&run_dir.run_file(), &run)?;
+        results::write_json_atomic(&args.out.join("latest.json"), &run)?;
+        let written = crate::render::render_all(&args.templates, &run, &args.out)?;
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+    } else {
+        eprintln!(
+            "run interrupted after {} of {} cells; they are in {} — render them with `matrix render --run {}`",
+            run.cells.len(),
+            matrix.cells.len(),
+            run_dir.dir.display(),
+            run_dir.dir.display()
+        );
+    }
+    let failed = run.cells.iter().filter(|c| c.status == Status::Failed).count();
+    let skipped = run.cells.iter().filter(|c| c.status == Status::Skipped).count();
+    eprintln!(
+        "{} cells: {} ok, {skipped} skipped, {failed} failed · wall {:.0} s: build {:.0} s, measuring cells {:.0} s ({:.0}%), other {:.0} s",
+        run.cells.len(),
+        run.cells.len() - failed - skipped,
+        run.timing.wall_s,
+        run.timing.build_s,
+        load_s,
+        load_s / run.timing.wall_s.max(1e-9) * 100.0,
+        run.timing.wall_s - run.timing.build_s - load_s
+    );
+    Ok(if crate::process::interrupted() {
+        ExitCode::from(130)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+struct Phase<'a> {
+    bar: &'a ProgressBar,
+    id: &'a str,
+}
+
+impl Progress for Phase<'_> {
+    fn phase(&self, text: &str) {
+        self.bar.set_message(format!("{} · {text}", self.id));
+    }
+}
+
+fn artifact_kind(def: &crate::runtime::RuntimeDef) -> Result<&'static ArtifactKind> {
+    let name = def.artifact.as_deref().unwrap_or("");
+    ArtifactKind::get(name).with_context(|| format!("runtimes/{}.toml: artifact {name:?} is not a known server build", def.name))
+}
+
+fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
+    let head = format!("[{}/{total}] {}", index + 1, r.id);
+    match r.status {
+        Status::Ok => {
+            let m = &r.metrics;
+            let flags: Vec<&str> = r.flags.iter().map(|f| f.code()).collect();
+            format!(
+                "{head}: {} req/s, p99 {}, receiving {}, RSS {}{}",
+                m.rps.map(crate::render::thousands).unwrap_or_default(),
+                m.p99_ms.map(crate::render::millis).unwrap_or_default(),
+                m.receiving_avg_ms.map(crate::render::millis).unwrap_or_default(),
+                m.rss_peak_kb.map(|kb| format!("{:.1} MB", kb as f64 / 1024.0)).unwrap_or_default(),
+                if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) }
+            )
+        }
+        Status::Skipped => format!("{head}: skipped — {}", r.reason.as_deref().unwrap_or("")),
+        Status::Failed => format!("{head}: FAILED — {}", r.reason.as_deref().unwrap_or("")),
+    }
+}
+
+fn rustc_version(root: &Path) -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .current_dir(root)
+        .output()
+        .ok()
+        .and_then(|o| crate::runtime::parse_version(None, &String::from_utf8_lossy(&o.stdout)))
+        .map(|v| format!("rustc {v}"))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn display_relative(path: &Path, root: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    absolute.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_else(|_| absolute.display().to_string())
+}

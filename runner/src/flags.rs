@@ -1,0 +1,141 @@
+//! Warnings attached to a cell. Each says what was seen, what it means for the numbers, and what to
+//! do about it (after hyperfine's `output/warnings.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// Receiving time at or above this, with waiting well below it, is the delayed-ACK signature.
+pub const STALL_RECEIVING_MS: f64 = 20.0;
+/// A generator using this share of its CPUs is the bottleneck, not the server (k6 pinned to one
+/// CPU measured 86-89% here while it capped native and wasmtime at the same req/s).
+pub const GENERATOR_BOUND_PCT: f64 = 80.0;
+/// Repeats whose req/s range exceeds this share of the median are flagged.
+pub const HIGH_SPREAD_PCT: f64 = 10.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Flag {
+    /// Nagle + delayed-ACK: responses leave in two segments and the second waits ~40 ms.
+    Stall { receiving_avg_ms: f64, waiting_avg_ms: f64 },
+    /// The load generator used (nearly) all of its CPUs.
+    GeneratorBound { generator_cpu_pct: f64, generator_cpus: usize },
+    /// Repeats disagree.
+    HighSpread { spread_pct: f64, repeats: usize },
+    /// Some requests failed or answered wrongly.
+    RequestErrors { failed_rate: f64 },
+}
+
+impl Flag {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Flag::Stall { .. } => "stall",
+            Flag::GeneratorBound { .. } => "generator-bound",
+            Flag::HighSpread { .. } => "high-spread",
+            Flag::RequestErrors { .. } => "errors",
+        }
+    }
+
+    /// Cause and remedy, in words, for the page and the terminal.
+    pub fn explain(&self) -> String {
+        match self {
+            Flag::Stall { receiving_avg_ms, waiting_avg_ms } => format!(
+                "Network stall, not runtime cost: receiving averaged {receiving_avg_ms:.1} ms while waiting averaged \
+                 {waiting_avg_ms:.2} ms. Each response left in two writes; without TCP_NODELAY (which WASI sockets \
+                 cannot set) Nagle's algorithm holds the second segment until the client's delayed ACK (~40 ms), so \
+                 every VU is capped near 1 request per 40 ms. Remedy: write each response in one write \
+                 (`writes = [\"single\"]`, hyper `writev(false)`), or set TCP_NODELAY where the runtime allows it."
+            ),
+            Flag::GeneratorBound { generator_cpu_pct, generator_cpus } => format!(
+                "Generator-bound: the load generator used {generator_cpu_pct:.0}% of its {generator_cpus} CPU(s), so \
+                 this req/s is a lower bound on what the server can do and cells at this level cannot be ranked \
+                 against each other. Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
+                 throughput with a faster generator (wrk)."
+            ),
+            Flag::HighSpread { spread_pct, repeats } => format!(
+                "High spread: req/s varied by {spread_pct:.0}% of the median across {repeats} repeats. Remedy: longer \
+                 `duration`, more `repeats`, or a quieter machine before trusting small differences."
+            ),
+            Flag::RequestErrors { failed_rate } => format!(
+                "Errors: {:.2}% of requests failed or got a non-200 answer, so req/s counts failures too. Remedy: \
+                 read the server log in the run directory; lower the load if the server is overwhelmed.",
+                failed_rate * 100.0
+            ),
+        }
+    }
+}
+
+/// What the rules look at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observations {
+    pub receiving_avg_ms: Option<f64>,
+    pub waiting_avg_ms: Option<f64>,
+    pub generator_cpu_pct: Option<f64>,
+    pub generator_cpus: usize,
+    pub rps_repeats_spread_pct: Option<f64>,
+    pub repeats: usize,
+    pub failed_rate: Option<f64>,
+}
+
+/// Applies every rule.
+pub fn evaluate(o: &Observations) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    if let (Some(receiving), Some(waiting)) = (o.receiving_avg_ms, o.waiting_avg_ms) {
+        if receiving >= STALL_RECEIVING_MS && waiting < receiving / 4.0 {
+            flags.push(Flag::Stall { receiving_avg_ms: receiving, waiting_avg_ms: waiting });
+        }
+    }
+    if let Some(pct) = o.generator_cpu_pct {
+        if o.generator_cpus > 0 && pct >= GENERATOR_BOUND_PCT {
+            flags.push(Flag::GeneratorBound { generator_cpu_pct: pct, generator_cpus: o.generator_cpus });
+        }
+    }
+    if let Some(spread) = o.rps_repeats_spread_pct {
+        if o.repeats >= 2 && spread > HIGH_SPREAD_PCT {
+            flags.push(Flag::HighSpread { spread_pct: spread, repeats: o.repeats });
+        }
+    }
+    if let Some(rate) = o.failed_rate {
+        if rate > 0.0 {
+            flags.push(Flag::RequestErrors { failed_rate: rate });
+        }
+    }
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_readme_wasm_row_is_a_stall() {
+        // The origin README's WASM run: receiving avg 41 ms, waiting avg 2.97 ms.
+        let flags = evaluate(&Observations { receiving_avg_ms: Some(41.0), waiting_avg_ms: Some(2.97), ..Default::default() });
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0].code(), "stall");
+        assert!(flags[0].explain().contains("delayed ACK"));
+    }
+
+    #[test]
+    fn a_slow_server_is_not_a_stall() {
+        // Time spent waiting for the server means slow processing, not a network stall.
+        let flags = evaluate(&Observations { receiving_avg_ms: Some(30.0), waiting_avg_ms: Some(25.0), ..Default::default() });
+        assert!(flags.is_empty());
+        let flags = evaluate(&Observations { receiving_avg_ms: Some(0.03), waiting_avg_ms: Some(5.0), ..Default::default() });
+        assert!(flags.is_empty());
+    }
+
+    #[test]
+    fn generator_spread_and_errors() {
+        let o = Observations {
+            generator_cpu_pct: Some(97.0),
+            generator_cpus: 1,
+            rps_repeats_spread_pct: Some(25.0),
+            repeats: 3,
+            failed_rate: Some(0.01),
+            ..Default::default()
+        };
+        let codes: Vec<_> = evaluate(&o).iter().map(Flag::code).collect();
+        assert_eq!(codes, ["generator-bound", "high-spread", "errors"]);
+        let calm = Observations { generator_cpu_pct: Some(60.0), generator_cpus: 1, rps_repeats_spread_pct: Some(25.0), repeats: 1, failed_rate: Some(0.0), ..Default::default() };
+        assert!(evaluate(&calm).is_empty());
+    }
+}

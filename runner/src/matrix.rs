@@ -1,0 +1,401 @@
+//! `matrix.toml`: what to cross (servers x runtimes x modes x write strategies x workloads x loads)
+//! and how to measure. Parsing is strict: unknown keys and unknown names are errors that say what
+//! would have been valid, before anything runs or is written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::RuntimeDefs;
+use crate::workload::Workload;
+
+/// Everything in a matrix file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixFile {
+    /// Server implementations (languages) to include.
+    #[serde(default = "default_servers")]
+    pub servers: Vec<String>,
+    /// Workload names (see `workload.rs`).
+    pub workloads: Vec<String>,
+    /// Write strategies for every runtime that does not list its own.
+    #[serde(default = "default_writes")]
+    pub writes: Vec<String>,
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(rename = "runtime")]
+    pub runtimes: Vec<RuntimeEntry>,
+    #[serde(rename = "load")]
+    pub loads: Vec<LoadSpec>,
+}
+
+fn default_servers() -> Vec<String> {
+    vec!["rust".into()]
+}
+fn default_writes() -> Vec<String> {
+    vec!["single".into()]
+}
+
+/// `[settings]`: how every cell is measured.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Measured window per repeat, e.g. "8s".
+    #[serde(with = "humantime_serde_compat")]
+    pub duration: Duration,
+    /// Load before the measured window, excluded from the numbers.
+    #[serde(with = "humantime_serde_compat")]
+    pub warmup: Duration,
+    pub repeats: u32,
+    /// CPUs the server is pinned to (taskset list syntax: "0", "0-1", "0,2").
+    pub server_cpus: String,
+    /// CPUs the load generator is pinned to; must not overlap `server_cpus`.
+    pub generator_cpus: String,
+    /// How long a server may take to answer its first request correctly.
+    #[serde(with = "humantime_serde_compat")]
+    pub ready_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            duration: Duration::from_secs(8),
+            warmup: Duration::from_secs(2),
+            repeats: 1,
+            server_cpus: "0".into(),
+            generator_cpus: "1".into(),
+            ready_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[[runtime]]`: one runtime definition from `runtimes/` and the modes of it to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeEntry {
+    pub name: String,
+    pub modes: Vec<String>,
+    /// Overrides the top-level `writes` for this runtime.
+    pub writes: Option<Vec<String>>,
+}
+
+/// `[[load]]`: how the generator drives a cell.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    pub name: String,
+    pub model: LoadModel,
+    /// Virtual users (closed model).
+    pub vus: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadModel {
+    /// k6 constant-vus: each VU sends its next request when the previous one answered.
+    Closed,
+}
+
+/// One measurement: a point of the crossed dimensions.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Cell {
+    pub id: String,
+    pub server: String,
+    pub runtime: String,
+    pub mode: String,
+    pub write: String,
+    pub workload: String,
+    pub load: LoadSpec,
+}
+
+/// A parsed, validated matrix ready to run.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub settings: Settings,
+    pub cells: Vec<Cell>,
+}
+
+const SERVERS: &[&str] = &["rust"];
+const WRITES: &[&str] = &["single", "vectored"];
+
+impl Matrix {
+    pub fn load(path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read matrix file {}", path.display()))?;
+        Matrix::parse(&text, path, runtimes)
+    }
+
+    pub fn parse(text: &str, path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
+        let file: MatrixFile = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), with_suggestion(&e.to_string())))?;
+        let here = |what: &str| format!("{}: {what}", path.display());
+        validate_cpus(&file.settings, &here)?;
+        if file.settings.duration.is_zero() {
+            bail!("{}", here("settings.duration is 0s: give the measured window, e.g. \"8s\""));
+        }
+        if file.settings.repeats == 0 {
+            bail!("{}", here("settings.repeats is 0: use 1 or more"));
+        }
+        for server in &file.servers {
+            check_name("servers", server, SERVERS.iter().copied(), &here)?;
+        }
+        for workload in &file.workloads {
+            check_name("workloads", workload, Workload::names(), &here)?;
+        }
+        let mut seen_loads = BTreeMap::new();
+        for load in &file.loads {
+            if load.vus == 0 {
+                bail!("{}", here(&format!("load {:?} has vus = 0: use 1 or more", load.name)));
+            }
+            if seen_loads.insert(load.name.clone(), ()).is_some() {
+                bail!("{}", here(&format!("load name {:?} is used twice: give each [[load]] its own name", load.name)));
+            }
+        }
+        let mut cells = Vec::new();
+        for entry in &file.runtimes {
+            let def = runtimes.get(&entry.name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}",
+                    here(&format!(
+                        "runtime {:?} has no definition in runtimes/ (valid: {}){}",
+                        entry.name,
+                        runtimes.names().join(", "),
+                        nearest(&entry.name, runtimes.names().iter().map(String::as_str))
+                            .map(|n| format!("; did you mean {n:?}?"))
+                            .unwrap_or_default()
+                    ))
+                )
+            })?;
+            for mode in &entry.modes {
+                check_name(&format!("runtime {:?} modes", entry.name), mode, def.modes.keys().map(String::as_str), &here)?;
+            }
+            let writes = entry.writes.as_ref().unwrap_or(&file.writes);
+            for write in writes {
+                check_name("writes", write, WRITES.iter().copied(), &here)?;
+            }
+            for server in &file.servers {
+                for mode in &entry.modes {
+                    for write in writes {
+                        for workload in &file.workloads {
+                            for load in &file.loads {
+                                let id = [server, &entry.name, mode, write, workload, &load.name].map(|s| s.as_str()).join("/");
+                                cells.push(Cell {
+                                    id,
+                                    server: server.clone(),
+                                    runtime: entry.name.clone(),
+                                    mode: mode.clone(),
+                                    write: write.clone(),
+                                    workload: workload.clone(),
+                                    load: load.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if cells.is_empty() {
+            bail!(
+                "{}",
+                here("the matrix expands to no cells: list at least one [[runtime]] with modes, one workload and one [[load]]")
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        if let Some(dup) = cells.iter().find(|c| !ids.insert(c.id.clone())) {
+            bail!("{}", here(&format!("cell {} appears twice: a runtime, mode or write is listed more than once", dup.id)));
+        }
+        Ok(Matrix { settings: file.settings, cells })
+    }
+}
+
+fn check_name<'a>(
+    field: &str,
+    value: &str,
+    valid: impl Iterator<Item = &'a str> + Clone,
+    here: &impl Fn(&str) -> String,
+) -> Result<()> {
+    if valid.clone().any(|v| v == value) {
+        return Ok(());
+    }
+    let list: Vec<&str> = valid.clone().collect();
+    let hint = nearest(value, valid).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
+    bail!("{}", here(&format!("{field}: unknown {value:?} (valid: {}){hint}", list.join(", "))))
+}
+
+/// The closest valid name, when it is close enough to be a likely typo.
+pub fn nearest<'a>(value: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    valid
+        .map(|v| (strsim::levenshtein(value, v), v))
+        .filter(|(d, v)| *d <= 2.max(v.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+/// Adds "did you mean" to serde's unknown-field errors, which list the expected keys.
+fn with_suggestion(message: &str) -> String {
+    let re = regex::Regex::new(r"unknown field `([^`]+)`, expected (?:one of )?(.+)").expect("static regex");
+    let Some(caps) = re.captures(message) else { return message.to_string() };
+    let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches(|c| c == '`' || c == ' ' || c == '\n')).collect();
+    let expected: Vec<&str> = expected.iter().map(|s| s.trim_start_matches("or ").trim_matches('`')).collect();
+    match nearest(&caps[1], expected.iter().copied()) {
+        Some(n) => format!("{}\n  hint: did you mean `{n}`?", message.trim_end()),
+        None => message.to_string(),
+    }
+}
+
+fn validate_cpus(settings: &Settings, here: &impl Fn(&str) -> String) -> Result<()> {
+    let server = parse_cpu_list(&settings.server_cpus)
+        .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.server_cpus: {e}"))))?;
+    let generator = parse_cpu_list(&settings.generator_cpus)
+        .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.generator_cpus: {e}"))))?;
+    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    for (name, cpus) in [("server_cpus", &server), ("generator_cpus", &generator)] {
+        if let Some(cpu) = cpus.iter().find(|&&c| c >= online) {
+            bail!("{}", here(&format!("settings.{name}: CPU {cpu} does not exist here (CPUs 0-{})", online - 1)));
+        }
+    }
+    if let Some(shared) = server.iter().find(|c| generator.contains(c)) {
+        bail!(
+            "{}",
+            here(&format!("settings.server_cpus and generator_cpus share CPU {shared}: give them disjoint sets so the generator does not steal the server's CPU"))
+        );
+    }
+    Ok(())
+}
+
+/// Parses taskset's list syntax ("0", "0-2", "0,3") into CPU numbers.
+pub fn parse_cpu_list(text: &str) -> std::result::Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let bad = || format!("{text:?} is not a CPU list (write \"0\", \"0-1\" or \"0,2\")");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(cpus)
+}
+
+/// Durations as "8s", "500ms", "1m" in TOML.
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration ({e}); write e.g. \"8s\" or \"500ms\"")))
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::RuntimeDefs;
+
+    fn defs() -> RuntimeDefs {
+        RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap()
+    }
+
+    const GOOD: &str = r#"
+workloads = ["plaintext", "json"]
+[settings]
+duration = "2s"
+warmup = "0s"
+[[runtime]]
+name = "native"
+modes = ["current-thread"]
+[[runtime]]
+name = "wasmtime"
+modes = ["default"]
+writes = ["single", "vectored"]
+[[load]]
+name = "closed-50"
+model = "closed"
+vus = 50
+"#;
+
+    fn parse(text: &str) -> Result<Matrix> {
+        Matrix::parse(text, Path::new("m.toml"), &defs())
+    }
+
+    #[test]
+    fn expands_the_cross_product() {
+        let m = parse(GOOD).unwrap();
+        // native: 1 mode x 1 write x 2 workloads; wasmtime: 1 mode x 2 writes x 2 workloads.
+        assert_eq!(m.cells.len(), 6);
+        assert_eq!(m.cells[0].id, "rust/native/current-thread/single/plaintext/closed-50");
+        assert!(m.cells.iter().any(|c| c.id == "rust/wasmtime/default/vectored/json/closed-50"));
+        assert_eq!(m.settings.duration, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_repository_matrix_parses() {
+        let root = crate::paths::repo_root();
+        let m = Matrix::load(&root.join("matrix.toml"), &defs()).unwrap();
+        assert!(m.cells.iter().any(|c| c.runtime == "native"));
+        assert!(m.cells.iter().any(|c| c.runtime == "wasmtime"));
+    }
+
+    #[test]
+    fn syntax_errors_name_line_and_column() {
+        let err = parse("workloads = [\"plaintext\"\n[settings]").unwrap_err().to_string();
+        assert!(err.contains("m.toml"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        let err = parse(&GOOD.replace("duration = ", "durration = ")).unwrap_err().to_string();
+        assert!(err.contains("durration"), "{err}");
+        assert!(err.contains("did you mean `duration`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        let err = parse(&GOOD.replace("\"default\"", "\"defualt\"")).unwrap_err().to_string();
+        assert!(err.contains("defualt") && err.contains("pooling") && err.contains("did you mean \"default\""), "{err}");
+        let err = parse(&GOOD.replace("\"json\"", "\"jsno\"")).unwrap_err().to_string();
+        assert!(err.contains("valid: plaintext"), "{err}");
+        let err = parse(&GOOD.replace("name = \"wasmtime\"", "name = \"wasmtim\"")).unwrap_err().to_string();
+        assert!(err.contains("did you mean \"wasmtime\""), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = parse(&GOOD.replace("\"2s\"", "\"2 parsecs\"")).unwrap_err().to_string();
+        assert!(err.contains("2 parsecs"), "{err}");
+        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"1\"")).unwrap_err().to_string();
+        assert!(err.contains("share CPU 1"), "{err}");
+        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"a-b\"")).unwrap_err().to_string();
+        assert!(err.contains("\"a-b\" is not a CPU list"), "{err}");
+    }
+
+    #[test]
+    fn empty_expansion_is_an_error() {
+        let err = parse(&GOOD.replace("modes = [\"current-thread\"]", "modes = []").replace("modes = [\"default\"]", "modes = []"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expands to no cells"), "{err}");
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0").unwrap(), vec![0]);
+        assert_eq!(parse_cpu_list("0-2,5").unwrap(), vec![0, 1, 2, 5]);
+        assert!(parse_cpu_list("2-1").is_err());
+    }
+}

@@ -1,0 +1,352 @@
+//! One cell, start to finish: prepare the artifact, start the server pinned, wait until it answers
+//! correctly, load it with k6 on other CPUs, sample its resources, stop it, and turn what was seen
+//! into a `CellResult`. Nothing here is simulated: real processes, real sockets.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::artifacts::{self, ArtifactKind};
+use crate::flags::{self, Observations};
+use crate::k6;
+use crate::matrix::{Cell, Settings};
+use crate::process::{self, Managed, Sampler};
+use crate::results::{median, CellResult, Metrics, Status};
+use crate::runtime::{ModeDef, Placeholders, RuntimeDef};
+use crate::workload::Workload;
+
+/// Everything a cell needs, resolved by the run loop.
+pub struct Plan<'a> {
+    pub index: usize,
+    pub cell: &'a Cell,
+    pub def: &'a RuntimeDef,
+    pub mode: &'a ModeDef,
+    pub bin: Option<PathBuf>,
+    pub runtime_version: Option<String>,
+    pub kind: &'static ArtifactKind,
+    pub artifact: PathBuf,
+    pub artifact_stripped_bytes: Option<u64>,
+    pub settings: &'a Settings,
+    pub k6: PathBuf,
+    pub script: PathBuf,
+    pub logs: PathBuf,
+    pub prepared_cache: PathBuf,
+}
+
+/// Where a cell's measurement stands, for the progress display.
+pub trait Progress {
+    fn phase(&self, text: &str);
+}
+
+impl<'a> Plan<'a> {
+    /// A result with the cell's labels and no figures yet.
+    pub fn blank(&self, status: Status, reason: Option<String>) -> CellResult {
+        CellResult {
+            index: self.index,
+            id: self.cell.id.clone(),
+            server: self.cell.server.clone(),
+            target: self.kind.target_label().to_string(),
+            runtime: self.cell.runtime.clone(),
+            mode: self.cell.mode.clone(),
+            mode_about: self.mode.about.clone(),
+            write: self.cell.write.clone(),
+            workload: self.cell.workload.clone(),
+            load: self.cell.load.name.clone(),
+            load_model: "closed".into(),
+            vus: self.cell.load.vus,
+            status,
+            reason,
+            runtime_version: self.runtime_version.clone(),
+            command: Vec::new(),
+            metrics: Metrics {
+                artifact_bytes: std::fs::metadata(&self.artifact).ok().map(|m| m.len()),
+                artifact_stripped_bytes: self.artifact_stripped_bytes,
+                ..Default::default()
+            },
+            flags: Vec::new(),
+            repeats_rps: Vec::new(),
+            partial: false,
+        }
+    }
+
+    fn placeholders(&self) -> Placeholders {
+        let mut vars = Placeholders::default();
+        if let Some(bin) = &self.bin {
+            vars.set("bin", bin.display().to_string());
+        }
+        vars.set("artifact", self.artifact.display().to_string()).set("write", self.cell.write.clone());
+        vars
+    }
+
+    /// Runs the mode's prepare step (AOT compile) once per artifact content, runtime version and
+    /// mode; later cells and later runs reuse the file. Returns (path, milliseconds spent, 0 if cached).
+    fn prepare(&self, vars: &Placeholders) -> Result<Option<(PathBuf, f64)>, String> {
+        if self.mode.prepare.is_empty() {
+            return Ok(None);
+        }
+        let hash = artifacts::content_hash(&self.artifact).map_err(|e| format!("{e:#}"))?;
+        let version = self.runtime_version.as_deref().unwrap_or("unknown");
+        let prepared = self.prepared_cache.join(format!("{}-{}-{}-{}.bin", self.def.name, version, self.cell.mode, hash));
+        if prepared.is_file() {
+            return Ok(Some((prepared, 0.0)));
+        }
+        std::fs::create_dir_all(&self.prepared_cache).map_err(|e| format!("cannot create {}: {e}", self.prepared_cache.display()))?;
+        let partial = prepared.with_extension("partial");
+        let mut vars = vars.clone();
+        vars.set("prepared", partial.display().to_string());
+        let argv = vars.expand_all(&self.mode.prepare).map_err(|e| format!("runtimes/{}.toml prepare: {e}", self.def.name))?;
+        let log = self.logs.join(format!("{:03}-prepare.log", self.index));
+        let start = Instant::now();
+        let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let status = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().map_err(|e| e.to_string())?)
+            .stderr(out)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", argv.join(" ")))?;
+        if !status.success() || !partial.is_file() {
+            return Err(format!("prepare step failed ({}): {}", argv.join(" "), process::log_tail(&log, 5)));
+        }
+        std::fs::rename(&partial, &prepared).map_err(|e| e.to_string())?;
+        Ok(Some((prepared, start.elapsed().as_secs_f64() * 1000.0)))
+    }
+
+    pub fn measure(&self, progress: &dyn Progress) -> CellResult {
+        let mut result = self.blank(Status::Failed, None);
+        match self.measure_into(&mut result, progress) {
+            Ok(()) => {
+                result.status = Status::Ok;
+                result.reason = None;
+            }
+            Err(reason) => {
+                result.status = Status::Failed;
+                result.reason = Some(reason);
+            }
+        }
+        result
+    }
+
+    fn measure_into(&self, result: &mut CellResult, progress: &dyn Progress) -> Result<(), String> {
+        let workload = Workload::get(&self.cell.workload).ok_or("unknown workload")?;
+        let mut vars = self.placeholders();
+        progress.phase("prepare");
+        if let Some((prepared, ms)) = self.prepare(&vars)? {
+            result.metrics.prepared_bytes = std::fs::metadata(&prepared).ok().map(|m| m.len());
+            result.metrics.prepare_ms = Some(ms);
+            vars.set("prepared", prepared.display().to_string());
+        }
+        let port = process::free_port().map_err(|e| format!("{e:#}"))?;
+        let addr = format!("127.0.0.1:{port}");
+        vars.set("addr", addr.clone()).set("port", port.to_string());
+        let argv = vars.expand_all(&self.mode.launch).map_err(|e| format!("runtimes/{}.toml launch: {e}", self.def.name))?;
+        let env: Vec<(String, String)> = self
+            .mode
+            .env
+            .iter()
+            .map(|(k, v)| vars.expand(v).map(|v| (k.clone(), v)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("runtimes/{}.toml env: {e}", self.def.name))?;
+        result.command = argv.clone();
+
+        progress.phase("starting server");
+        let server_log = self.logs.join(format!("{:03}-server.log", self.index));
+        let mut server = process::spawn_pinned(&self.settings.server_cpus, &argv, &env, &server_log).map_err(|e| format!("{e:#}"))?;
+        let base = format!("http://{addr}");
+        let (startup, first) = wait_ready(&mut server, &base, workload, self.settings.ready_timeout)?;
+        result.metrics.startup_ms = Some(ms(startup));
+        result.metrics.first_request_ms = Some(ms(first));
+        let agent = crate::probe::agent(Duration::from_secs(5));
+        let mut warm = Vec::new();
+        for _ in 0..10 {
+            warm.push(ms(crate::probe::timed_check(&agent, &base, workload).map_err(|e| format!("warm request: {e}"))?));
+        }
+        result.metrics.warm_request_ms = median(&warm);
+        result.metrics.rss_idle_kb = process::process_tree(server.pid).into_iter().filter_map(process::memory_kb).map(|m| m.0).reduce(|a, b| a + b);
+
+        let sampler = Sampler::start(server.pid);
+        let generator_cpus = crate::matrix::parse_cpu_list(&self.settings.generator_cpus).map(|c| c.len()).unwrap_or(1);
+        let mut runs = Vec::new();
+        let (mut server_cpu_s, mut server_user_s, mut server_sys_s, mut window_s, mut generator_pct) = (0.0, 0.0, 0.0, 0.0, Vec::new());
+        let mut failure = None;
+        for repeat in 0..self.settings.repeats {
+            progress.phase(&format!("k6 {}/{}", repeat + 1, self.settings.repeats));
+            match self.run_k6(&server, workload, &base, repeat) {
+                Ok(run) => {
+                    server_cpu_s += run.server_cpu.0 + run.server_cpu.1;
+                    server_user_s += run.server_cpu.0;
+                    server_sys_s += run.server_cpu.1;
+                    window_s += run.window_s;
+                    generator_pct.push(run.generator_cpu_s / run.window_s / generator_cpus as f64 * 100.0);
+                    runs.push(run);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if server.exited_keep_zombie() {
+                failure = Some(format!("the server died during load: {}", server.log_tail(5)));
+                break;
+            }
+        }
+        let memory = sampler.finish();
+        result.metrics.rss_end_kb = process::process_tree(server.pid).into_iter().filter_map(process::memory_kb).map(|m| m.0).reduce(|a, b| a + b);
+        result.metrics.rss_peak_kb = Some(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb)).filter(|&kb| kb > 0);
+        server.stop();
+
+        let duration_s = self.settings.duration.as_secs_f64();
+        result.repeats_rps = runs.iter().map(|r| r.summary.requests as f64 / duration_s).collect();
+        if let Some(median_run) = median_run(&runs, duration_s) {
+            let s = &median_run.summary;
+            let m = &mut result.metrics;
+            m.rps = Some(s.requests as f64 / duration_s);
+            m.rps_min = result.repeats_rps.iter().copied().reduce(f64::min);
+            m.rps_max = result.repeats_rps.iter().copied().reduce(f64::max);
+            m.requests = Some(s.requests);
+            m.failed_rate = Some(s.failed_rate);
+            if let Some(d) = s.duration_ms {
+                (m.avg_ms, m.p50_ms, m.p90_ms, m.p95_ms, m.p99_ms, m.max_ms) = (Some(d.avg), Some(d.med), Some(d.p90), Some(d.p95), Some(d.p99), Some(d.max));
+            }
+            m.blocked_avg_ms = s.blocked_ms.map(|t| t.avg);
+            m.connecting_avg_ms = s.connecting_ms.map(|t| t.avg);
+            m.sending_avg_ms = s.sending_ms.map(|t| t.avg);
+            m.waiting_avg_ms = s.waiting_ms.map(|t| t.avg);
+            m.receiving_avg_ms = s.receiving_ms.map(|t| t.avg);
+            m.receiving_p95_ms = s.receiving_ms.map(|t| t.p95);
+            if window_s > 0.0 {
+                m.server_cpu_pct = Some(server_cpu_s / window_s * 100.0);
+                m.server_cpu_user_s = Some(server_user_s);
+                m.server_cpu_sys_s = Some(server_sys_s);
+            }
+            m.generator_cpu_pct = median(&generator_pct);
+            let spread = match (m.rps_min, m.rps_max, m.rps) {
+                (Some(lo), Some(hi), Some(mid)) if mid > 0.0 => Some((hi - lo) / mid * 100.0),
+                _ => None,
+            };
+            result.flags = flags::evaluate(&Observations {
+                receiving_avg_ms: m.receiving_avg_ms,
+                waiting_avg_ms: m.waiting_avg_ms,
+                generator_cpu_pct: m.generator_cpu_pct,
+                generator_cpus,
+                rps_repeats_spread_pct: spread,
+                repeats: runs.len(),
+                failed_rate: m.failed_rate,
+            });
+        }
+        if let Some(reason) = failure {
+            result.partial = !runs.is_empty();
+            return Err(reason);
+        }
+        if runs.is_empty() {
+            return Err("no measurement was made".into());
+        }
+        Ok(())
+    }
+
+    fn run_k6(&self, server: &Managed, workload: &Workload, base: &str, repeat: u32) -> Result<K6Run, String> {
+        let summary_path = self.logs.join(format!("{:03}-k6-{repeat}.json", self.index));
+        let _ = std::fs::remove_file(&summary_path);
+        let url = format!("{base}{}", workload.path);
+        let warmup = self.settings.warmup;
+        let mut argv = vec![self.k6.display().to_string()];
+        argv.extend(k6::closed_args(
+            &self.script,
+            &url,
+            workload.method,
+            workload.body.map_or(0, <[u8]>::len),
+            self.cell.load.vus,
+            self.settings.duration.as_millis(),
+            warmup.as_millis(),
+            &summary_path,
+        ));
+        let log = self.logs.join(format!("{:03}-k6-{repeat}.log", self.index));
+        // k6 must not phone home, and its Go runtime should use only the CPUs it is pinned to.
+        let env = vec![("K6_NO_USAGE_REPORT".to_string(), "true".to_string())];
+        let mut k6 = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log).map_err(|e| format!("{e:#}"))?;
+        let limit = warmup + self.settings.duration + Duration::from_secs(60);
+        let mut window_start: Option<(Instant, (f64, f64), f64)> = None;
+        let cpu_pair = |pid| process::process_tree(pid).into_iter().filter_map(process::cpu_seconds).fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1));
+        loop {
+            if k6.exited_keep_zombie() {
+                break;
+            }
+            if process::interrupted() {
+                return Err("interrupted before this cell finished".into());
+            }
+            if server.exited_keep_zombie() {
+                return Err(format!("the server died during load: {}", server.log_tail(5)));
+            }
+            let elapsed = k6.started.elapsed();
+            if window_start.is_none() && elapsed >= warmup {
+                window_start = Some((Instant::now(), cpu_pair(server.pid), process::tree_cpu_seconds(k6.pid)));
+            }
+            if elapsed > limit {
+                return Err(format!("k6 did not finish within {limit:?}: {}", k6.log_tail(5)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let end = Instant::now();
+        let server_end = cpu_pair(server.pid);
+        let k6_end = process::tree_cpu_seconds(k6.pid);
+        let status = k6.exited();
+        k6.stop();
+        let (start, server_start, k6_start) = window_start.ok_or("k6 exited before its warm-up ended")?;
+        let text = std::fs::read_to_string(&summary_path)
+            .map_err(|_| format!("k6 wrote no summary (exit {status:?}): {}", process::log_tail(&log, 8)))?;
+        let summary = k6::parse_summary(&text, &summary_path).map_err(|e| format!("{e:#}"))?;
+        if summary.requests == 0 {
+            return Err(format!("k6 completed no request: {}", process::log_tail(&log, 8)));
+        }
+        Ok(K6Run {
+            summary,
+            window_s: (end - start).as_secs_f64(),
+            server_cpu: (server_end.0 - server_start.0, server_end.1 - server_start.1),
+            generator_cpu_s: k6_end - k6_start,
+        })
+    }
+}
+
+struct K6Run {
+    summary: k6::Summary,
+    window_s: f64,
+    server_cpu: (f64, f64),
+    generator_cpu_s: f64,
+}
+
+/// The repeat whose req/s is the median (lower middle for even counts), so its latencies go with it.
+fn median_run(runs: &[K6Run], duration_s: f64) -> Option<&K6Run> {
+    let mut sorted: Vec<&K6Run> = runs.iter().collect();
+    sorted.sort_by(|a, b| (a.summary.requests as f64 / duration_s).total_cmp(&(b.summary.requests as f64 / duration_s)));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Polls until the server answers the workload correctly. Returns (launch to correct answer, that
+/// request's own latency). Fails when the server exits, answers wrongly, or the wait runs out.
+fn wait_ready(server: &mut Managed, base: &str, workload: &Workload, timeout: Duration) -> Result<(Duration, Duration), String> {
+    let agent = crate::probe::agent(Duration::from_secs(2));
+    let deadline = server.started + timeout;
+    loop {
+        if let Some(status) = server.exited() {
+            return Err(format!("the server exited ({status}) before answering: {}", server.log_tail(8)));
+        }
+        if process::interrupted() {
+            return Err("interrupted before this cell finished".into());
+        }
+        let sent = Instant::now();
+        match crate::probe::probe(&agent, base, workload) {
+            Ok(observed) => {
+                let took = sent.elapsed();
+                crate::workload::check(workload, &observed).map_err(|e| format!("wrong answer: {e}"))?;
+                return Ok((server.started.elapsed(), took));
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                return Err(format!("the server did not answer within {timeout:?} (last error: {e}); its log: {}", server.log_tail(5)))
+            }
+        }
+    }
+}

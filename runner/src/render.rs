@@ -1,0 +1,258 @@
+//! Turns a run (JSON) into the published page: `templates/*.tera` rendered into the output dir.
+//! The view model carries both the raw run and preformatted rows, so a template edit can use either.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::results::{CellResult, Run, Status};
+use crate::workload::Workload;
+
+#[derive(Debug, Serialize)]
+pub struct Page<'a> {
+    pub run: &'a Run,
+    pub sections: Vec<Section>,
+    /// Each flag kind that occurs, with the words that explain it.
+    pub flag_notes: Vec<FlagNote>,
+    pub not_measured: Vec<Row>,
+    pub counts: BTreeMap<String, usize>,
+    pub reproduce: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Section {
+    pub workload: String,
+    pub about: String,
+    pub load: String,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub server: String,
+    pub runtime: String,
+    pub runtime_version: String,
+    pub mode: String,
+    pub mode_about: String,
+    pub write: String,
+    pub target: String,
+    pub status: String,
+    pub reason: String,
+    pub rps: String,
+    pub rps_range: String,
+    /// req/s relative to native (current-thread, same server, workload, load and write strategy).
+    pub ratio: String,
+    pub ratio_value: Option<f64>,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    pub receiving: String,
+    pub rss: String,
+    pub cpu: String,
+    pub startup: String,
+    pub artifact: String,
+    pub flags: String,
+    pub command: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlagNote {
+    pub code: String,
+    pub cells: Vec<String>,
+    pub explanation: String,
+}
+
+/// The cell a row's ratio is taken against.
+fn baseline<'a>(run: &'a Run, cell: &CellResult) -> Option<&'a CellResult> {
+    let same = |c: &&CellResult| c.runtime == "native" && c.status == Status::Ok && c.server == cell.server && c.workload == cell.workload && c.load == cell.load;
+    run.cells
+        .iter()
+        .filter(same)
+        .find(|c| c.mode == "current-thread" && c.write == cell.write)
+        .or_else(|| run.cells.iter().filter(same).find(|c| c.mode == "current-thread"))
+}
+
+pub fn row(run: &Run, cell: &CellResult) -> Row {
+    let m = &cell.metrics;
+    let ratio_value = match (m.rps, baseline(run, cell).and_then(|b| b.metrics.rps)) {
+        (Some(rps), Some(base)) if base > 0.0 => Some(rps / base),
+        _ => None,
+    };
+    Row {
+        id: cell.id.clone(),
+        server: cell.server.clone(),
+        runtime: cell.runtime.clone(),
+        runtime_version: cell.runtime_version.clone().unwrap_or_default(),
+        mode: cell.mode.clone(),
+        mode_about: cell.mode_about.clone(),
+        write: cell.write.clone(),
+        target: cell.target.clone(),
+        status: format!("{:?}", cell.status).to_lowercase() + if cell.partial { " (partial)" } else { "" },
+        reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
+        rps: m.rps.map(thousands).unwrap_or_else(dash),
+        rps_range: match (m.rps_min, m.rps_max) {
+            (Some(lo), Some(hi)) if cell.repeats_rps.len() > 1 => format!("{}–{}", thousands(lo), thousands(hi)),
+            _ => String::new(),
+        },
+        ratio: ratio_value.map(|r| format!("{r:.2}×")).unwrap_or_else(dash),
+        ratio_value,
+        p50: m.p50_ms.map(millis).unwrap_or_else(dash),
+        p95: m.p95_ms.map(millis).unwrap_or_else(dash),
+        p99: m.p99_ms.map(millis).unwrap_or_else(dash),
+        receiving: m.receiving_avg_ms.map(millis).unwrap_or_else(dash),
+        rss: m.rss_peak_kb.map(|kb| format!("{:.1} MB", kb as f64 / 1024.0)).unwrap_or_else(dash),
+        cpu: m.server_cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(dash),
+        startup: m.startup_ms.map(millis).unwrap_or_else(dash),
+        artifact: m.artifact_bytes.map(bytes).unwrap_or_else(dash),
+        flags: cell.flags.iter().map(|f| f.code()).collect::<Vec<_>>().join(", "),
+        command: cell.command.join(" "),
+    }
+}
+
+pub fn page(run: &Run) -> Page<'_> {
+    let mut sections: Vec<Section> = Vec::new();
+    let mut not_measured = Vec::new();
+    let mut notes: BTreeMap<&'static str, FlagNote> = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    for cell in &run.cells {
+        *counts.entry(format!("{:?}", cell.status).to_lowercase()).or_insert(0) += 1;
+        let r = row(run, cell);
+        for flag in &cell.flags {
+            let note = notes.entry(flag.code()).or_insert_with(|| FlagNote { code: flag.code().into(), cells: Vec::new(), explanation: flag.explain() });
+            note.cells.push(cell.id.clone());
+        }
+        if cell.status != Status::Ok {
+            not_measured.push(r.clone());
+        }
+        if cell.status == Status::Skipped {
+            continue;
+        }
+        let about = Workload::get(&cell.workload).map(|w| w.about).unwrap_or_default();
+        match sections.iter_mut().find(|s| s.workload == cell.workload && s.load == cell.load) {
+            Some(section) => section.rows.push(r),
+            None => sections.push(Section { workload: cell.workload.clone(), about: about.into(), load: cell.load.clone(), rows: vec![r] }),
+        }
+    }
+    let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') { String::new() } else { format!(" MATRIX={}", run.matrix_file) };
+    Page {
+        run,
+        sections,
+        flag_notes: notes.into_values().collect(),
+        not_measured,
+        counts,
+        reproduce: format!("make matrix{matrix_arg}"),
+    }
+}
+
+/// Renders every `templates/*.tera` into `out` (file name minus `.tera`).
+pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let glob = format!("{}/*.tera", templates.display());
+    let tera = tera::Tera::new(&glob).with_context(|| format!("templates in {} do not parse", templates.display()))?;
+    let context = tera::Context::from_serialize(page(run)).context("cannot build the page context")?;
+    let mut written = Vec::new();
+    let mut names: Vec<&str> = tera.get_template_names().collect();
+    names.sort();
+    for name in names {
+        let text = tera.render(name, &context).map_err(|e| anyhow::anyhow!("{}", tera_error_chain(&e))).with_context(|| format!("rendering templates/{name}"))?;
+        let target = out.join(name.trim_end_matches(".tera"));
+        crate::results::write_atomic(&target, text.as_bytes())?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+fn tera_error_chain(e: &tera::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+fn dash() -> String {
+    "–".into()
+}
+
+pub fn thousands(value: f64) -> String {
+    let whole = value.round() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn millis(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.2} MB", n as f64 / 1024.0 / 1024.0)
+    } else {
+        format!("{:.0} KB", n as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Run {
+        let path = crate::paths::repo_root().join("runner/tests/fixtures/run.json");
+        crate::results::read_run(&path).unwrap()
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(19680.47), "19,680");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(millis(43.98), "43.98 ms");
+        assert_eq!(millis(0.0351), "0.035 ms");
+        assert_eq!(bytes(2_894_069), "2.76 MB");
+    }
+
+    #[test]
+    fn ratios_are_taken_against_native_current_thread() {
+        let run = fixture();
+        let page = page(&run);
+        let plaintext = page.sections.iter().find(|s| s.workload == "plaintext").unwrap();
+        let native = plaintext.rows.iter().find(|r| r.runtime == "native").unwrap();
+        assert_eq!(native.ratio, "1.00×");
+        let wasmtime = plaintext.rows.iter().find(|r| r.runtime == "wasmtime" && r.write == "single").unwrap();
+        let expected = run.cells.iter().find(|c| c.id == wasmtime.id).unwrap().metrics.rps.unwrap()
+            / run.cells.iter().find(|c| c.id == native.id).unwrap().metrics.rps.unwrap();
+        assert_eq!(wasmtime.ratio_value, Some(expected));
+    }
+
+    #[test]
+    fn the_page_shows_figures_flags_and_skips() {
+        let run = fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let written = render_all(&crate::paths::repo_root().join("templates"), &run, dir.path()).unwrap();
+        assert!(written.iter().any(|p| p.ends_with("README.md")));
+        let md = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+        let native = run.cells.iter().find(|c| c.runtime == "native").unwrap();
+        assert!(md.contains(&thousands(native.metrics.rps.unwrap())), "native req/s missing:\n{md}");
+        assert!(md.contains("| wasmtime"), "{md}");
+        assert!(md.contains("Network stall, not runtime cost"), "stall explanation missing:\n{md}");
+        assert!(md.contains("skipped"), "skipped cells missing:\n{md}");
+        assert!(md.contains(&run.environment.cpu_model));
+        assert!(md.contains("make matrix"));
+    }
+}

@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests: run the real `matrix` binary on a matrix file.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn matrix_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_matrix"))
+}
+
+pub fn run_matrix(args: &[&str]) -> Output {
+    let output = Command::new(matrix_bin()).args(args).current_dir(repo_root()).output().expect("run matrix");
+    eprintln!("--- matrix {}\n{}{}", args.join(" "), String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// Is a runtime's binary available (the same lookup the runner does, via `matrix doctor`)?
+pub fn runtime_present(name: &str) -> bool {
+    let out = Command::new(matrix_bin()).arg("doctor").current_dir(repo_root()).output().expect("doctor");
+    String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+        let mut words = l.split_whitespace();
+        words.next() == Some(name) && words.next() == Some("yes")
+    })
+}
+
+/// Prints a visible skip line (cargo test has no skip status; the reason must be seen).
+pub fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
