@@ -22,9 +22,11 @@ toolchain:
 runner: toolchain
 	$(CARGO) build --locked -p matrix
 
-# What `make test` needs: toolchain, k6, wasmtime (seconds when already installed).
+# What `make test` needs: toolchain, k6, wasmtime (seconds when already installed), and wrk for
+# the peak-throughput load (Debian package; optional: without it peak cells are skipped).
 init-core: runner
 	$(RUNNER) install k6 wasmtime
+	$(RUNNER) install --optional wrk
 
 # wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
 # installer, which needs GitHub. Both are optional: their cells are skipped with the reason.

@@ -1,10 +1,12 @@
-//! k6 as the load generator: the command line for a cell, and its summary (written by the script's
-//! `handleSummary`) parsed into the metrics of `results.rs`.
+//! k6 as the load generator (closed and open models): the command line for a cell, and its summary
+//! (written by `scripts/k6.js`'s `handleSummary`) parsed into a `LoadSummary`.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::matrix::{LoadModel, LoadSpec};
 
 /// Percentiles of one k6 trend, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -18,11 +20,14 @@ pub struct Trend {
     pub p99: f64,
 }
 
-/// What `scripts/k6-closed.js` writes.
+/// What `scripts/k6.js` writes.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Summary {
     pub schema: String,
     pub vus: u32,
+    /// Iterations the open model could not start (no free VU): offered load that was not sent.
+    #[serde(default)]
+    pub dropped: u64,
     pub requests: u64,
     pub failed_rate: f64,
     pub checks_passed_rate: f64,
@@ -44,23 +49,80 @@ pub fn parse_summary(text: &str, source: &Path) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Arguments after `k6` for one closed-model measurement.
-pub fn closed_args(script: &Path, url: &str, method: &str, body_bytes: usize, vus: u32, duration_ms: u128, warmup_ms: u128, summary: &Path) -> Vec<String> {
+/// Settings of one k6 invocation.
+pub struct Request<'a> {
+    pub script: &'a Path,
+    pub url: &'a str,
+    pub method: &'a str,
+    pub body_bytes: usize,
+    pub load: &'a LoadSpec,
+    pub duration_ms: u128,
+    pub warmup_ms: u128,
+    pub summary: &'a Path,
+}
+
+/// Arguments after `k6` for one measurement (closed or open model).
+pub fn args(r: &Request) -> Vec<String> {
     let mut args: Vec<String> = ["run", "--quiet", "--no-color", "--no-usage-report"].map(String::from).to_vec();
+    let model = match r.load.model {
+        LoadModel::Open => "open",
+        _ => "closed",
+    };
     for (key, value) in [
-        ("URL", url.to_string()),
-        ("METHOD", method.to_string()),
-        ("BODY_BYTES", body_bytes.to_string()),
-        ("VUS", vus.to_string()),
-        ("DURATION", format!("{duration_ms}ms")),
-        ("WARMUP", if warmup_ms == 0 { "0s".into() } else { format!("{warmup_ms}ms") }),
-        ("SUMMARY", summary.display().to_string()),
+        ("MODEL", model.to_string()),
+        ("URL", r.url.to_string()),
+        ("METHOD", r.method.to_string()),
+        ("BODY_BYTES", r.body_bytes.to_string()),
+        ("VUS", r.load.concurrency().to_string()),
+        ("RATE", r.load.rate.unwrap_or(0).to_string()),
+        ("DURATION", format!("{}ms", r.duration_ms)),
+        ("WARMUP", if r.warmup_ms == 0 { "0s".into() } else { format!("{}ms", r.warmup_ms) }),
+        ("SUMMARY", r.summary.display().to_string()),
     ] {
         args.push("-e".into());
         args.push(format!("{key}={value}"));
     }
-    args.push(script.display().to_string());
+    args.push(r.script.display().to_string());
     args
+}
+
+impl Summary {
+    pub fn into_load_summary(self, duration_s: f64) -> LoadSummary {
+        LoadSummary {
+            requests: self.requests,
+            elapsed_s: duration_s,
+            failed_rate: self.failed_rate,
+            dropped: Some(self.dropped),
+            duration_ms: self.duration_ms,
+            blocked_ms: self.blocked_ms,
+            connecting_ms: self.connecting_ms,
+            sending_ms: self.sending_ms,
+            waiting_ms: self.waiting_ms,
+            receiving_ms: self.receiving_ms,
+        }
+    }
+}
+
+/// What any generator measured in one window, in one shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSummary {
+    pub requests: u64,
+    /// Length of the measured window, seconds.
+    pub elapsed_s: f64,
+    pub failed_rate: f64,
+    pub dropped: Option<u64>,
+    pub duration_ms: Option<Trend>,
+    pub blocked_ms: Option<Trend>,
+    pub connecting_ms: Option<Trend>,
+    pub sending_ms: Option<Trend>,
+    pub waiting_ms: Option<Trend>,
+    pub receiving_ms: Option<Trend>,
+}
+
+impl LoadSummary {
+    pub fn rps(&self) -> f64 {
+        if self.elapsed_s > 0.0 { self.requests as f64 / self.elapsed_s } else { 0.0 }
+    }
 }
 
 #[cfg(test)]
@@ -88,9 +150,31 @@ mod tests {
 
     #[test]
     fn args_carry_every_setting() {
-        let args = closed_args(Path::new("s.js"), "http://127.0.0.1:1/plaintext", "GET", 0, 50, 8000, 0, Path::new("/tmp/o.json"));
-        assert!(args.contains(&"VUS=50".to_string()) && args.contains(&"DURATION=8000ms".to_string()) && args.contains(&"WARMUP=0s".to_string()));
-        assert!(args.contains(&"--no-usage-report".to_string()));
-        assert_eq!(args.last().unwrap(), "s.js");
+        let load = LoadSpec { name: "c".into(), model: LoadModel::Closed, vus: Some(50), rate: None, connections: None, workloads: None };
+        let request = Request {
+            script: Path::new("s.js"),
+            url: "http://127.0.0.1:1/plaintext",
+            method: "GET",
+            body_bytes: 0,
+            load: &load,
+            duration_ms: 8000,
+            warmup_ms: 0,
+            summary: Path::new("/tmp/o.json"),
+        };
+        let a = args(&request);
+        for expected in ["MODEL=closed", "VUS=50", "DURATION=8000ms", "WARMUP=0s", "--no-usage-report"] {
+            assert!(a.contains(&expected.to_string()), "{expected} missing from {a:?}");
+        }
+        assert_eq!(a.last().unwrap(), "s.js");
+        let open = LoadSpec { model: LoadModel::Open, vus: None, rate: Some(3000), ..load.clone() };
+        let a = args(&Request { load: &open, ..request });
+        assert!(a.contains(&"MODEL=open".to_string()) && a.contains(&"RATE=3000".to_string()) && a.contains(&"VUS=300".to_string()), "{a:?}");
+    }
+
+    #[test]
+    fn rps_comes_from_requests_over_the_window() {
+        let s = parse_summary(FIXTURE, Path::new("fixture")).unwrap().into_load_summary(60.0);
+        // The origin README's WASM run: 68,150 requests in 60 s = 1,135.8 req/s.
+        assert!((s.rps() - 1135.83).abs() < 0.01, "{}", s.rps());
     }
 }

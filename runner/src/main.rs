@@ -14,6 +14,7 @@ mod render;
 mod results;
 mod runtime;
 mod workload;
+mod wrk;
 
 use clap::Parser;
 

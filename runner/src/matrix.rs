@@ -89,7 +89,13 @@ pub struct LoadSpec {
     pub name: String,
     pub model: LoadModel,
     /// Virtual users (closed model).
-    pub vus: u32,
+    pub vus: Option<u32>,
+    /// Requests per second offered (open model).
+    pub rate: Option<u32>,
+    /// Connections kept open (peak model, wrk).
+    pub connections: Option<u32>,
+    /// Only these workloads under this load (default: all of the top-level `workloads`).
+    pub workloads: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -97,6 +103,51 @@ pub struct LoadSpec {
 pub enum LoadModel {
     /// k6 constant-vus: each VU sends its next request when the previous one answered.
     Closed,
+    /// k6 constant-arrival-rate: requests start at a fixed rate whatever the latency, so latency is
+    /// compared at equal load without coordinated omission; requests k6 could not start are counted.
+    Open,
+    /// wrk with `connections` connections: peak throughput from a generator ~10x faster than k6.
+    Peak,
+}
+
+impl LoadModel {
+    pub fn generator(self) -> &'static str {
+        match self {
+            LoadModel::Closed | LoadModel::Open => "k6",
+            LoadModel::Peak => "wrk",
+        }
+    }
+}
+
+impl LoadSpec {
+    /// Checks that the fields the model needs are there, and only those.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let (needed, value, others): (&str, Option<u32>, [(&str, Option<u32>); 2]) = match self.model {
+            LoadModel::Closed => ("vus", self.vus, [("rate", self.rate), ("connections", self.connections)]),
+            LoadModel::Open => ("rate", self.rate, [("vus", self.vus), ("connections", self.connections)]),
+            LoadModel::Peak => ("connections", self.connections, [("vus", self.vus), ("rate", self.rate)]),
+        };
+        let model = format!("{:?}", self.model).to_lowercase();
+        match value {
+            None => return Err(format!("load {:?} (model {model}) needs `{needed}`", self.name)),
+            Some(0) => return Err(format!("load {:?} has {needed} = 0: use 1 or more", self.name)),
+            Some(_) => {}
+        }
+        if let Some((key, _)) = others.iter().find(|(_, v)| v.is_some()) {
+            return Err(format!("load {:?}: `{key}` does not apply to model {model} (it uses `{needed}`)", self.name));
+        }
+        Ok(())
+    }
+
+    /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool.
+    pub fn concurrency(&self) -> u32 {
+        self.vus.or(self.connections).unwrap_or_else(|| open_model_vus(self.rate.unwrap_or(1)))
+    }
+}
+
+/// VUs pre-allocated for an open-model rate: enough for 100 ms latency at that rate, at least 10.
+pub fn open_model_vus(rate: u32) -> u32 {
+    (rate / 10).clamp(10, 1000)
 }
 
 /// One measurement: a point of the crossed dimensions.
@@ -147,8 +198,9 @@ impl Matrix {
         }
         let mut seen_loads = BTreeMap::new();
         for load in &file.loads {
-            if load.vus == 0 {
-                bail!("{}", here(&format!("load {:?} has vus = 0: use 1 or more", load.name)));
+            load.validate().map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+            for workload in load.workloads.iter().flatten() {
+                check_name(&format!("load {:?} workloads", load.name), workload, file.workloads.iter().map(String::as_str), &here)?;
             }
             if seen_loads.insert(load.name.clone(), ()).is_some() {
                 bail!("{}", here(&format!("load name {:?} is used twice: give each [[load]] its own name", load.name)));
@@ -181,6 +233,9 @@ impl Matrix {
                     for write in writes {
                         for workload in &file.workloads {
                             for load in &file.loads {
+                                if load.workloads.as_ref().is_some_and(|only| !only.contains(workload)) {
+                                    continue;
+                                }
                                 let id = [server, &entry.name, mode, write, workload, &load.name].map(|s| s.as_str()).join("/");
                                 cells.push(Cell {
                                     id,
@@ -382,6 +437,25 @@ vus = 50
         assert!(err.contains("share CPU 1"), "{err}");
         let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"a-b\"")).unwrap_err().to_string();
         assert!(err.contains("\"a-b\" is not a CPU list"), "{err}");
+    }
+
+    #[test]
+    fn load_models_need_their_own_fields() {
+        let open = GOOD.replace("model = \"closed\"\nvus = 50", "model = \"open\"\nrate = 2000");
+        let m = parse(&open).unwrap();
+        assert_eq!(m.cells[0].load.model, LoadModel::Open);
+        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"open\"")).unwrap_err().to_string();
+        assert!(err.contains("needs `rate`"), "{err}");
+        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nconnections = 5")).unwrap_err().to_string();
+        assert!(err.contains("`connections` does not apply to model closed"), "{err}");
+        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"closd\"")).unwrap_err().to_string();
+        assert!(err.contains("closd") && err.contains("closed"), "{err}");
+        let only_json = GOOD.replace("vus = 50", "vus = 50\nworkloads = [\"json\"]");
+        assert!(parse(&only_json).unwrap().cells.iter().all(|c| c.workload == "json"));
+        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nworkloads = [\"echo\"]")).unwrap_err().to_string();
+        assert!(err.contains("load \"closed-50\" workloads: unknown \"echo\" (valid: plaintext, json)"), "{err}");
+        let peak = GOOD.replace("vus = 50", "connections = 50").replace("\"closed\"", "\"peak\"");
+        assert_eq!(parse(&peak).unwrap().cells[0].load.model.generator(), "wrk");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::artifacts::{self, ArtifactKind};
 use crate::flags::{self, Observations};
-use crate::k6;
-use crate::matrix::{Cell, Settings};
+use crate::{k6, wrk};
+use crate::matrix::{Cell, LoadModel, Settings};
 use crate::process::{self, Managed, Sampler};
 use crate::results::{median, CellResult, Metrics, Status};
 use crate::runtime::{ModeDef, Placeholders, RuntimeDef};
@@ -26,7 +26,8 @@ pub struct Plan<'a> {
     pub artifact: PathBuf,
     pub artifact_stripped_bytes: Option<u64>,
     pub settings: &'a Settings,
-    pub k6: PathBuf,
+    /// The generator's binary (k6 or wrk, after the load model) and its script.
+    pub generator: PathBuf,
     pub script: PathBuf,
     pub logs: PathBuf,
     pub prepared_cache: PathBuf,
@@ -51,8 +52,10 @@ impl<'a> Plan<'a> {
             write: self.cell.write.clone(),
             workload: self.cell.workload.clone(),
             load: self.cell.load.name.clone(),
-            load_model: "closed".into(),
-            vus: self.cell.load.vus,
+            load_model: format!("{:?}", self.cell.load.model).to_lowercase(),
+            generator: self.cell.load.model.generator().into(),
+            concurrency: self.cell.load.concurrency(),
+            offered_rps: self.cell.load.rate,
             status,
             reason,
             runtime_version: self.runtime_version.clone(),
@@ -169,8 +172,8 @@ impl<'a> Plan<'a> {
         let (mut server_cpu_s, mut server_user_s, mut server_sys_s, mut window_s, mut generator_pct) = (0.0, 0.0, 0.0, 0.0, Vec::new());
         let mut failure = None;
         for repeat in 0..self.settings.repeats {
-            progress.phase(&format!("k6 {}/{}", repeat + 1, self.settings.repeats));
-            match self.run_k6(&server, workload, &base, repeat) {
+            progress.phase(&format!("{} {}/{}", self.cell.load.model.generator(), repeat + 1, self.settings.repeats));
+            match self.run_load(&server, workload, &base, repeat) {
                 Ok(run) => {
                     server_cpu_s += run.server_cpu.0 + run.server_cpu.1;
                     server_user_s += run.server_cpu.0;
@@ -194,12 +197,12 @@ impl<'a> Plan<'a> {
         result.metrics.rss_peak_kb = Some(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb)).filter(|&kb| kb > 0);
         server.stop();
 
-        let duration_s = self.settings.duration.as_secs_f64();
-        result.repeats_rps = runs.iter().map(|r| r.summary.requests as f64 / duration_s).collect();
-        if let Some(median_run) = median_run(&runs, duration_s) {
+        result.repeats_rps = runs.iter().map(|r| r.summary.rps()).collect();
+        if let Some(median_run) = median_run(&runs) {
             let s = &median_run.summary;
             let m = &mut result.metrics;
-            m.rps = Some(s.requests as f64 / duration_s);
+            m.rps = Some(s.rps());
+            m.dropped = s.dropped;
             m.rps_min = result.repeats_rps.iter().copied().reduce(f64::min);
             m.rps_max = result.repeats_rps.iter().copied().reduce(f64::max);
             m.requests = Some(s.requests);
@@ -243,31 +246,68 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
-    fn run_k6(&self, server: &Managed, workload: &Workload, base: &str, repeat: u32) -> Result<K6Run, String> {
-        let summary_path = self.logs.join(format!("{:03}-k6-{repeat}.json", self.index));
-        let _ = std::fs::remove_file(&summary_path);
+    /// One measured window with the generator the load model uses (k6 or wrk), pinned to the
+    /// generator CPUs. Server and generator CPU are sampled over the measured window only.
+    fn run_load(&self, server: &Managed, workload: &Workload, base: &str, repeat: u32) -> Result<LoadRun, String> {
         let url = format!("{base}{}", workload.path);
-        let warmup = self.settings.warmup;
-        let mut argv = vec![self.k6.display().to_string()];
-        argv.extend(k6::closed_args(
-            &self.script,
-            &url,
-            workload.method,
-            workload.body.map_or(0, <[u8]>::len),
-            self.cell.load.vus,
-            self.settings.duration.as_millis(),
-            warmup.as_millis(),
-            &summary_path,
-        ));
-        let log = self.logs.join(format!("{:03}-k6-{repeat}.log", self.index));
-        // k6 must not phone home, and its Go runtime should use only the CPUs it is pinned to.
-        let env = vec![("K6_NO_USAGE_REPORT".to_string(), "true".to_string())];
-        let mut k6 = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log).map_err(|e| format!("{e:#}"))?;
-        let limit = warmup + self.settings.duration + Duration::from_secs(60);
+        let body_bytes = workload.body.map_or(0, <[u8]>::len);
+        let tag = format!("{:03}-{}-{repeat}", self.index, self.cell.load.model.generator());
+        let log = self.logs.join(format!("{tag}.log"));
+        let summary_path = self.logs.join(format!("{tag}.json"));
+        let load = &self.cell.load;
+        let (argv, env, window_delay) = match load.model {
+            LoadModel::Closed | LoadModel::Open => {
+                let _ = std::fs::remove_file(&summary_path);
+                let mut argv = vec![self.generator.display().to_string()];
+                argv.extend(k6::args(&k6::Request {
+                    script: &self.script,
+                    url: &url,
+                    method: workload.method,
+                    body_bytes,
+                    load,
+                    duration_ms: self.settings.duration.as_millis(),
+                    warmup_ms: self.settings.warmup.as_millis(),
+                    summary: &summary_path,
+                }));
+                // k6 must not phone home.
+                (argv, vec![("K6_NO_USAGE_REPORT".to_string(), "true".to_string())], self.settings.warmup)
+            }
+            LoadModel::Peak => {
+                let threads = crate::matrix::parse_cpu_list(&self.settings.generator_cpus).map(|c| c.len()).unwrap_or(1);
+                let connections = load.connections.unwrap_or(50);
+                let env = vec![("WRK_METHOD".to_string(), workload.method.to_string()), ("WRK_BODY_BYTES".to_string(), body_bytes.to_string())];
+                if !self.settings.warmup.is_zero() {
+                    // wrk has no warm-up phase: a separate, discarded run.
+                    let mut argv = vec![self.generator.display().to_string()];
+                    argv.extend(wrk::args(&self.script, &url, threads, connections, self.settings.warmup.as_millis()));
+                    let warm_log = self.logs.join(format!("{tag}-warmup.log"));
+                    let mut warm = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &warm_log).map_err(|e| format!("{e:#}"))?;
+                    let limit = self.settings.warmup + Duration::from_secs(30);
+                    while !warm.exited_keep_zombie() {
+                        if process::interrupted() {
+                            return Err("interrupted before this cell finished".into());
+                        }
+                        if warm.started.elapsed() > limit {
+                            return Err(format!("wrk warm-up did not finish within {limit:?}"));
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    warm.stop();
+                }
+                let mut argv = vec![self.generator.display().to_string()];
+                argv.extend(wrk::args(&self.script, &url, threads, connections, self.settings.duration.as_millis()));
+                (argv, env, Duration::ZERO)
+            }
+        };
+        let mut generator = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log).map_err(|e| format!("{e:#}"))?;
+        let limit = window_delay + self.settings.duration + Duration::from_secs(60);
         let mut window_start: Option<(Instant, (f64, f64), f64)> = None;
         let cpu_pair = |pid| process::process_tree(pid).into_iter().filter_map(process::cpu_seconds).fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1));
         loop {
-            if k6.exited_keep_zombie() {
+            if window_start.is_none() && generator.started.elapsed() >= window_delay {
+                window_start = Some((Instant::now(), cpu_pair(server.pid), process::tree_cpu_seconds(generator.pid)));
+            }
+            if generator.exited_keep_zombie() {
                 break;
             }
             if process::interrupted() {
@@ -276,47 +316,51 @@ impl<'a> Plan<'a> {
             if server.exited_keep_zombie() {
                 return Err(format!("the server died during load: {}", server.log_tail(5)));
             }
-            let elapsed = k6.started.elapsed();
-            if window_start.is_none() && elapsed >= warmup {
-                window_start = Some((Instant::now(), cpu_pair(server.pid), process::tree_cpu_seconds(k6.pid)));
-            }
-            if elapsed > limit {
-                return Err(format!("k6 did not finish within {limit:?}: {}", k6.log_tail(5)));
+            if generator.started.elapsed() > limit {
+                return Err(format!("{} did not finish within {limit:?}: {}", load.model.generator(), generator.log_tail(5)));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         let end = Instant::now();
         let server_end = cpu_pair(server.pid);
-        let k6_end = process::tree_cpu_seconds(k6.pid);
-        let status = k6.exited();
-        k6.stop();
-        let (start, server_start, k6_start) = window_start.ok_or("k6 exited before its warm-up ended")?;
-        let text = std::fs::read_to_string(&summary_path)
-            .map_err(|_| format!("k6 wrote no summary (exit {status:?}): {}", process::log_tail(&log, 8)))?;
-        let summary = k6::parse_summary(&text, &summary_path).map_err(|e| format!("{e:#}"))?;
+        let generator_end = process::tree_cpu_seconds(generator.pid);
+        let status = generator.exited();
+        generator.stop();
+        let (start, server_start, generator_start) = window_start.ok_or("the generator exited before its warm-up ended")?;
+        let summary = match load.model {
+            LoadModel::Closed | LoadModel::Open => {
+                let text = std::fs::read_to_string(&summary_path)
+                    .map_err(|_| format!("k6 wrote no summary (exit {status:?}): {}", process::log_tail(&log, 8)))?;
+                k6::parse_summary(&text, &summary_path).map_err(|e| format!("{e:#}"))?.into_load_summary(self.settings.duration.as_secs_f64())
+            }
+            LoadModel::Peak => {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                wrk::parse(&text).map_err(|e| format!("{e:#}"))?
+            }
+        };
         if summary.requests == 0 {
-            return Err(format!("k6 completed no request: {}", process::log_tail(&log, 8)));
+            return Err(format!("{} completed no request: {}", load.model.generator(), process::log_tail(&log, 8)));
         }
-        Ok(K6Run {
+        Ok(LoadRun {
             summary,
             window_s: (end - start).as_secs_f64(),
             server_cpu: (server_end.0 - server_start.0, server_end.1 - server_start.1),
-            generator_cpu_s: k6_end - k6_start,
+            generator_cpu_s: generator_end - generator_start,
         })
     }
 }
 
-struct K6Run {
-    summary: k6::Summary,
+struct LoadRun {
+    summary: k6::LoadSummary,
     window_s: f64,
     server_cpu: (f64, f64),
     generator_cpu_s: f64,
 }
 
 /// The repeat whose req/s is the median (lower middle for even counts), so its latencies go with it.
-fn median_run(runs: &[K6Run], duration_s: f64) -> Option<&K6Run> {
-    let mut sorted: Vec<&K6Run> = runs.iter().collect();
-    sorted.sort_by(|a, b| (a.summary.requests as f64 / duration_s).total_cmp(&(b.summary.requests as f64 / duration_s)));
+fn median_run(runs: &[LoadRun]) -> Option<&LoadRun> {
+    let mut sorted: Vec<&LoadRun> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.summary.rps().total_cmp(&b.summary.rps()));
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub rps_max: Option<f64>,
     pub requests: Option<u64>,
     pub failed_rate: Option<f64>,
+    /// Open model: requests the generator could not start at the offered rate.
+    pub dropped: Option<u64>,
     pub avg_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
@@ -84,7 +86,12 @@ pub struct CellResult {
     pub workload: String,
     pub load: String,
     pub load_model: String,
-    pub vus: u32,
+    /// k6 or wrk.
+    pub generator: String,
+    /// VUs (closed), VU pool (open) or connections (peak).
+    pub concurrency: u32,
+    /// Open model: requests per second offered.
+    pub offered_rps: Option<u32>,
     pub status: Status,
     pub reason: Option<String>,
     pub runtime_version: Option<String>,

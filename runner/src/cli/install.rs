@@ -106,7 +106,12 @@ fn try_method(def: &RuntimeDef, binary: &str, method: &InstallMethod, tools_dir:
             Ok(dir.join(binary_path))
         }
         InstallMethod::Apt { package } => {
-            run_checked(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", package]))?;
+            let install = || run_checked(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", package]));
+            // A fresh machine has no package lists yet: update once and retry.
+            if install().is_err() {
+                run_checked(Command::new("apt-get").arg("update"))?;
+                install()?;
+            }
             crate::runtime::find_on_path(binary).with_context(|| format!("apt installed {package} but {binary} is not on PATH"))
         }
     }

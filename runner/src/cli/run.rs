@@ -60,13 +60,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Everything that can be wrong with the input is checked above: nothing is written before here.
     crate::process::install_signal_handlers()?;
 
-    let k6_def = defs.tool("k6").context("runtimes/tools/k6.toml is missing")?;
-    let k6 = match k6_def.locate(&args.common.tools_dir) {
-        Ok(Some(found)) => found.path,
-        Ok(None) | Err(_) => anyhow::bail!("k6 not found: {} (`matrix doctor` shows what is installed)", k6_def.install_hint),
-    };
+    // Load generators (k6, wrk) the matrix's load models use; a missing one skips its cells.
     let mut tools = BTreeMap::new();
-    tools.insert("k6".to_string(), ToolInfo { version: k6_def.version(&k6).ok(), path: Some(k6.display().to_string()), problem: None });
+    let mut generators: BTreeMap<&'static str, Result<PathBuf, String>> = BTreeMap::new();
+    for cell in &matrix.cells {
+        let name = cell.load.model.generator();
+        if generators.contains_key(name) {
+            continue;
+        }
+        let def = defs.tool(name).with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
+        let found = match def.locate(&args.common.tools_dir) {
+            Ok(Some(found)) => Ok(found.path),
+            Ok(None) => Err(format!("runtimes/tools/{name}.toml names no binary")),
+            Err(problem) => Err(problem),
+        };
+        let info = match &found {
+            Ok(path) => ToolInfo { version: def.version(path).ok(), path: Some(path.display().to_string()), problem: None },
+            Err(problem) => ToolInfo { version: None, path: None, problem: Some(problem.clone()) },
+        };
+        tools.insert(name.to_string(), info);
+        generators.insert(name, found);
+    }
 
     let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
     for cell in &matrix.cells {
@@ -132,7 +146,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     run.timing.build_s = build_start.elapsed().as_secs_f64();
 
-    let script = root.join("scripts/k6-closed.js");
     let bar = ProgressBar::new(matrix.cells.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}").expect("static template"));
     let mut load_s = 0.0;
@@ -143,6 +156,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let def = defs.get(&cell.runtime).expect("validated");
         let kind = artifact_kind(def)?;
         let r = &resolved[&cell.runtime];
+        let generator = &generators[cell.load.model.generator()];
+        let script = root.join("scripts").join(match cell.load.model.generator() {
+            "wrk" => "wrk-report.lua",
+            _ => "k6.js",
+        });
         let plan = Plan {
             index,
             cell,
@@ -154,14 +172,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             artifact: kind.path(&target_dir),
             artifact_stripped_bytes: stripped.get(kind.name).copied(),
             settings: &matrix.settings,
-            k6: k6.clone(),
-            script: script.clone(),
+            generator: generator.clone().unwrap_or_default(),
+            script,
             logs: run_dir.logs_dir(),
             prepared_cache: target_dir.join("matrix-prepared"),
         };
         let cell_start = Instant::now();
         let result = if let Some(problem) = &r.problem {
             plan.blank(Status::Skipped, Some(problem.clone()))
+        } else if let Err(problem) = generator {
+            plan.blank(Status::Skipped, Some(format!("load generator missing: {problem}")))
         } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
             plan.blank(Status::Skipped, Some(reason))
         } else {

@@ -1,0 +1,21 @@
+-- wrk script for peak-throughput cells. The runner sets WRK_METHOD and WRK_BODY_BYTES (for /echo);
+-- done() prints one line the runner parses: totals and latency percentiles in microseconds,
+-- including p95 which wrk's own --latency table lacks.
+local method = os.getenv("WRK_METHOD") or "GET"
+local body_bytes = tonumber(os.getenv("WRK_BODY_BYTES") or "0")
+wrk.method = method
+if body_bytes > 0 then
+  wrk.body = string.rep("e", body_bytes)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_REPORT {"schema":"wasm-bench/wrk-report/1","requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"min":%d,"max":%d,"mean":%.3f,"p50":%d,"p90":%d,"p95":%d,"p99":%d}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.min, latency.max, latency.mean,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99)))
+end
