@@ -21,6 +21,7 @@ pub const KINDS: &[ArtifactKind] = &[
     ArtifactKind { name: "wasip2", target: Some("wasm32-wasip2"), bin: "server", features: &[] },
     ArtifactKind { name: "wasmedge", target: Some("wasm32-wasip1"), bin: "server-wasmedge", features: &["wasmedge"] },
     ArtifactKind { name: "wasix", target: Some("wasm32-wasip1"), bin: "server-wasix", features: &["wasix"] },
+    ArtifactKind { name: "wasi-http", target: Some("wasm32-wasip2"), bin: "server-http", features: &["wasi-http"] },
 ];
 
 impl ArtifactKind {
@@ -98,8 +99,15 @@ mod tests {
     fn every_runtime_names_a_known_artifact() {
         let defs = crate::runtime::RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
         for def in defs.runtimes() {
-            let name = def.artifact.as_deref().unwrap_or("(none)");
-            assert!(ArtifactKind::get(name).is_some(), "runtimes/{}.toml: artifact {name:?} is not one of {:?}", def.name, KINDS.iter().map(|k| k.name).collect::<Vec<_>>());
+            for (mode_name, mode) in &def.modes {
+                let name = mode.artifact.as_deref().or(def.artifact.as_deref()).unwrap_or("(none)");
+                assert!(
+                    ArtifactKind::get(name).is_some(),
+                    "runtimes/{}.toml mode {mode_name}: artifact {name:?} is not one of {:?}",
+                    def.name,
+                    KINDS.iter().map(|k| k.name).collect::<Vec<_>>()
+                );
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod cli;
+mod conformance;
 mod environment;
 mod flags;
 mod k6;
@@ -12,6 +13,7 @@ mod probe;
 mod process;
 mod render;
 mod results;
+mod setup;
 mod runtime;
 mod workload;
 mod wrk;

@@ -129,8 +129,9 @@ impl<'a> Plan<'a> {
         result
     }
 
-    fn measure_into(&self, result: &mut CellResult, progress: &dyn Progress) -> Result<(), String> {
-        let workload = Workload::get(&self.cell.workload).ok_or("unknown workload")?;
+    /// Prepares the artifact, starts the server pinned to the server CPUs and waits until it answers
+    /// `workload` correctly. Fills the cell's command, prepare and startup figures.
+    pub fn start(&self, workload: &Workload, result: &mut CellResult, progress: &dyn Progress) -> Result<Started, String> {
         let mut vars = self.placeholders();
         progress.phase("prepare");
         if let Some((prepared, ms)) = self.prepare(&vars)? {
@@ -158,6 +159,12 @@ impl<'a> Plan<'a> {
         let (startup, first) = wait_ready(&mut server, &base, workload, self.settings.ready_timeout)?;
         result.metrics.startup_ms = Some(ms(startup));
         result.metrics.first_request_ms = Some(ms(first));
+        Ok(Started { server, base, addr })
+    }
+
+    fn measure_into(&self, result: &mut CellResult, progress: &dyn Progress) -> Result<(), String> {
+        let workload = Workload::get(&self.cell.workload).ok_or("unknown workload")?;
+        let Started { mut server, base, .. } = self.start(workload, result, progress)?;
         let agent = crate::probe::agent(Duration::from_secs(5));
         let mut warm = Vec::new();
         for _ in 0..10 {
@@ -348,6 +355,15 @@ impl<'a> Plan<'a> {
             generator_cpu_s: generator_end - generator_start,
         })
     }
+}
+
+/// A server that answered correctly.
+pub struct Started {
+    pub server: Managed,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// `127.0.0.1:<port>`
+    pub addr: String,
 }
 
 struct LoadRun {

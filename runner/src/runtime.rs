@@ -40,6 +40,9 @@ pub struct RuntimeDef {
 #[serde(deny_unknown_fields)]
 pub struct ModeDef {
     pub about: String,
+    /// Server build for this mode when it differs from the runtime's `artifact` (e.g. `wasmtime
+    /// serve` runs the wasi:http build).
+    pub artifact: Option<String>,
     /// argv of a step run once per artifact before launching (e.g. AOT compile), cached by hash.
     #[serde(default)]
     pub prepare: Vec<String>,

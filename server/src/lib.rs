@@ -33,7 +33,10 @@ pub fn nodelay_via_tokio(stream: &tokio::net::TcpStream) {
 }
 
 /// Serves forever on `listener` (already bound and listening) with the given settings.
+/// On wasm32-wasip1 std cannot change O_NONBLOCK, so those bootstraps hand over a listener that is
+/// already non-blocking.
 pub fn run(listener: std::net::TcpListener, config: &Config, on_accept: AcceptHook) -> std::io::Result<()> {
+    #[cfg(not(all(target_os = "wasi", target_env = "p1")))]
     listener.set_nonblocking(true)?;
     let runtime = match config.threads {
         Threads::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
@@ -44,10 +47,11 @@ pub fn run(listener: std::net::TcpListener, config: &Config, on_accept: AcceptHo
             return Err(std::io::Error::other("multi-thread is not available on WASI: use current-thread"))
         }
     };
-    let write = config.write;
+    let (write, addr) = (config.write, config.addr);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        eprintln!("listening on http://{} (write strategy {:?})", listener.local_addr()?, write);
+        // Not listener.local_addr(): std on wasip1 cannot answer it.
+        eprintln!("listening on http://{addr} (write strategy {write:?})");
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -78,32 +82,45 @@ async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy) {
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let method = parts.method.as_str();
-    let path = parts.uri.path();
-    let reply = if routes::wants_body(method, path) {
-        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > routes::ECHO_LIMIT_BYTES) {
-            routes::payload_too_large()
-        } else {
-            match Limited::new(body, routes::ECHO_LIMIT_BYTES).collect().await {
-                Ok(collected) => routes::route(method, path, parts.uri.query(), &collected.to_bytes()),
-                Err(_) => routes::payload_too_large(),
-            }
-        }
-    } else {
-        routes::route(method, path, parts.uri.query(), &[])
-    };
-    Ok(to_response(reply, method == "HEAD"))
+    let reply = answer(&parts, body).await;
+    Ok(to_response(reply, parts.method == hyper::Method::HEAD))
+}
+
+/// Reads the body when the route wants one (refusing more than the echo limit, declared or sent)
+/// and routes the request. Generic over the body so the wasi:http handler shares it.
+pub async fn answer<B>(parts: &hyper::http::request::Parts, body: B) -> routes::Reply
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (method, path, query) = (parts.method.as_str(), parts.uri.path(), parts.uri.query());
+    if !routes::wants_body(method, path) {
+        return routes::route(method, path, query, &[]);
+    }
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > routes::ECHO_LIMIT_BYTES) {
+        return routes::payload_too_large();
+    }
+    match Limited::new(body, routes::ECHO_LIMIT_BYTES).collect().await {
+        Ok(collected) => routes::route(method, path, query, &collected.to_bytes()),
+        Err(_) => routes::payload_too_large(),
+    }
 }
 
 fn to_response(reply: routes::Reply, head: bool) -> Response<Full<Bytes>> {
+    http_response(reply, head, Full::new)
+}
+
+/// The HTTP response for a route's reply, headers included, for any body type: the hyper server
+/// and the wasi:http handler (`server-http`) both build their answers here.
+pub fn http_response<B>(reply: routes::Reply, head: bool, make_body: impl FnOnce(Bytes) -> B) -> Response<B> {
     let len = reply.body.as_bytes().len();
     let body = match (head, reply.body) {
         (true, _) => Bytes::new(),
         (false, routes::Body::Static(b)) => Bytes::from_static(b),
         (false, routes::Body::Owned(v)) => Bytes::from(v),
     };
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(make_body(body));
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(SERVER, HeaderValue::from_static(routes::SERVER_NAME));

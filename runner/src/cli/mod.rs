@@ -1,5 +1,6 @@
 //! Command line: one subcommand, one file.
 
+mod check;
 mod doctor;
 mod install;
 mod render;
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the servers, run every cell of a matrix file, write JSON and the page.
     Run(run::Args),
+    /// Start every runtime x mode found here and check that each answers every route correctly.
+    Check(check::Args),
     /// Re-render the page from saved JSON without measuring anything.
     Render(render::Args),
     /// Show each runtime and tool: found or not, version, path, modes, and how to fix what is missing.
@@ -34,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Render(args) => render::run(args),
+        Command::Check(args) => check::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Install(args) => install::run(args),
     }

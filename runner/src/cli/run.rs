@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::artifacts::ArtifactKind;
 use crate::matrix::Matrix;
 use crate::measure::{Plan, Progress};
 use crate::results::{self, CellResult, Run, RunDir, Status, Timing, ToolInfo};
@@ -34,13 +33,6 @@ pub struct Args {
     pub templates: PathBuf,
     #[command(flatten)]
     pub common: super::Common,
-}
-
-/// A runtime as found on this machine.
-struct Resolved {
-    bin: Option<PathBuf>,
-    version: Option<String>,
-    problem: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -82,25 +74,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         generators.insert(name, found);
     }
 
-    let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
-    for cell in &matrix.cells {
-        if resolved.contains_key(&cell.runtime) {
-            continue;
-        }
-        let def = defs.get(&cell.runtime).expect("validated");
-        let r = match def.locate(&args.common.tools_dir) {
-            Ok(Some(found)) => match def.version(&found.path) {
-                Ok(v) => Resolved { bin: Some(found.path), version: Some(v), problem: None },
-                Err(e) => Resolved { bin: None, version: None, problem: Some(format!("{e:#}")) },
-            },
-            Ok(None) => Resolved { bin: None, version: Some(rustc_version(&root)), problem: None },
-            Err(problem) => Resolved { bin: None, version: None, problem: Some(problem) },
-        };
-        tools.insert(
-            cell.runtime.clone(),
-            ToolInfo { version: r.version.clone(), path: r.bin.as_ref().map(|p| p.display().to_string()), problem: r.problem.clone() },
-        );
-        resolved.insert(cell.runtime.clone(), r);
+    let resolved = crate::setup::resolve_runtimes(&defs, matrix.cells.iter().map(|c| c.runtime.as_str()), &args.common.tools_dir, &root);
+    for (name, r) in &resolved {
+        tools.insert(name.clone(), r.tool_info());
     }
 
     let run_id = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
@@ -126,24 +102,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Build each server flavour the available runtimes need, once.
     let build_start = Instant::now();
     let target_dir = crate::paths::target_dir();
-    let mut builds: BTreeMap<&'static str, Result<PathBuf, String>> = BTreeMap::new();
-    let mut stripped: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut needed = Vec::new();
     for cell in &matrix.cells {
-        let def = defs.get(&cell.runtime).expect("validated");
-        let kind = artifact_kind(def)?;
-        if builds.contains_key(kind.name) || resolved[&cell.runtime].problem.is_some() {
-            continue;
+        if resolved[&cell.runtime].problem.is_none() {
+            needed.push(crate::setup::artifact_kind(defs.get(&cell.runtime).expect("validated"), &cell.mode)?);
         }
-        eprintln!("building the {} server (cargo {})", kind.name, kind.cargo_args().join(" "));
-        let log = run_dir.logs_dir().join(format!("build-{}.log", kind.name));
-        let built = kind.build(&root, &target_dir, &log).map_err(|e| format!("{e:#}"));
-        if let (Ok(path), None) = (&built, kind.target) {
-            if let Some(size) = crate::artifacts::stripped_size(path, &run_dir.logs_dir()) {
-                stripped.insert(kind.name, size);
-            }
-        }
-        builds.insert(kind.name, built);
     }
+    let builds = crate::setup::build_artifacts(&needed, &root, &target_dir, &run_dir.logs_dir());
     run.timing.build_s = build_start.elapsed().as_secs_f64();
 
     let bar = ProgressBar::new(matrix.cells.len() as u64);
@@ -154,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             break;
         }
         let def = defs.get(&cell.runtime).expect("validated");
-        let kind = artifact_kind(def)?;
+        let kind = crate::setup::artifact_kind(def, &cell.mode)?;
         let r = &resolved[&cell.runtime];
         let generator = &generators[cell.load.model.generator()];
         let script = root.join("scripts").join(match cell.load.model.generator() {
@@ -170,7 +135,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             runtime_version: r.version.clone(),
             kind,
             artifact: kind.path(&target_dir),
-            artifact_stripped_bytes: stripped.get(kind.name).copied(),
+            artifact_stripped_bytes: builds.stripped.get(kind.name).copied(),
             settings: &matrix.settings,
             generator: generator.clone().unwrap_or_default(),
             script,
@@ -185,7 +150,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
             plan.blank(Status::Skipped, Some(reason))
         } else {
-            match &builds[kind.name] {
+            match &builds.results[kind.name] {
                 Err(e) => plan.blank(Status::Failed, Some(e.clone())),
                 Ok(_) => plan.measure(&Phase { bar: &bar, id: &cell.id }),
             }
@@ -262,11 +227,6 @@ impl Progress for Phase<'_> {
     }
 }
 
-fn artifact_kind(def: &crate::runtime::RuntimeDef) -> Result<&'static ArtifactKind> {
-    let name = def.artifact.as_deref().unwrap_or("");
-    ArtifactKind::get(name).with_context(|| format!("runtimes/{}.toml: artifact {name:?} is not a known server build", def.name))
-}
-
 fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
     let head = format!("[{}/{total}] {}", index + 1, r.id);
     match r.status {
@@ -285,17 +245,6 @@ fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
         Status::Skipped => format!("{head}: skipped — {}", r.reason.as_deref().unwrap_or("")),
         Status::Failed => format!("{head}: FAILED — {}", r.reason.as_deref().unwrap_or("")),
     }
-}
-
-fn rustc_version(root: &Path) -> String {
-    std::process::Command::new("rustc")
-        .arg("--version")
-        .current_dir(root)
-        .output()
-        .ok()
-        .and_then(|o| crate::runtime::parse_version(None, &String::from_utf8_lossy(&o.stdout)))
-        .map(|v| format!("rustc {v}"))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn display_relative(path: &Path, root: &Path) -> String {

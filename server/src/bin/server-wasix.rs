@@ -32,6 +32,9 @@ mod wasix_socket {
             wasix::sock_set_opt_flag(fd, wasix::SOCK_OPTION_REUSE_ADDR, wasix::BOOL_TRUE).map_err(|e| errno("reuse_addr", e))?;
             wasix::sock_bind(fd, &addr).map_err(|e| errno("sock_bind", e))?;
             wasix::sock_listen(fd, 1024).map_err(|e| errno("sock_listen", e))?;
+            // std cannot set O_NONBLOCK on wasip1 sockets; tokio needs it, so set it here.
+            wasix::wasi::fd_fdstat_set_flags(fd, wasix::wasi::FDFLAGS_NONBLOCK)
+                .map_err(|e| std::io::Error::other(format!("WASI fd_fdstat_set_flags(NONBLOCK) failed: {e}")))?;
             Ok(std::net::TcpListener::from_raw_fd(fd as i32))
         }
     }

@@ -1,0 +1,194 @@
+//! The response checks every server must pass, on every target: each workload's exact answer,
+//! the error statuses, TechEmpower's header rules, and the hardening a benchmark server needs
+//! (malformed requests, oversized headers and bodies, slow and idle clients). Real requests over
+//! real sockets to a running server.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::probe;
+use crate::workload::{self, Workload, WORKLOADS};
+
+pub struct Check {
+    pub name: &'static str,
+    pub run: fn(&Target) -> Result<(), String>,
+    /// Checks of the server's own HTTP layer; `wasmtime serve` replaces it with the host's.
+    pub http_layer: bool,
+}
+
+/// The server under test.
+pub struct Target {
+    pub base: String,
+    pub addr: String,
+}
+
+pub const CHECKS: &[Check] = &[
+    Check { name: "every workload answers exactly", run: workloads, http_layer: false },
+    Check { name: "unknown path is 404", run: not_found, http_layer: false },
+    Check { name: "wrong method is 405 with Allow", run: wrong_method, http_layer: false },
+    Check { name: "echo body over the limit is 413", run: echo_too_large, http_layer: false },
+    Check { name: "bad query argument is 400", run: bad_argument, http_layer: false },
+    Check { name: "Date changes each second", run: date_changes, http_layer: false },
+    Check { name: "keep-alive serves several requests on one connection", run: keep_alive, http_layer: true },
+    Check { name: "malformed request line is 400", run: malformed, http_layer: true },
+    Check { name: "oversized headers are 431", run: oversized_headers, http_layer: true },
+    Check { name: "a slow client does not block others", run: slow_client, http_layer: true },
+    Check { name: "256 idle connections do not block others", run: idle_connections, http_layer: true },
+];
+
+fn agent() -> ureq::Agent {
+    probe::agent(Duration::from_secs(5))
+}
+
+fn workloads(t: &Target) -> Result<(), String> {
+    for w in WORKLOADS {
+        let observed = probe::probe(&agent(), &t.base, w)?;
+        workload::check(w, &observed)?;
+    }
+    Ok(())
+}
+
+fn expect_status(t: &Target, method: &str, path: &str, body: Option<&[u8]>, status: u16) -> Result<workload::Observed, String> {
+    let observed = probe::request(&agent(), &t.base, method, path, body)?;
+    if observed.status != status {
+        return Err(format!("{method} {path}: status {} (expected {status})", observed.status));
+    }
+    Ok(observed)
+}
+
+fn not_found(t: &Target) -> Result<(), String> {
+    expect_status(t, "GET", "/no-such-path", None, 404).map(drop)
+}
+
+fn wrong_method(t: &Target) -> Result<(), String> {
+    expect_status(t, "POST", "/plaintext", Some(b"x"), 405)?;
+    let head = raw(&t.addr, b"DELETE /json HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    if !head.to_ascii_lowercase().contains("\r\nallow: get") {
+        return Err(format!("405 without `Allow: GET`: {}", first_lines(&head)));
+    }
+    Ok(())
+}
+
+fn echo_too_large(t: &Target) -> Result<(), String> {
+    let body = vec![b'x'; bench_server::routes::ECHO_LIMIT_BYTES + 1];
+    expect_status(t, "POST", "/echo", Some(&body), 413).map(drop)
+}
+
+fn bad_argument(t: &Target) -> Result<(), String> {
+    expect_status(t, "GET", "/compute?n=lots", None, 400).map(drop)
+}
+
+fn date_changes(t: &Target) -> Result<(), String> {
+    let plaintext = Workload::get("plaintext").expect("built in");
+    let first = probe::probe(&agent(), &t.base, plaintext)?.date;
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = probe::probe(&agent(), &t.base, plaintext)?.date;
+    if first.is_none() || first == second {
+        return Err(format!("Date did not change over 1.1 s: {first:?} then {second:?}"));
+    }
+    Ok(())
+}
+
+fn keep_alive(t: &Target) -> Result<(), String> {
+    let mut stream = connect(&t.addr)?;
+    for i in 0..3 {
+        stream.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n").map_err(|e| format!("write {i}: {e}"))?;
+        let head = read_response(&mut stream)?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(format!("request {i} on one connection: {}", first_lines(&head)));
+        }
+    }
+    Ok(())
+}
+
+fn malformed(t: &Target) -> Result<(), String> {
+    let head = raw(&t.addr, b"THIS IS NOT HTTP\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 400") && !head.starts_with("HTTP/1.0 400") {
+        return Err(format!("malformed request line answered {}", first_lines(&head)));
+    }
+    Ok(())
+}
+
+fn oversized_headers(t: &Target) -> Result<(), String> {
+    let mut request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n".to_vec();
+    request.extend(format!("X-Big: {}\r\n\r\n", "a".repeat(64 * 1024)).as_bytes());
+    let head = raw(&t.addr, &request)?;
+    if !head.starts_with("HTTP/1.1 431") {
+        return Err(format!("64 KiB header answered {}", first_lines(&head)));
+    }
+    Ok(())
+}
+
+fn slow_client(t: &Target) -> Result<(), String> {
+    // Half a request, then silence: the server must keep serving everyone else.
+    let mut slow = connect(&t.addr)?;
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ").map_err(|e| e.to_string())?;
+    answered_quickly(t, "while a client trickles its headers")
+}
+
+fn idle_connections(t: &Target) -> Result<(), String> {
+    let idle: Vec<TcpStream> = (0..256).map(|_| connect(&t.addr)).collect::<Result<_, _>>()?;
+    let result = answered_quickly(t, "with 256 idle connections open");
+    drop(idle);
+    result
+}
+
+fn answered_quickly(t: &Target, when: &str) -> Result<(), String> {
+    let start = Instant::now();
+    let took = probe::timed_check(&agent(), &t.base, Workload::get("plaintext").expect("built in"))?;
+    if start.elapsed() > Duration::from_secs(2) {
+        return Err(format!("a request {when} took {took:?}"));
+    }
+    Ok(())
+}
+
+fn connect(addr: &str) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// Sends raw bytes on a new connection and returns the response head (status line + headers).
+fn raw(addr: &str, request: &[u8]) -> Result<String, String> {
+    let mut stream = connect(addr)?;
+    // A server may answer (and close) before reading everything: a failed write is not the verdict.
+    let _ = stream.write_all(request);
+    read_response(&mut stream)
+}
+
+/// Reads one response: its head, and its body when Content-Length says how long it is.
+fn read_response(stream: &mut TcpStream) -> Result<String, String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            return Ok(head);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(format!("connection closed before a response head ({} bytes read)", buf.len())),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(format!("no response: {e}")),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn first_lines(head: &str) -> String {
+    head.lines().take(3).collect::<Vec<_>>().join(" | ")
+}

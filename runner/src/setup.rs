@@ -1,0 +1,94 @@
+//! What `run` and `check` both need before starting servers: each runtime located and versioned,
+//! and each server flavour built once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::artifacts::ArtifactKind;
+use crate::results::ToolInfo;
+use crate::runtime::{RuntimeDef, RuntimeDefs};
+
+/// A runtime as found on this machine.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub bin: Option<PathBuf>,
+    pub version: Option<String>,
+    /// Why the runtime cannot be used (its cells are skipped with this reason).
+    pub problem: Option<String>,
+}
+
+impl Resolved {
+    pub fn tool_info(&self) -> ToolInfo {
+        ToolInfo { version: self.version.clone(), path: self.bin.as_ref().map(|p| p.display().to_string()), problem: self.problem.clone() }
+    }
+}
+
+/// Locates and versions each named runtime once. Native's "version" is the compiler's.
+pub fn resolve_runtimes<'a>(defs: &RuntimeDefs, names: impl Iterator<Item = &'a str>, tools_dir: &Path, root: &Path) -> BTreeMap<String, Resolved> {
+    let mut resolved = BTreeMap::new();
+    for name in names {
+        if resolved.contains_key(name) {
+            continue;
+        }
+        let def = defs.get(name).expect("names come from a validated matrix");
+        let r = match def.locate(tools_dir) {
+            Ok(Some(found)) => match def.version(&found.path) {
+                Ok(v) => Resolved { bin: Some(found.path), version: Some(v), problem: None },
+                Err(e) => Resolved { bin: None, version: None, problem: Some(format!("{e:#}")) },
+            },
+            Ok(None) => Resolved { bin: None, version: Some(rustc_version(root)), problem: None },
+            Err(problem) => Resolved { bin: None, version: None, problem: Some(problem) },
+        };
+        resolved.insert(name.to_string(), r);
+    }
+    resolved
+}
+
+/// The server build a cell runs: its mode's `artifact`, else its runtime's.
+pub fn artifact_kind(def: &RuntimeDef, mode: &str) -> Result<&'static ArtifactKind> {
+    let name = def.modes.get(mode).and_then(|m| m.artifact.as_deref()).or(def.artifact.as_deref()).unwrap_or("");
+    ArtifactKind::get(name).with_context(|| {
+        let known: Vec<&str> = crate::artifacts::KINDS.iter().map(|k| k.name).collect();
+        format!("runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})", def.name, known.join(", "))
+    })
+}
+
+pub struct Builds {
+    /// Artifact path, or why it could not be built (cells that need it fail with that reason).
+    pub results: BTreeMap<&'static str, Result<PathBuf, String>>,
+    /// Stripped size of native builds.
+    pub stripped: BTreeMap<&'static str, u64>,
+}
+
+/// Builds each distinct flavour once (cargo itself skips unchanged work).
+pub fn build_artifacts(kinds: &[&'static ArtifactKind], root: &Path, target_dir: &Path, logs: &Path) -> Builds {
+    let mut builds = Builds { results: BTreeMap::new(), stripped: BTreeMap::new() };
+    for kind in kinds {
+        if builds.results.contains_key(kind.name) {
+            continue;
+        }
+        eprintln!("building the {} server (cargo {})", kind.name, kind.cargo_args().join(" "));
+        let log = logs.join(format!("build-{}.log", kind.name));
+        let built = kind.build(root, target_dir, &log).map_err(|e| format!("{e:#}"));
+        if let (Ok(path), None) = (&built, kind.target) {
+            if let Some(size) = crate::artifacts::stripped_size(path, logs) {
+                builds.stripped.insert(kind.name, size);
+            }
+        }
+        builds.results.insert(kind.name, built);
+    }
+    builds
+}
+
+fn rustc_version(root: &Path) -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .current_dir(root)
+        .output()
+        .ok()
+        .and_then(|o| crate::runtime::parse_version(None, &String::from_utf8_lossy(&o.stdout)))
+        .map(|v| format!("rustc {v}"))
+        .unwrap_or_else(|| "unknown".into())
+}
