@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor test quick clean-results
+.PHONY: all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -44,6 +44,7 @@ init: init-core init-wasmer init-wasmedge
 build: toolchain
 	$(CARGO) build --locked --release -p wasm-bench-server --bin server
 	$(CARGO) build --locked --release -p wasm-bench-server --bin server --target wasm32-wasip2
+	$(CARGO) build --locked --release -p wasm-bench-server --bin server-http --target wasm32-wasip2 --features wasi-http
 	$(CARGO) build --locked --release -p wasm-bench-server --target wasm32-wasip1 --features wasmedge,wasix
 
 matrix: init
@@ -59,6 +60,10 @@ results: runner
 
 doctor: runner
 	$(RUNNER) doctor
+
+# Every runtime x mode found here must answer every route the same way.
+check: init-core
+	$(RUNNER) check
 
 test: init-core
 	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

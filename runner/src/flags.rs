@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 /// Receiving time at or above this, with waiting well below it, is the delayed-ACK signature.
 pub const STALL_RECEIVING_MS: f64 = 20.0;
+/// Without phase timings: a median latency in this range with the server mostly idle.
+pub const STALL_P50_MS: (f64, f64) = (30.0, 50.0);
+pub const STALL_IDLE_CPU_PCT: f64 = 30.0;
 /// A generator using this share of its CPUs is the bottleneck, not the server (k6 pinned to one
 /// CPU measured 86-89% here while it capped native and wasmtime at the same req/s).
 pub const GENERATOR_BOUND_PCT: f64 = 80.0;
@@ -14,8 +17,10 @@ pub const HIGH_SPREAD_PCT: f64 = 10.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Flag {
-    /// Nagle + delayed-ACK: responses leave in two segments and the second waits ~40 ms.
-    Stall { receiving_avg_ms: f64, waiting_avg_ms: f64 },
+    /// Nagle + delayed-ACK: responses leave in two segments and the second waits ~40 ms. Seen in
+    /// k6's phases (receiving high, waiting low) or, for generators without phases (wrk), as a
+    /// median latency near 40 ms while the server's CPU sits idle.
+    Stall { evidence: String },
     /// The load generator used (nearly) all of its CPUs.
     GeneratorBound { generator_cpu_pct: f64, generator_cpus: usize },
     /// Repeats disagree.
@@ -37,12 +42,12 @@ impl Flag {
     /// Cause and remedy, in words, for the page and the terminal.
     pub fn explain(&self) -> String {
         match self {
-            Flag::Stall { receiving_avg_ms, waiting_avg_ms } => format!(
-                "Network stall, not runtime cost: receiving averaged {receiving_avg_ms:.1} ms while waiting averaged \
-                 {waiting_avg_ms:.2} ms. Each response left in two writes; without TCP_NODELAY (which WASI sockets \
-                 cannot set) Nagle's algorithm holds the second segment until the client's delayed ACK (~40 ms), so \
-                 every VU is capped near 1 request per 40 ms. Remedy: write each response in one write \
-                 (`writes = [\"single\"]`, hyper `writev(false)`), or set TCP_NODELAY where the runtime allows it."
+            Flag::Stall { evidence } => format!(
+                "Network stall, not runtime cost: {evidence}. Each response left in two writes; without TCP_NODELAY \
+                 (which WASI sockets cannot set) Nagle's algorithm holds the second segment until the client's \
+                 delayed ACK (~40 ms), so every connection is capped near 1 request per 40 ms. Remedy: write each \
+                 response in one write (`writes = [\"single\"]`, hyper `writev(false)`), or set TCP_NODELAY where the \
+                 runtime allows it."
             ),
             Flag::GeneratorBound { generator_cpu_pct, generator_cpus } => format!(
                 "Generator-bound: the load generator used {generator_cpu_pct:.0}% of its {generator_cpus} CPU(s), so \
@@ -68,6 +73,8 @@ impl Flag {
 pub struct Observations {
     pub receiving_avg_ms: Option<f64>,
     pub waiting_avg_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
     pub generator_cpu_pct: Option<f64>,
     pub generator_cpus: usize,
     pub rps_repeats_spread_pct: Option<f64>,
@@ -78,10 +85,18 @@ pub struct Observations {
 /// Applies every rule.
 pub fn evaluate(o: &Observations) -> Vec<Flag> {
     let mut flags = Vec::new();
-    if let (Some(receiving), Some(waiting)) = (o.receiving_avg_ms, o.waiting_avg_ms) {
-        if receiving >= STALL_RECEIVING_MS && waiting < receiving / 4.0 {
-            flags.push(Flag::Stall { receiving_avg_ms: receiving, waiting_avg_ms: waiting });
+    match (o.receiving_avg_ms, o.waiting_avg_ms, o.p50_ms, o.server_cpu_pct) {
+        (Some(receiving), Some(waiting), _, _) => {
+            if receiving >= STALL_RECEIVING_MS && waiting < receiving / 4.0 {
+                flags.push(Flag::Stall {
+                    evidence: format!("receiving averaged {receiving:.1} ms while waiting averaged {waiting:.2} ms"),
+                });
+            }
         }
+        (None, _, Some(p50), Some(cpu)) if (STALL_P50_MS.0..=STALL_P50_MS.1).contains(&p50) && cpu < STALL_IDLE_CPU_PCT => {
+            flags.push(Flag::Stall { evidence: format!("median latency was {p50:.1} ms while the server used only {cpu:.0}% of a CPU") });
+        }
+        _ => {}
     }
     if let Some(pct) = o.generator_cpu_pct {
         if o.generator_cpus > 0 && pct >= GENERATOR_BOUND_PCT {
@@ -112,6 +127,16 @@ mod tests {
         assert_eq!(flags.len(), 1);
         assert_eq!(flags[0].code(), "stall");
         assert!(flags[0].explain().contains("delayed ACK"));
+    }
+
+    #[test]
+    fn without_phases_an_idle_server_at_40_ms_is_a_stall() {
+        // wrk against vectored writes: 50 connections at ~44 ms, the server nearly idle.
+        let flags = evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(9.0), ..Default::default() });
+        assert_eq!(flags.iter().map(Flag::code).collect::<Vec<_>>(), ["stall"]);
+        assert!(flags[0].explain().contains("median latency was 43.5 ms"));
+        // A busy server at 40 ms is slow, not stalled.
+        assert!(evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(99.0), ..Default::default() }).is_empty());
     }
 
     #[test]

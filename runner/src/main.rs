@@ -1,6 +1,7 @@
 //! `matrix`: runs the WebAssembly server benchmark matrix. One subcommand per file in `cli/`.
 
 mod artifacts;
+mod charts;
 mod cli;
 mod conformance;
 mod environment;

@@ -236,6 +236,8 @@ impl<'a> Plan<'a> {
             result.flags = flags::evaluate(&Observations {
                 receiving_avg_ms: m.receiving_avg_ms,
                 waiting_avg_ms: m.waiting_avg_ms,
+                p50_ms: m.p50_ms,
+                server_cpu_pct: m.server_cpu_pct,
                 generator_cpu_pct: m.generator_cpu_pct,
                 generator_cpus,
                 rps_repeats_spread_pct: spread,

@@ -14,6 +14,15 @@ use anyhow::{Context, Result};
 
 /// Process groups of every live child, for the signal handler and for `stop_all`.
 static LIVE_GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Set in the environment of every child, so a leftover process can be traced to its run (the
+/// robustness tests look for it after every exit path). WASI guests do not see it.
+pub const RUN_MARKER_VAR: &str = "WASM_BENCH_RUN";
+static RUN_MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_run_marker(marker: &str) {
+    let _ = RUN_MARKER.set(marker.to_string());
+}
+
 /// Number of SIGINT/SIGTERM received; the run loop stops starting cells once it is non-zero.
 pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -71,6 +80,9 @@ pub fn spawn_pinned(cpus: &str, argv: &[String], env: &[(String, String)], log: 
     let mut command = Command::new(taskset);
     command.arg("-c").arg(cpus).args(argv);
     command.envs(env.iter().map(|(k, v)| (k, v)));
+    if let Some(marker) = RUN_MARKER.get() {
+        command.env(RUN_MARKER_VAR, marker);
+    }
     command.stdin(Stdio::null()).stdout(out).stderr(err);
     use std::os::unix::process::CommandExt;
     command.process_group(0);

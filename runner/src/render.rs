@@ -13,6 +13,10 @@ use crate::workload::Workload;
 #[derive(Debug, Serialize)]
 pub struct Page<'a> {
     pub run: &'a Run,
+    /// The run this one is compared with (the newest earlier complete run in the same output dir).
+    pub previous: Option<PreviousRun>,
+    /// Filled by `render_all` once the SVGs are drawn.
+    pub charts: Vec<crate::charts::Chart>,
     pub sections: Vec<Section>,
     /// Each flag kind that occurs, with the words that explain it.
     pub flag_notes: Vec<FlagNote>,
@@ -56,6 +60,22 @@ pub struct Row {
     pub artifact: String,
     pub flags: String,
     pub command: String,
+    /// req/s change against the previous run's same cell, e.g. "+3.1%".
+    pub delta: String,
+    pub raw_rps: Option<f64>,
+    pub raw_p50: Option<f64>,
+    pub raw_p95: Option<f64>,
+    pub raw_p99: Option<f64>,
+    pub raw_rss_mb: Option<f64>,
+    pub raw_startup_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousRun {
+    pub run_id: String,
+    pub started: String,
+    #[serde(skip)]
+    pub rps: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,7 +95,7 @@ fn baseline<'a>(run: &'a Run, cell: &CellResult) -> Option<&'a CellResult> {
         .or_else(|| run.cells.iter().filter(same).find(|c| c.mode == "current-thread"))
 }
 
-pub fn row(run: &Run, cell: &CellResult) -> Row {
+pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row {
     let m = &cell.metrics;
     let ratio_value = match (m.rps, baseline(run, cell).and_then(|b| b.metrics.rps)) {
         (Some(rps), Some(base)) if base > 0.0 => Some(rps / base),
@@ -109,17 +129,27 @@ pub fn row(run: &Run, cell: &CellResult) -> Row {
         artifact: m.artifact_bytes.map(bytes).unwrap_or_else(dash),
         flags: cell.flags.iter().map(|f| f.code()).collect::<Vec<_>>().join(", "),
         command: cell.command.join(" "),
+        delta: match (m.rps, previous.and_then(|p| p.rps.get(&cell.id))) {
+            (Some(now), Some(&before)) if before > 0.0 => format!("{:+.1}%", (now / before - 1.0) * 100.0),
+            _ => String::new(),
+        },
+        raw_rps: m.rps,
+        raw_p50: m.p50_ms,
+        raw_p95: m.p95_ms,
+        raw_p99: m.p99_ms,
+        raw_rss_mb: m.rss_peak_kb.map(|kb| kb as f64 / 1024.0),
+        raw_startup_ms: m.startup_ms,
     }
 }
 
-pub fn page(run: &Run) -> Page<'_> {
+pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
     let mut sections: Vec<Section> = Vec::new();
     let mut not_measured = Vec::new();
     let mut notes: BTreeMap<&'static str, FlagNote> = BTreeMap::new();
     let mut counts = BTreeMap::new();
     for cell in &run.cells {
         *counts.entry(format!("{:?}", cell.status).to_lowercase()).or_insert(0) += 1;
-        let r = row(run, cell);
+        let r = row(run, cell, previous.as_ref());
         for flag in &cell.flags {
             let note = notes.entry(flag.code()).or_insert_with(|| FlagNote { code: flag.code().into(), cells: Vec::new(), explanation: flag.explain() });
             note.cells.push(cell.id.clone());
@@ -139,6 +169,8 @@ pub fn page(run: &Run) -> Page<'_> {
     let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') { String::new() } else { format!(" MATRIX={}", run.matrix_file) };
     Page {
         run,
+        previous,
+        charts: Vec::new(),
         sections,
         flag_notes: notes.into_values().collect(),
         not_measured,
@@ -147,12 +179,33 @@ pub fn page(run: &Run) -> Page<'_> {
     }
 }
 
-/// Renders every `templates/*.tera` into `out` (file name minus `.tera`).
+/// The newest complete run in `out/runs/` that started before `run`, for the per-cell deltas.
+pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
+    let mut ids: Vec<String> = std::fs::read_dir(out.join("runs"))
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|id| id.as_str() < run.run_id.as_str())
+        .collect();
+    ids.sort();
+    ids.iter().rev().find_map(|id| {
+        let earlier = crate::results::read_run(&out.join("runs").join(id).join("run.json")).ok()?;
+        Some(PreviousRun {
+            run_id: earlier.run_id.clone(),
+            started: earlier.started.clone(),
+            rps: earlier.cells.iter().filter_map(|c| Some((c.id.clone(), c.metrics.rps?))).collect(),
+        })
+    })
+}
+
+/// Draws the charts and renders every `templates/*.tera` into `out` (file name minus `.tera`).
 pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<std::path::PathBuf>> {
     let glob = format!("{}/*.tera", templates.display());
     let tera = tera::Tera::new(&glob).with_context(|| format!("templates in {} do not parse", templates.display()))?;
-    let context = tera::Context::from_serialize(page(run)).context("cannot build the page context")?;
-    let mut written = Vec::new();
+    let mut page = page(run, previous_run(out, run));
+    page.charts = crate::charts::write_all(&page, out).context("drawing the charts")?;
+    let mut written: Vec<std::path::PathBuf> = page.charts.iter().map(|c| out.join(&c.file)).collect();
+    let context = tera::Context::from_serialize(&page).context("cannot build the page context")?;
     let mut names: Vec<&str> = tera.get_template_names().collect();
     names.sort();
     for name in names {
@@ -230,7 +283,7 @@ mod tests {
     #[test]
     fn ratios_are_taken_against_native_current_thread() {
         let run = fixture();
-        let page = page(&run);
+        let page = page(&run, None);
         let plaintext = page.sections.iter().find(|s| s.workload == "plaintext").unwrap();
         let native = plaintext.rows.iter().find(|r| r.runtime == "native").unwrap();
         assert_eq!(native.ratio, "1.00×");

@@ -81,6 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let run_id = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let run_dir = RunDir::new(&args.out, &run_id);
+    crate::process::set_run_marker(&run_dir.dir.display().to_string());
     std::fs::create_dir_all(run_dir.cells_dir())?;
     std::fs::create_dir_all(run_dir.logs_dir())?;
     let mut run = Run {

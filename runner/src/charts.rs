@@ -1,0 +1,179 @@
+//! SVG charts of a run (plotters): req/s with the ratio to native, latency percentiles, peak
+//! memory and startup. Written next to the page and inlined into the HTML.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::render::{Page, Row};
+
+/// A chart as the templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chart {
+    /// Path relative to the output dir, e.g. `charts/plaintext-peak-50-rps.svg`.
+    pub file: String,
+    pub title: String,
+    /// "workload/load" of the table it belongs under; empty for run-wide charts (memory, startup).
+    pub section: String,
+    /// The SVG document itself, for inlining.
+    pub svg: String,
+}
+
+const ROW_HEIGHT: u32 = 26;
+const WIDTH: u32 = 900;
+
+/// One horizontal bar per row: (label, value, annotation).
+fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let height = 90 + ROW_HEIGHT * bars.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9) * 1.25;
+        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(290)
+            .build_cartesian_2d(0.0..max, (0..bars.len()).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(unit)
+            .y_labels(bars.len())
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()?;
+        chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, _))| {
+            let color = Palette99::pick(i).mix(0.8);
+            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*value, SegmentValue::Exact(i + 1))], color.filled());
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        }))?;
+        chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, note))| {
+            Text::new(format!(" {note}"), (*value, SegmentValue::CenterOf(i)), ("sans-serif", 13).into_font())
+        }))?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// Grouped p50/p95/p99 bars per row.
+fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let height = 110 + ROW_HEIGHT * 2 * rows.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let max = rows.iter().flat_map(|r| r.1).fold(0.0, f64::max).max(1e-9) * 1.15;
+        let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(290)
+            .build_cartesian_2d(0.0..max, (0..rows.len()).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc("milliseconds")
+            .y_labels(rows.len())
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()?;
+        let colors = [RGBColor(76, 145, 201), RGBColor(242, 166, 56), RGBColor(214, 69, 65)];
+        for (p, name) in ["p50", "p95", "p99"].iter().enumerate() {
+            let color = colors[p];
+            chart
+                .draw_series(rows.iter().enumerate().map(move |(i, (_, values))| {
+                    // Three thin bars inside each row's band.
+                    let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (values[p], SegmentValue::Exact(i + 1))], color.filled());
+                    let band = (ROW_HEIGHT * 2) as i32;
+                    let top = 4 + p as i32 * (band - 8) / 3;
+                    let bottom = band - 4 - top - (band - 8) / 3;
+                    bar.set_margin(top as u32, bottom.max(0) as u32, 0, 0);
+                    bar
+                }))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+fn label(r: &Row) -> String {
+    let mut text = format!("{} {}", r.runtime, r.mode);
+    if r.write != "single" {
+        text.push_str(&format!(" ({} writes)", r.write));
+    }
+    if r.server != "rust" {
+        text = format!("{} · {text}", r.server);
+    }
+    text
+}
+
+fn slug(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// Draws every chart for the page and writes them under `out/charts/`.
+pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
+    let mut charts = Vec::new();
+    for section in &page.sections {
+        let measured: Vec<&Row> = section.rows.iter().filter(|r| r.raw_rps.is_some()).collect();
+        if measured.is_empty() {
+            continue;
+        }
+        let bars: Vec<(String, f64, String)> = measured
+            .iter()
+            .map(|r| (label(r), r.raw_rps.unwrap_or(0.0), if r.ratio_value.is_some() { format!("{} · {}", r.rps, r.ratio) } else { r.rps.clone() }))
+            .collect();
+        let title = format!("{} · {}: requests per second (× native)", section.workload, section.load);
+        let key = format!("{}/{}", section.workload, section.load);
+        let file = |kind: &str| format!("charts/{}-{}-{kind}.svg", slug(&section.workload), slug(&section.load));
+        charts.push(Chart { file: file("rps"), title: title.clone(), section: key.clone(), svg: bar_chart(&title, "requests per second", &bars)? });
+        let latency: Vec<(String, [f64; 3])> = measured.iter().filter_map(|r| Some((label(r), [r.raw_p50?, r.raw_p95?, r.raw_p99?]))).collect();
+        if !latency.is_empty() {
+            let title = format!("{} · {}: latency percentiles", section.workload, section.load);
+            charts.push(Chart { file: file("latency"), title: title.clone(), section: key, svg: latency_chart(&title, &latency)? });
+        }
+    }
+    // Memory and startup do not depend on the workload: one bar per runtime x mode x write, from
+    // its first measured cell.
+    let mut seen = std::collections::BTreeSet::new();
+    let firsts: Vec<&Row> = page.sections.iter().flat_map(|s| &s.rows).filter(|r| r.raw_rps.is_some() && seen.insert(label(r))).collect();
+    let memory: Vec<(String, f64, String)> = firsts.iter().filter_map(|r| Some((label(r), r.raw_rss_mb?, r.rss.clone()))).collect();
+    if !memory.is_empty() {
+        let title = "Peak resident memory of the server (MB)".to_string();
+        charts.push(Chart { file: "charts/memory.svg".into(), title: title.clone(), section: String::new(), svg: bar_chart(&title, "MB", &memory)? });
+    }
+    let startup: Vec<(String, f64, String)> = firsts.iter().filter_map(|r| Some((label(r), r.raw_startup_ms?, r.startup.clone()))).collect();
+    if !startup.is_empty() {
+        let title = "Startup: launch to first correct response (ms)".to_string();
+        charts.push(Chart { file: "charts/startup.svg".into(), title: title.clone(), section: String::new(), svg: bar_chart(&title, "milliseconds", &startup)? });
+    }
+    let dir = out.join("charts");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Charts of an earlier render that this run no longer has would be stale: remove them.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let name = format!("charts/{}", entry.file_name().to_string_lossy());
+            if name.ends_with(".svg") && !charts.iter().any(|c| c.file == name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    for chart in &charts {
+        crate::results::write_atomic(&out.join(&chart.file), chart.svg.as_bytes())?;
+    }
+    Ok(charts)
+}
