@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
+.PHONY: test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -65,5 +65,11 @@ doctor: runner
 check: init-core
 	$(RUNNER) check
 
-test: init-core
+# Headless Chromium for the page test (Debian package; without it that test is skipped, visibly).
+test-deps:
+	@command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
+	  || (apt-get update && apt-get install -y --no-install-recommends chromium) \
+	  || echo "warning: chromium not installed: the browser test will be skipped"
+
+test: init-core test-deps
 	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

@@ -26,6 +26,8 @@ const WIDTH: u32 = 900;
 
 /// One horizontal bar per row: (label, value, annotation).
 fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<String> {
+    // plotters counts categories from the bottom; reverse so the page's first row is on top.
+    let bars: Vec<(String, f64, String)> = bars.iter().rev().cloned().collect();
     let mut svg = String::new();
     {
         let height = 90 + ROW_HEIGHT * bars.len() as u32;
@@ -42,6 +44,10 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 13))
+            .x_labels(6)
+            .x_label_formatter(&|v| axis_number(*v))
             .x_desc(unit)
             .y_labels(bars.len())
             .y_label_formatter(&|v| match v {
@@ -50,7 +56,8 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<
             })
             .draw()?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, _))| {
-            let color = Palette99::pick(i).mix(0.8);
+            // Colour by page order, not drawing order.
+            let color = Palette99::pick(bars.len() - 1 - i).mix(0.8);
             let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*value, SegmentValue::Exact(i + 1))], color.filled());
             bar.set_margin(3, 3, 0, 0);
             bar
@@ -65,6 +72,7 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<
 
 /// Grouped p50/p95/p99 bars per row.
 fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
+    let rows: Vec<(String, [f64; 3])> = rows.iter().rev().cloned().collect();
     let mut svg = String::new();
     {
         let height = 110 + ROW_HEIGHT * 2 * rows.len() as u32;
@@ -81,6 +89,10 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 13))
+            .x_labels(6)
+            .x_label_formatter(&|v| axis_number(*v))
             .x_desc("milliseconds")
             .y_labels(rows.len())
             .y_label_formatter(&|v| match v {
@@ -108,6 +120,16 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
         root.present()?;
     }
     Ok(svg)
+}
+
+fn axis_number(v: f64) -> String {
+    if v >= 1000.0 {
+        crate::render::thousands(v)
+    } else if v >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 fn label(r: &Row) -> String {

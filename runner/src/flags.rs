@@ -39,31 +39,40 @@ impl Flag {
         }
     }
 
-    /// Cause and remedy, in words, for the page and the terminal.
-    pub fn explain(&self) -> String {
+    /// What was measured that raised the flag.
+    pub fn evidence(&self) -> String {
         match self {
-            Flag::Stall { evidence } => format!(
-                "Network stall, not runtime cost: {evidence}. Each response left in two writes; without TCP_NODELAY \
-                 (which WASI sockets cannot set) Nagle's algorithm holds the second segment until the client's \
-                 delayed ACK (~40 ms), so every connection is capped near 1 request per 40 ms. Remedy: write each \
-                 response in one write (`writes = [\"single\"]`, hyper `writev(false)`), or set TCP_NODELAY where the \
-                 runtime allows it."
-            ),
-            Flag::GeneratorBound { generator_cpu_pct, generator_cpus } => format!(
-                "Generator-bound: the load generator used {generator_cpu_pct:.0}% of its {generator_cpus} CPU(s), so \
-                 this req/s is a lower bound on what the server can do and cells at this level cannot be ranked \
-                 against each other. Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
+            Flag::Stall { evidence } => evidence.clone(),
+            Flag::GeneratorBound { generator_cpu_pct, generator_cpus } => {
+                format!("the load generator used {generator_cpu_pct:.0}% of its {generator_cpus} CPU(s)")
+            }
+            Flag::HighSpread { spread_pct, repeats } => format!("req/s varied by {spread_pct:.0}% of the median across {repeats} repeats"),
+            Flag::RequestErrors { failed_rate } => format!("{:.2}% of requests failed or got a non-200 answer", failed_rate * 100.0),
+        }
+    }
+
+    /// What it means for the numbers and what to do, without this cell's figures.
+    pub fn cause_and_remedy(&self) -> &'static str {
+        match self {
+            Flag::Stall { .. } => {
+                "Network stall, not runtime cost. Each response left in two writes; without TCP_NODELAY (which WASI \
+                 sockets cannot set) Nagle's algorithm holds the second segment until the client's delayed ACK \
+                 (~40 ms), so every connection is capped near 1 request per 40 ms. Remedy: write each response in one \
+                 write (`writes = [\"single\"]`, hyper `writev(false)`), or set TCP_NODELAY where the runtime allows it."
+            }
+            Flag::GeneratorBound { .. } => {
+                "Generator-bound: req/s is a lower bound on what the server can do, and cells at this level cannot be \
+                 ranked against each other. Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
                  throughput with a faster generator (wrk)."
-            ),
-            Flag::HighSpread { spread_pct, repeats } => format!(
-                "High spread: req/s varied by {spread_pct:.0}% of the median across {repeats} repeats. Remedy: longer \
-                 `duration`, more `repeats`, or a quieter machine before trusting small differences."
-            ),
-            Flag::RequestErrors { failed_rate } => format!(
-                "Errors: {:.2}% of requests failed or got a non-200 answer, so req/s counts failures too. Remedy: \
-                 read the server log in the run directory; lower the load if the server is overwhelmed.",
-                failed_rate * 100.0
-            ),
+            }
+            Flag::HighSpread { .. } => {
+                "High spread: repeats disagree. Remedy: longer `duration`, more `repeats`, or a quieter machine before \
+                 trusting small differences."
+            }
+            Flag::RequestErrors { .. } => {
+                "Errors: req/s counts failures too. Remedy: read the server log in the run directory; lower the load if \
+                 the server is overwhelmed."
+            }
         }
     }
 }
@@ -126,7 +135,8 @@ mod tests {
         let flags = evaluate(&Observations { receiving_avg_ms: Some(41.0), waiting_avg_ms: Some(2.97), ..Default::default() });
         assert_eq!(flags.len(), 1);
         assert_eq!(flags[0].code(), "stall");
-        assert!(flags[0].explain().contains("delayed ACK"));
+        assert!(flags[0].cause_and_remedy().contains("delayed ACK"));
+        assert!(flags[0].evidence().contains("receiving averaged 41.0 ms"));
     }
 
     #[test]
@@ -134,7 +144,7 @@ mod tests {
         // wrk against vectored writes: 50 connections at ~44 ms, the server nearly idle.
         let flags = evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(9.0), ..Default::default() });
         assert_eq!(flags.iter().map(Flag::code).collect::<Vec<_>>(), ["stall"]);
-        assert!(flags[0].explain().contains("median latency was 43.5 ms"));
+        assert!(flags[0].evidence().contains("median latency was 43.5 ms"));
         // A busy server at 40 ms is slow, not stalled.
         assert!(evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(99.0), ..Default::default() }).is_empty());
     }

@@ -81,8 +81,15 @@ pub struct PreviousRun {
 #[derive(Debug, Serialize)]
 pub struct FlagNote {
     pub code: String,
-    pub cells: Vec<String>,
+    /// Cause and remedy.
     pub explanation: String,
+    pub cells: Vec<FlaggedCell>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlaggedCell {
+    pub id: String,
+    pub evidence: String,
 }
 
 /// The cell a row's ratio is taken against.
@@ -151,8 +158,10 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         *counts.entry(format!("{:?}", cell.status).to_lowercase()).or_insert(0) += 1;
         let r = row(run, cell, previous.as_ref());
         for flag in &cell.flags {
-            let note = notes.entry(flag.code()).or_insert_with(|| FlagNote { code: flag.code().into(), cells: Vec::new(), explanation: flag.explain() });
-            note.cells.push(cell.id.clone());
+            let note = notes
+                .entry(flag.code())
+                .or_insert_with(|| FlagNote { code: flag.code().into(), cells: Vec::new(), explanation: flag.cause_and_remedy().into() });
+            note.cells.push(FlaggedCell { id: cell.id.clone(), evidence: flag.evidence() });
         }
         if cell.status != Status::Ok {
             not_measured.push(r.clone());
@@ -269,6 +278,29 @@ mod tests {
     fn fixture() -> Run {
         let path = crate::paths::repo_root().join("runner/tests/fixtures/run.json");
         crate::results::read_run(&path).unwrap()
+    }
+
+    #[test]
+    fn deltas_compare_with_the_newest_earlier_run() {
+        let run = fixture();
+        let out = tempfile::tempdir().unwrap();
+        let mut older = run.clone();
+        older.run_id = "20000101-000000".into();
+        let mut newer_but_before = run.clone();
+        newer_but_before.run_id = "20000102-000000".into();
+        for cell in &mut newer_but_before.cells {
+            cell.metrics.rps = cell.metrics.rps.map(|r| r / 2.0);
+        }
+        let mut later = run.clone();
+        later.run_id = "99990101-000000".into();
+        for r in [&older, &newer_but_before, &later] {
+            crate::results::write_json_atomic(&out.path().join("runs").join(&r.run_id).join("run.json"), r).unwrap();
+        }
+        let previous = previous_run(out.path(), &run).unwrap();
+        assert_eq!(previous.run_id, "20000102-000000");
+        let page = page(&run, Some(previous));
+        let native = page.sections[0].rows.iter().find(|r| r.runtime == "native").unwrap();
+        assert_eq!(native.delta, "+100.0%");
     }
 
     #[test]

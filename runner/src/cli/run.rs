@@ -196,6 +196,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             run_dir.dir.display()
         );
     }
+    print_flag_notes(&run);
     let failed = run.cells.iter().filter(|c| c.status == Status::Failed).count();
     let skipped = run.cells.iter().filter(|c| c.status == Status::Skipped).count();
     eprintln!(
@@ -225,6 +226,25 @@ struct Phase<'a> {
 impl Progress for Phase<'_> {
     fn phase(&self, text: &str) {
         self.bar.set_message(format!("{} · {text}", self.id));
+    }
+}
+
+/// Each flag that occurred, once, with its cause and remedy and the cells it concerns.
+fn print_flag_notes(run: &Run) {
+    let mut seen: BTreeMap<&str, Vec<&CellResult>> = BTreeMap::new();
+    for cell in &run.cells {
+        for flag in &cell.flags {
+            seen.entry(flag.code()).or_default().push(cell);
+        }
+    }
+    for (code, cells) in seen {
+        let flag = cells[0].flags.iter().find(|f| f.code() == code).expect("grouped by code");
+        eprintln!("\nwarning [{code}]: {}", flag.cause_and_remedy());
+        for cell in cells {
+            if let Some(f) = cell.flags.iter().find(|f| f.code() == code) {
+                eprintln!("  {}: {}", cell.id, f.evidence());
+            }
+        }
     }
 }
 

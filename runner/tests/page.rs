@@ -1,0 +1,111 @@
+//! The published page: rendered from the checked-in fixture run (a real run's JSON), then opened in
+//! headless Chromium to prove the tables and every chart render. A screenshot is kept in
+//! target/test-artifacts/.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn render_fixture(out: &Path) {
+    let fixture_dir = out.join("fixture-run");
+    std::fs::create_dir_all(&fixture_dir).unwrap();
+    std::fs::copy(repo_root().join("runner/tests/fixtures/run.json"), fixture_dir.join("run.json")).unwrap();
+    let output = run_matrix(&["render", "--run", fixture_dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(output.status.success());
+}
+
+#[test]
+fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture(dir.path());
+    let run = read_json(&dir.path().join("fixture-run/run.json"));
+    let md = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    for cell in run["cells"].as_array().unwrap() {
+        let id = cell["id"].as_str().unwrap();
+        match cell["status"].as_str().unwrap() {
+            "ok" => {
+                let rps = cell["metrics"]["rps"].as_f64().unwrap().round() as u64;
+                let digits = rps.to_string();
+                let mut shown = String::new();
+                for (i, c) in digits.chars().enumerate() {
+                    if i > 0 && (digits.len() - i) % 3 == 0 {
+                        shown.push(',');
+                    }
+                    shown.push(c);
+                }
+                assert!(md.contains(&shown), "{id}: req/s {shown} not on the page");
+            }
+            _ => assert!(md.contains(id), "{id} (not measured) must be listed with its reason"),
+        }
+    }
+    let charts: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')')).collect();
+    assert!(charts.len() >= 4, "expected rps, latency, memory and startup charts, got {charts:?}");
+    for chart in charts {
+        let svg = std::fs::read_to_string(dir.path().join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart} is not an SVG document");
+    }
+}
+
+/// Appended to a copy of index.html: counts what the browser actually laid out.
+const PROBE: &str = r#"<script>
+window.addEventListener('load', () => {
+  const charts = [...document.querySelectorAll('figure.chart svg')];
+  const drawn = charts.filter(s => s.getBoundingClientRect().height > 20 && s.querySelectorAll('rect').length > 2);
+  const images = [...document.images];
+  const broken = images.filter(i => !i.complete || i.naturalWidth === 0);
+  const tables = [...document.querySelectorAll('table.results')].filter(t => t.rows.length > 1);
+  document.body.setAttribute('data-probe', `charts=${charts.length} drawn=${drawn.length} broken=${broken.length} tables=${tables.length}`);
+});
+</script>"#;
+
+fn chromium() -> Option<String> {
+    ["chromium", "chromium-browser", "google-chrome"].iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())).map(|c| c.to_string())
+}
+
+fn headless(browser: &str, profile: &Path) -> Command {
+    let mut cmd = Command::new(browser);
+    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
+#[test]
+fn index_html_renders_tables_and_every_chart_in_chromium() {
+    let Some(browser) = chromium() else {
+        skip("index_html_renders_tables_and_every_chart_in_chromium", "Chromium is not installed (apt-get install chromium; `make test` tries)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture(dir.path());
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    let expected_charts = std::fs::read_dir(dir.path().join("charts")).unwrap().count();
+    let sections = html.matches("<table class=\"results\">").count();
+    let probed = dir.path().join("probed.html");
+    std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+
+    let out = headless(&browser, &dir.path().join("profile"))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let probe = dom.split("data-probe=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("the probe did not run: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(probe, format!("charts={expected_charts} drawn={expected_charts} broken=0 tables={sections}"));
+
+    let artifacts = repo_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("results-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = headless(&browser, &dir.path().join("profile"))
+        .args(["--window-size=1300,2400", "--hide-scrollbars"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", dir.path().join("index.html").display()))
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000, "screenshot missing or blank");
+    eprintln!("screenshot kept at {}", shot.display());
+}
