@@ -22,10 +22,10 @@ toolchain:
 runner: toolchain
 	$(CARGO) build --locked -p matrix
 
-# What `make test` needs: toolchain, k6, wasmtime (seconds when already installed), and wrk for
+# What `make test` needs: toolchain, k6, wasmtime, Go (seconds when already installed), and wrk for
 # the peak-throughput load (Debian package; optional: without it peak cells are skipped).
 init-core: runner
-	$(RUNNER) install k6 wasmtime
+	$(RUNNER) install k6 wasmtime go
 	$(RUNNER) install --optional wrk
 
 # wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
@@ -46,6 +46,9 @@ build: toolchain
 	$(CARGO) build --locked --release -p wasm-bench-server --bin server --target wasm32-wasip2
 	$(CARGO) build --locked --release -p wasm-bench-server --bin server-http --target wasm32-wasip2 --features wasi-http
 	$(CARGO) build --locked --release -p wasm-bench-server --target wasm32-wasip1 --features wasmedge,wasix
+	cd server/go && CGO_ENABLED=0 GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -o ../../target/go/server .
+	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasix -o ../../target/go/server-wasix.wasm .
+	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasmedge -o ../../target/go/server-wasmedge.wasm .
 
 matrix: init
 	$(RUNNER) run --matrix $(MATRIX) --out $(OUT)

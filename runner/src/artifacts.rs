@@ -1,5 +1,6 @@
-//! Server builds: one source (`server/`), one build per listener bootstrap. A runtime definition
-//! names the build it runs with `artifact = "..."`.
+//! Server builds: one source per language (`server/` for Rust, `server/go/` for Go), one build per
+//! listener bootstrap. A runtime definition names the build it runs with `artifact = "..."`; each
+//! server language provides the builds it can.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,68 +9,148 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// `cargo build --release -p wasm-bench-server --bin <bin> [--target] [--features]`.
+    Cargo { target: Option<&'static str>, bin: &'static str, features: &'static [&'static str] },
+    /// `go build` in server/go with `GOOS=wasip1 GOARCH=wasm` when `wasm`, and build tags.
+    Go { wasm: bool, tags: &'static str, output: &'static str },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArtifactKind {
+    /// Server language: "rust" or "go".
+    pub server: &'static str,
+    /// Build name runtime definitions refer to: native, wasip2, wasmedge, wasix, wasi-http.
     pub name: &'static str,
-    /// Rust target triple; `None` builds for the host.
-    pub target: Option<&'static str>,
-    pub bin: &'static str,
-    pub features: &'static [&'static str],
+    pub builder: Builder,
 }
 
 pub const KINDS: &[ArtifactKind] = &[
-    ArtifactKind { name: "native", target: None, bin: "server", features: &[] },
-    ArtifactKind { name: "wasip2", target: Some("wasm32-wasip2"), bin: "server", features: &[] },
-    ArtifactKind { name: "wasmedge", target: Some("wasm32-wasip1"), bin: "server-wasmedge", features: &["wasmedge"] },
-    ArtifactKind { name: "wasix", target: Some("wasm32-wasip1"), bin: "server-wasix", features: &["wasix"] },
-    ArtifactKind { name: "wasi-http", target: Some("wasm32-wasip2"), bin: "server-http", features: &["wasi-http"] },
+    ArtifactKind { server: "rust", name: "native", builder: Builder::Cargo { target: None, bin: "server", features: &[] } },
+    ArtifactKind { server: "rust", name: "wasip2", builder: Builder::Cargo { target: Some("wasm32-wasip2"), bin: "server", features: &[] } },
+    ArtifactKind {
+        server: "rust",
+        name: "wasmedge",
+        builder: Builder::Cargo { target: Some("wasm32-wasip1"), bin: "server-wasmedge", features: &["wasmedge"] },
+    },
+    ArtifactKind { server: "rust", name: "wasix", builder: Builder::Cargo { target: Some("wasm32-wasip1"), bin: "server-wasix", features: &["wasix"] } },
+    ArtifactKind {
+        server: "rust",
+        name: "wasi-http",
+        builder: Builder::Cargo { target: Some("wasm32-wasip2"), bin: "server-http", features: &["wasi-http"] },
+    },
+    ArtifactKind { server: "go", name: "native", builder: Builder::Go { wasm: false, tags: "", output: "server" } },
+    ArtifactKind { server: "go", name: "wasix", builder: Builder::Go { wasm: true, tags: "wasix", output: "server-wasix.wasm" } },
+    ArtifactKind { server: "go", name: "wasmedge", builder: Builder::Go { wasm: true, tags: "wasmedge", output: "server-wasmedge.wasm" } },
 ];
 
+/// Server languages of the matrix.
+pub const SERVERS: &[&str] = &["rust", "go"];
+
+/// Why a server has no build of a kind (the cell is skipped with this).
+pub fn missing_reason(server: &str, name: &str) -> String {
+    match (server, name) {
+        ("go", "wasip2") => "Go has no wasip2 target, and wasmtime 47+ dropped preopened sockets for wasip1, so a Go server \
+                             cannot listen under `wasmtime run`"
+            .into(),
+        ("go", "wasi-http") => "no Go wasi:http handler: Go has no wasip2 target".into(),
+        _ => format!("the {server} server has no {name} build"),
+    }
+}
+
 impl ArtifactKind {
-    pub fn get(name: &str) -> Option<&'static ArtifactKind> {
-        KINDS.iter().find(|k| k.name == name)
+    /// The build named `name` of the `server` language, if it has one.
+    pub fn find(server: &str, name: &str) -> Option<&'static ArtifactKind> {
+        KINDS.iter().find(|k| k.server == server && k.name == name)
+    }
+
+    /// Unique key for build bookkeeping, e.g. `go/wasix`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.server, self.name)
     }
 
     /// The target label recorded per cell.
     pub fn target_label(&self) -> &'static str {
-        self.target.unwrap_or("host")
+        match self.builder {
+            Builder::Cargo { target, .. } => target.unwrap_or("host"),
+            Builder::Go { wasm: true, .. } => "wasip1/wasm (go)",
+            Builder::Go { wasm: false, .. } => "host (go)",
+        }
+    }
+
+    pub fn is_native(&self) -> bool {
+        matches!(self.builder, Builder::Cargo { target: None, .. } | Builder::Go { wasm: false, .. })
     }
 
     pub fn path(&self, target_dir: &Path) -> PathBuf {
-        match self.target {
-            None => target_dir.join("release").join(self.bin),
-            Some(t) => target_dir.join(t).join("release").join(format!("{}.wasm", self.bin)),
+        match self.builder {
+            Builder::Cargo { target: None, bin, .. } => target_dir.join("release").join(bin),
+            Builder::Cargo { target: Some(t), bin, .. } => target_dir.join(t).join("release").join(format!("{bin}.wasm")),
+            Builder::Go { output, .. } => target_dir.join("go").join(output),
         }
     }
 
-    /// The cargo invocation (argv after `cargo`).
-    pub fn cargo_args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["build", "--release", "--locked", "-p", "wasm-bench-server", "--bin", self.bin].map(String::from).to_vec();
-        if let Some(t) = self.target {
-            args.extend(["--target".into(), t.into()]);
+    /// The build command's arguments (after `cargo` or `go`).
+    pub fn build_args(&self, target_dir: &Path) -> Vec<String> {
+        match self.builder {
+            Builder::Cargo { target, bin, features } => {
+                let mut args: Vec<String> = ["build", "--release", "--locked", "-p", "wasm-bench-server", "--bin", bin].map(String::from).to_vec();
+                if let Some(t) = target {
+                    args.extend(["--target".into(), t.into()]);
+                }
+                if !features.is_empty() {
+                    args.extend(["--features".into(), features.join(",")]);
+                }
+                args
+            }
+            Builder::Go { tags, .. } => {
+                let mut args: Vec<String> = ["build", "-trimpath"].map(String::from).to_vec();
+                if !tags.is_empty() {
+                    args.extend(["-tags".into(), tags.into()]);
+                }
+                args.extend(["-o".into(), self.path(target_dir).display().to_string(), ".".into()]);
+                args
+            }
         }
-        if !self.features.is_empty() {
-            args.extend(["--features".into(), self.features.join(",")]);
-        }
-        args
     }
 
-    /// Builds (cargo skips the work when nothing changed) and returns the artifact path.
-    pub fn build(&self, root: &Path, target_dir: &Path, log: &Path) -> Result<PathBuf> {
+    /// Builds (cargo and go skip unchanged work) and returns the artifact path. `go` is the Go
+    /// toolchain, needed for Go builds only.
+    pub fn build(&self, root: &Path, target_dir: &Path, go: Option<&Path>, log: &Path) -> Result<PathBuf> {
         let out = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        let status = Command::new("cargo")
-            .args(self.cargo_args())
-            .current_dir(root)
-            .env("CARGO_TARGET_DIR", target_dir)
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .status()
-            .context("cannot run cargo")?;
+        let mut command = match self.builder {
+            Builder::Cargo { .. } => {
+                let mut c = Command::new("cargo");
+                c.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
+                c
+            }
+            Builder::Go { wasm, .. } => {
+                let go = go.context("the Go toolchain is not installed: `make init` or set GO=/path/to/go")?;
+                let mut c = Command::new(go);
+                c.current_dir(root.join("server/go"))
+                    // Everything Go writes stays under target/; no module downloads (stdlib only).
+                    .env("GOCACHE", target_dir.join("go-cache"))
+                    .env("GOPATH", target_dir.join("go-path"))
+                    .env("GOTOOLCHAIN", "local")
+                    .env("GOPROXY", "off")
+                    .env("GOFLAGS", "")
+                    .env("CGO_ENABLED", "0");
+                if wasm {
+                    c.env("GOOS", "wasip1").env("GOARCH", "wasm");
+                } else {
+                    c.env_remove("GOOS").env_remove("GOARCH");
+                }
+                c
+            }
+        };
+        let program = command.get_program().to_string_lossy().to_string();
+        let status = command.args(self.build_args(target_dir)).stdout(out.try_clone()?).stderr(out).status().with_context(|| format!("cannot run {program}"))?;
         if !status.success() {
-            bail!("building the {} server failed (cargo {}):\n{}", self.name, self.cargo_args().join(" "), crate::process::log_tail(log, 15));
+            bail!("building the {} server failed ({program} {}):\n{}", self.key(), self.build_args(target_dir).join(" "), crate::process::log_tail(log, 15));
         }
         let path = self.path(target_dir);
         if !path.is_file() {
-            bail!("cargo succeeded but {} is missing", path.display());
+            bail!("the build succeeded but {} is missing", path.display());
         }
         Ok(path)
     }
@@ -102,22 +183,28 @@ mod tests {
             for (mode_name, mode) in &def.modes {
                 let name = mode.artifact.as_deref().or(def.artifact.as_deref()).unwrap_or("(none)");
                 assert!(
-                    ArtifactKind::get(name).is_some(),
-                    "runtimes/{}.toml mode {mode_name}: artifact {name:?} is not one of {:?}",
+                    ArtifactKind::find("rust", name).is_some(),
+                    "runtimes/{}.toml mode {mode_name}: artifact {name:?} is not a Rust build ({:?})",
                     def.name,
-                    KINDS.iter().map(|k| k.name).collect::<Vec<_>>()
+                    KINDS.iter().map(|k| k.key()).collect::<Vec<_>>()
                 );
             }
         }
     }
 
     #[test]
-    fn wasm_builds_use_their_own_target_and_features() {
-        let wasix = ArtifactKind::get("wasix").unwrap();
-        let args = wasix.cargo_args();
+    fn builds_use_their_own_target_tags_and_features() {
+        let t = Path::new("t");
+        let wasix = ArtifactKind::find("rust", "wasix").unwrap();
+        let args = wasix.build_args(t);
         assert!(args.windows(2).any(|w| w == ["--target", "wasm32-wasip1"]));
         assert!(args.windows(2).any(|w| w == ["--features", "wasix"]));
-        assert!(wasix.path(Path::new("t")).ends_with("wasm32-wasip1/release/server-wasix.wasm"));
-        assert!(ArtifactKind::get("native").unwrap().path(Path::new("t")).ends_with("release/server"));
+        assert!(wasix.path(t).ends_with("wasm32-wasip1/release/server-wasix.wasm"));
+        assert!(ArtifactKind::find("rust", "native").unwrap().path(t).ends_with("release/server"));
+        let go = ArtifactKind::find("go", "wasmedge").unwrap();
+        assert!(go.build_args(t).windows(2).any(|w| w == ["-tags", "wasmedge"]));
+        assert!(go.path(t).ends_with("go/server-wasmedge.wasm"));
+        assert!(ArtifactKind::find("go", "wasip2").is_none());
+        assert!(missing_reason("go", "wasip2").contains("no wasip2 target"));
     }
 }

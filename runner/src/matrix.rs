@@ -169,7 +169,7 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
-const SERVERS: &[&str] = &["rust"];
+use crate::artifacts::SERVERS;
 const WRITES: &[&str] = &["single", "vectored"];
 
 impl Matrix {

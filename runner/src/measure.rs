@@ -22,7 +22,8 @@ pub struct Plan<'a> {
     pub mode: &'a ModeDef,
     pub bin: Option<PathBuf>,
     pub runtime_version: Option<String>,
-    pub kind: &'static ArtifactKind,
+    /// The server build this cell runs; `None` when its server language has none for this runtime.
+    pub kind: Option<&'static ArtifactKind>,
     pub artifact: PathBuf,
     pub artifact_stripped_bytes: Option<u64>,
     pub settings: &'a Settings,
@@ -45,7 +46,7 @@ impl<'a> Plan<'a> {
             index: self.index,
             id: self.cell.id.clone(),
             server: self.cell.server.clone(),
-            target: self.kind.target_label().to_string(),
+            target: self.kind.map_or("none", |k| k.target_label()).to_string(),
             runtime: self.cell.runtime.clone(),
             mode: self.cell.mode.clone(),
             mode_about: self.mode.about.clone(),
@@ -61,7 +62,7 @@ impl<'a> Plan<'a> {
             runtime_version: self.runtime_version.clone(),
             command: Vec::new(),
             metrics: Metrics {
-                artifact_bytes: std::fs::metadata(&self.artifact).ok().map(|m| m.len()),
+                artifact_bytes: self.kind.and_then(|_| std::fs::metadata(&self.artifact).ok()).map(|m| m.len()),
                 artifact_stripped_bytes: self.artifact_stripped_bytes,
                 ..Default::default()
             },

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::artifacts::ArtifactKind;
 use crate::results::ToolInfo;
@@ -46,40 +46,49 @@ pub fn resolve_runtimes<'a>(defs: &RuntimeDefs, names: impl Iterator<Item = &'a 
     resolved
 }
 
-/// The server build a cell runs: its mode's `artifact`, else its runtime's.
-pub fn artifact_kind(def: &RuntimeDef, mode: &str) -> Result<&'static ArtifactKind> {
+/// The build named by a mode (its `artifact`, else its runtime's), for a server language.
+/// `Ok(Err(reason))` when that server has no such build: the cell is skipped with the reason.
+pub fn artifact_kind(def: &RuntimeDef, mode: &str, server: &str) -> Result<std::result::Result<&'static ArtifactKind, String>> {
     let name = def.modes.get(mode).and_then(|m| m.artifact.as_deref()).or(def.artifact.as_deref()).unwrap_or("");
-    ArtifactKind::get(name).with_context(|| {
-        let known: Vec<&str> = crate::artifacts::KINDS.iter().map(|k| k.name).collect();
-        format!("runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})", def.name, known.join(", "))
-    })
+    if !crate::artifacts::KINDS.iter().any(|k| k.name == name) {
+        let mut known: Vec<&str> = crate::artifacts::KINDS.iter().map(|k| k.name).collect();
+        known.dedup();
+        anyhow::bail!("runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})", def.name, known.join(", "));
+    }
+    Ok(ArtifactKind::find(server, name).ok_or_else(|| crate::artifacts::missing_reason(server, name)))
 }
 
 pub struct Builds {
     /// Artifact path, or why it could not be built (cells that need it fail with that reason).
-    pub results: BTreeMap<&'static str, Result<PathBuf, String>>,
+    pub results: BTreeMap<String, Result<PathBuf, String>>,
     /// Stripped size of native builds.
-    pub stripped: BTreeMap<&'static str, u64>,
+    pub stripped: BTreeMap<String, u64>,
 }
 
-/// Builds each distinct flavour once (cargo itself skips unchanged work).
-pub fn build_artifacts(kinds: &[&'static ArtifactKind], root: &Path, target_dir: &Path, logs: &Path) -> Builds {
+/// Builds each distinct flavour once (cargo and go skip unchanged work).
+pub fn build_artifacts(kinds: &[&'static ArtifactKind], go: Option<&Path>, root: &Path, target_dir: &Path, logs: &Path) -> Builds {
     let mut builds = Builds { results: BTreeMap::new(), stripped: BTreeMap::new() };
     for kind in kinds {
-        if builds.results.contains_key(kind.name) {
+        let key = kind.key();
+        if builds.results.contains_key(&key) {
             continue;
         }
-        eprintln!("building the {} server (cargo {})", kind.name, kind.cargo_args().join(" "));
-        let log = logs.join(format!("build-{}.log", kind.name));
-        let built = kind.build(root, target_dir, &log).map_err(|e| format!("{e:#}"));
-        if let (Ok(path), None) = (&built, kind.target) {
+        eprintln!("building the {key} server ({})", kind.build_args(target_dir).join(" "));
+        let log = logs.join(format!("build-{}.log", key.replace('/', "-")));
+        let built = kind.build(root, target_dir, go, &log).map_err(|e| format!("{e:#}"));
+        if let (Ok(path), true) = (&built, kind.is_native()) {
             if let Some(size) = crate::artifacts::stripped_size(path, logs) {
-                builds.stripped.insert(kind.name, size);
+                builds.stripped.insert(key.clone(), size);
             }
         }
-        builds.results.insert(kind.name, built);
+        builds.results.insert(key, built);
     }
     builds
+}
+
+/// The Go toolchain, when a Go build is needed and it is installed.
+pub fn go_toolchain(defs: &RuntimeDefs, tools_dir: &Path) -> Option<PathBuf> {
+    defs.tool("go")?.locate(tools_dir).ok().flatten().map(|found| found.path)
 }
 
 fn rustc_version(root: &Path) -> String {

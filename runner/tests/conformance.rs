@@ -15,9 +15,14 @@ fn every_present_target_passes_the_same_checks() {
     assert!(summary.contains(" 0 failed"), "{summary}");
     // Native has no runtime to miss: its checks must have run.
     assert!(stdout.lines().any(|l| l.starts_with("ok      rust/native/current-thread: every workload answers exactly")), "{stdout}");
+    // The Go twin must pass the very same checks (`make init` installs Go).
+    assert!(stdout.lines().any(|l| l.starts_with("ok      go/native/current-thread: every workload answers exactly")), "{stdout}");
     for runtime in ["wasmtime", "wasmer", "wasmedge"] {
         if runtime_present(runtime) {
             assert!(stdout.lines().any(|l| l.starts_with(&format!("ok      rust/{runtime}/"))), "{runtime} present but never checked:\n{stdout}");
+            if runtime != "wasmtime" {
+                assert!(stdout.lines().any(|l| l.starts_with(&format!("ok      go/{runtime}/"))), "go on {runtime} never checked:\n{stdout}");
+            }
         } else {
             skip(&format!("conformance on {runtime}"), "not installed (see `matrix doctor`)");
         }

@@ -15,7 +15,7 @@ use crate::workload::Workload;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only runtime/mode pairs whose "runtime/mode" contains this text (e.g. "wasmtime").
+    /// Only pairs whose "server/runtime/mode" contains this text (e.g. "wasmtime" or "go/").
     #[arg(long)]
     pub only: Option<String>,
     #[command(flatten)]
@@ -34,15 +34,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let target_dir = crate::paths::target_dir();
     let logs = target_dir.join("matrix-check");
     std::fs::create_dir_all(&logs)?;
-    let settings = Settings::default();
+    // JIT modes compile the whole module before listening (WasmEdge JIT takes over 30 s for Go's
+    // 10 MB module here): wait longer than a matrix cell would.
+    let settings = Settings { ready_timeout: std::time::Duration::from_secs(120), ..Settings::default() };
     let load = LoadSpec { name: "check".into(), model: LoadModel::Closed, vus: Some(1), rate: None, connections: None, workloads: None };
-    let cells: Vec<Cell> = defs
-        .runtimes()
-        .flat_map(|def| def.modes.keys().map(move |mode| (def.name.clone(), mode.clone())))
-        .filter(|(runtime, mode)| args.only.as_ref().is_none_or(|o| format!("{runtime}/{mode}").contains(o.as_str())))
-        .map(|(runtime, mode)| Cell {
-            id: format!("rust/{runtime}/{mode}"),
-            server: "rust".into(),
+    let cells: Vec<Cell> = crate::artifacts::SERVERS
+        .iter()
+        .flat_map(|server| defs.runtimes().flat_map(move |def| def.modes.keys().map(move |mode| (server.to_string(), def.name.clone(), mode.clone()))))
+        .filter(|(server, runtime, mode)| args.only.as_ref().is_none_or(|o| format!("{server}/{runtime}/{mode}").contains(o.as_str())))
+        .map(|(server, runtime, mode)| Cell {
+            id: format!("{server}/{runtime}/{mode}"),
+            server,
             runtime,
             mode,
             write: "single".into(),
@@ -55,15 +57,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut needed = Vec::new();
     for cell in &cells {
         if resolved[&cell.runtime].problem.is_none() {
-            needed.push(crate::setup::artifact_kind(defs.get(&cell.runtime).expect("listed"), &cell.mode)?);
+            if let Ok(kind) = crate::setup::artifact_kind(defs.get(&cell.runtime).expect("listed"), &cell.mode, &cell.server)? {
+                needed.push(kind);
+            }
         }
     }
-    let builds = crate::setup::build_artifacts(&needed, &root, &target_dir, &logs);
+    let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
+    let builds = crate::setup::build_artifacts(&needed, go.as_deref(), &root, &target_dir, &logs);
 
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (index, cell) in cells.iter().enumerate() {
         let def = defs.get(&cell.runtime).expect("listed");
-        let kind = crate::setup::artifact_kind(def, &cell.mode)?;
+        let kind = crate::setup::artifact_kind(def, &cell.mode, &cell.server)?;
         let r = &resolved[&cell.runtime];
         let plan = Plan {
             index,
@@ -72,8 +77,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             mode: &def.modes[&cell.mode],
             bin: r.bin.clone(),
             runtime_version: r.version.clone(),
-            kind,
-            artifact: kind.path(&target_dir),
+            kind: kind.as_ref().ok().copied(),
+            artifact: kind.as_ref().map(|k| k.path(&target_dir)).unwrap_or_default(),
             artifact_stripped_bytes: None,
             settings: &settings,
             generator: PathBuf::new(),
@@ -81,9 +86,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             logs: logs.clone(),
             prepared_cache: target_dir.join("matrix-prepared"),
         };
-        let skip_reason = match (&r.problem, def.mode_support(&cell.mode, r.bin.as_deref())) {
-            (Some(problem), _) => Some(problem.clone()),
-            (None, Err(reason)) => Some(reason),
+        let skip_reason = match (&r.problem, &kind, def.mode_support(&cell.mode, r.bin.as_deref())) {
+            (Some(problem), _, _) => Some(problem.clone()),
+            (None, Err(reason), _) => Some(reason.clone()),
+            (None, Ok(_), Err(reason)) => Some(reason),
             _ => None,
         };
         if let Some(reason) = skip_reason {
@@ -91,7 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             skipped += 1;
             continue;
         }
-        if let Some(Err(e)) = builds.results.get(kind.name) {
+        if let Some(Err(e)) = kind.as_ref().ok().and_then(|k| builds.results.get(&k.key())) {
             println!("FAILED  {}: {e}", cell.id);
             failed += 1;
             continue;

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     crate::process::install_signal_handlers()?;
 
     // Load generators (k6, wrk) the matrix's load models use; a missing one skips its cells.
-    let mut tools = BTreeMap::new();
+    let mut tools: BTreeMap<String, ToolInfo> = BTreeMap::new();
     let mut generators: BTreeMap<&'static str, Result<PathBuf, String>> = BTreeMap::new();
     for cell in &matrix.cells {
         let name = cell.load.model.generator();
@@ -106,10 +106,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut needed = Vec::new();
     for cell in &matrix.cells {
         if resolved[&cell.runtime].problem.is_none() {
-            needed.push(crate::setup::artifact_kind(defs.get(&cell.runtime).expect("validated"), &cell.mode)?);
+            if let Ok(kind) = crate::setup::artifact_kind(defs.get(&cell.runtime).expect("validated"), &cell.mode, &cell.server)? {
+                needed.push(kind);
+            }
         }
     }
-    let builds = crate::setup::build_artifacts(&needed, &root, &target_dir, &run_dir.logs_dir());
+    let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
+    if let Some(go_path) = &go {
+        if needed.iter().any(|k| k.server == "go") {
+            let version = defs.tool("go").and_then(|d| d.version(go_path).ok());
+            run.tools.insert("go".into(), ToolInfo { version, path: Some(go_path.display().to_string()), problem: None });
+        }
+    }
+    let builds = crate::setup::build_artifacts(&needed, go.as_deref(), &root, &target_dir, &run_dir.logs_dir());
     run.timing.build_s = build_start.elapsed().as_secs_f64();
 
     let bar = ProgressBar::new(matrix.cells.len() as u64);
@@ -120,7 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             break;
         }
         let def = defs.get(&cell.runtime).expect("validated");
-        let kind = crate::setup::artifact_kind(def, &cell.mode)?;
+        let kind = crate::setup::artifact_kind(def, &cell.mode, &cell.server)?;
         let r = &resolved[&cell.runtime];
         let generator = &generators[cell.load.model.generator()];
         let script = root.join("scripts").join(match cell.load.model.generator() {
@@ -134,9 +143,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             mode: &def.modes[&cell.mode],
             bin: r.bin.clone(),
             runtime_version: r.version.clone(),
-            kind,
-            artifact: kind.path(&target_dir),
-            artifact_stripped_bytes: builds.stripped.get(kind.name).copied(),
+            kind: kind.as_ref().ok().copied(),
+            artifact: kind.as_ref().map(|k| k.path(&target_dir)).unwrap_or_default(),
+            artifact_stripped_bytes: kind.as_ref().ok().and_then(|k| builds.stripped.get(&k.key()).copied()),
             settings: &matrix.settings,
             generator: generator.clone().unwrap_or_default(),
             script,
@@ -146,14 +155,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let cell_start = Instant::now();
         let result = if let Some(problem) = &r.problem {
             plan.blank(Status::Skipped, Some(problem.clone()))
+        } else if let Err(reason) = &kind {
+            plan.blank(Status::Skipped, Some(reason.clone()))
         } else if let Err(problem) = generator {
             plan.blank(Status::Skipped, Some(format!("load generator missing: {problem}")))
         } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
             plan.blank(Status::Skipped, Some(reason))
         } else {
-            match &builds.results[kind.name] {
-                Err(e) => plan.blank(Status::Failed, Some(e.clone())),
-                Ok(_) => plan.measure(&Phase { bar: &bar, id: &cell.id }),
+            match kind.as_ref().ok().and_then(|k| builds.results.get(&k.key())) {
+                Some(Ok(_)) => plan.measure(&Phase { bar: &bar, id: &cell.id }),
+                Some(Err(e)) => plan.blank(Status::Failed, Some(e.clone())),
+                None => plan.blank(Status::Failed, Some("the server was not built".into())),
             }
         };
         if result.status == Status::Ok || result.partial {

@@ -1,0 +1,3 @@
+module wasmbench/server
+
+go 1.24
