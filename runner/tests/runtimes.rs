@@ -1,0 +1,121 @@
+//! Runtime definitions at work: install methods tried in order (with a local "official installer"),
+//! doctor reporting, and AOT/prepare steps cached by artifact hash.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn runtimes_dir(dir: &Path, extra: &[(&str, String)]) -> std::path::PathBuf {
+    let runtimes = dir.join("runtimes");
+    std::fs::create_dir_all(runtimes.join("tools")).unwrap();
+    for sub in ["", "tools"] {
+        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub)).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    for (name, body) in extra {
+        std::fs::write(runtimes.join(format!("{name}.toml")), body).unwrap();
+    }
+    runtimes
+}
+
+#[test]
+fn install_tries_methods_in_order_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let installer = dir.path().join("install.sh");
+    std::fs::write(&installer, "mkdir -p \"$1/bin\"\nprintf '#!/bin/sh\\necho fakeinst 1.2.3\\n' > \"$1/bin/fakeinst\"\nchmod +x \"$1/bin/fakeinst\"\n").unwrap();
+    let def = format!(
+        r#"name = "fakeinst"
+about = "a runtime installed by a local installer script"
+binary = "fakeinst"
+env = "FAKEINST_BIN_FOR_TEST"
+version_args = ["--version"]
+version_pattern = 'fakeinst (\S+)'
+install_hint = "test only"
+
+[[install]]
+method = "official-installer"
+url = "file:///nonexistent/install.sh"
+args = []
+binary_path = "never"
+
+[[install]]
+method = "official-installer"
+url = "file://{}"
+args = ["{{dir}}"]
+binary_path = "bin/fakeinst"
+
+[modes.default]
+about = "x"
+launch = ["{{bin}}", "{{artifact}}"]
+"#,
+        installer.display()
+    );
+    let runtimes = runtimes_dir(dir.path(), &[("fakeinst", def)]);
+    let tools = dir.path().join("tools");
+    let common = ["--runtimes", runtimes.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()];
+
+    let output = run_matrix(&[&["install", "fakeinst"][..], &common].concat());
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let first = stderr.find("trying official installer file:///nonexistent").expect("first method tried");
+    let second = stderr.find(&format!("trying official installer file://{}", installer.display())).expect("second method tried");
+    assert!(first < second && stderr.contains("failed"), "{stderr}");
+    assert!(tools.join("bin/fakeinst").exists());
+
+    let doctor = run_matrix(&[&["doctor"][..], &common].concat());
+    let line = String::from_utf8_lossy(&doctor.stdout).lines().find(|l| l.starts_with("fakeinst")).unwrap().to_string();
+    assert!(line.contains("yes") && line.contains("1.2.3") && line.contains("tools dir"), "{line}");
+
+    let again = run_matrix(&[&["install", "fakeinst"][..], &common].concat());
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("trying"), "a present runtime must not be reinstalled");
+}
+
+#[test]
+fn an_env_override_that_points_nowhere_is_reported_not_ignored() {
+    let output = std::process::Command::new(matrix_bin()).arg("doctor").env("WASMTIME", "/nonexistent/wasmtime").current_dir(repo_root()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("wasmtime")).unwrap();
+    assert!(line.contains("NO") && line.contains("WASMTIME=/nonexistent/wasmtime is not an executable file"), "{line}");
+}
+
+#[test]
+fn prepare_steps_run_once_per_artifact_and_are_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = r#"name = "aotfake"
+about = "copies the native server as its 'compiled' artifact"
+artifact = "native"
+install_hint = "test only"
+
+[modes.precompiled]
+about = "prepare = copy"
+prepare = ["cp", "{artifact}", "{prepared}"]
+launch = ["{prepared}", "--addr", "{addr}"]
+"#;
+    let runtimes = runtimes_dir(dir.path(), &[("aotfake", def.to_string())]);
+    for entry in std::fs::read_dir(repo_root().join("target/matrix-prepared")).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("aotfake-") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(
+        &matrix,
+        "workloads = [\"plaintext\", \"json\"]\n[settings]\nduration = \"1s\"\nwarmup = \"0s\"\n[[runtime]]\nname = \"aotfake\"\nmodes = [\"precompiled\"]\n[[load]]\nname = \"c5\"\nmodel = \"closed\"\nvus = 5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = run_matrix(&["run", "--matrix", matrix.to_str().unwrap(), "--out", out.to_str().unwrap(), "--runtimes", runtimes.to_str().unwrap()]);
+    assert!(output.status.success());
+    let run = read_json(&out.join("latest.json"));
+    let cells = run["cells"].as_array().unwrap();
+    let prepare: Vec<f64> = cells.iter().map(|c| c["metrics"]["prepare_ms"].as_f64().unwrap()).collect();
+    assert!(prepare[0] > 0.0, "the first cell compiles: {prepare:?}");
+    assert_eq!(prepare[1], 0.0, "the second cell reuses the cached artifact: {prepare:?}");
+    assert!(cells.iter().all(|c| c["metrics"]["prepared_bytes"].as_u64().unwrap() > 0));
+}
