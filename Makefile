@@ -50,8 +50,10 @@ build: toolchain
 	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasix -o ../../target/go/server-wasix.wasm .
 	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasmedge -o ../../target/go/server-wasmedge.wasm .
 
+# The runner exits 1 when some cells failed: their reasons are on the page, so make does not fail.
 matrix: init
-	$(RUNNER) run --matrix $(MATRIX) --out $(OUT)
+	@$(RUNNER) run --matrix $(MATRIX) --out $(OUT); rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "some cells failed: their reasons are in $(OUT)/README.md"; exit 0; fi; exit $$rc
 
 # Seconds-long smoke run of the same matrix.
 quick: init-core

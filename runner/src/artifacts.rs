@@ -11,9 +11,17 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builder {
     /// `cargo build --release -p wasm-bench-server --bin <bin> [--target] [--features]`.
-    Cargo { target: Option<&'static str>, bin: &'static str, features: &'static [&'static str] },
+    Cargo {
+        target: Option<&'static str>,
+        bin: &'static str,
+        features: &'static [&'static str],
+    },
     /// `go build` in server/go with `GOOS=wasip1 GOARCH=wasm` when `wasm`, and build tags.
-    Go { wasm: bool, tags: &'static str, output: &'static str },
+    Go {
+        wasm: bool,
+        tags: &'static str,
+        output: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,22 +34,78 @@ pub struct ArtifactKind {
 }
 
 pub const KINDS: &[ArtifactKind] = &[
-    ArtifactKind { server: "rust", name: "native", builder: Builder::Cargo { target: None, bin: "server", features: &[] } },
-    ArtifactKind { server: "rust", name: "wasip2", builder: Builder::Cargo { target: Some("wasm32-wasip2"), bin: "server", features: &[] } },
+    ArtifactKind {
+        server: "rust",
+        name: "native",
+        builder: Builder::Cargo {
+            target: None,
+            bin: "server",
+            features: &[],
+        },
+    },
+    ArtifactKind {
+        server: "rust",
+        name: "wasip2",
+        builder: Builder::Cargo {
+            target: Some("wasm32-wasip2"),
+            bin: "server",
+            features: &[],
+        },
+    },
     ArtifactKind {
         server: "rust",
         name: "wasmedge",
-        builder: Builder::Cargo { target: Some("wasm32-wasip1"), bin: "server-wasmedge", features: &["wasmedge"] },
+        builder: Builder::Cargo {
+            target: Some("wasm32-wasip1"),
+            bin: "server-wasmedge",
+            features: &["wasmedge"],
+        },
     },
-    ArtifactKind { server: "rust", name: "wasix", builder: Builder::Cargo { target: Some("wasm32-wasip1"), bin: "server-wasix", features: &["wasix"] } },
+    ArtifactKind {
+        server: "rust",
+        name: "wasix",
+        builder: Builder::Cargo {
+            target: Some("wasm32-wasip1"),
+            bin: "server-wasix",
+            features: &["wasix"],
+        },
+    },
     ArtifactKind {
         server: "rust",
         name: "wasi-http",
-        builder: Builder::Cargo { target: Some("wasm32-wasip2"), bin: "server-http", features: &["wasi-http"] },
+        builder: Builder::Cargo {
+            target: Some("wasm32-wasip2"),
+            bin: "server-http",
+            features: &["wasi-http"],
+        },
     },
-    ArtifactKind { server: "go", name: "native", builder: Builder::Go { wasm: false, tags: "", output: "server" } },
-    ArtifactKind { server: "go", name: "wasix", builder: Builder::Go { wasm: true, tags: "wasix", output: "server-wasix.wasm" } },
-    ArtifactKind { server: "go", name: "wasmedge", builder: Builder::Go { wasm: true, tags: "wasmedge", output: "server-wasmedge.wasm" } },
+    ArtifactKind {
+        server: "go",
+        name: "native",
+        builder: Builder::Go {
+            wasm: false,
+            tags: "",
+            output: "server",
+        },
+    },
+    ArtifactKind {
+        server: "go",
+        name: "wasix",
+        builder: Builder::Go {
+            wasm: true,
+            tags: "wasix",
+            output: "server-wasix.wasm",
+        },
+    },
+    ArtifactKind {
+        server: "go",
+        name: "wasmedge",
+        builder: Builder::Go {
+            wasm: true,
+            tags: "wasmedge",
+            output: "server-wasmedge.wasm",
+        },
+    },
 ];
 
 /// Server languages of the matrix.
@@ -79,13 +143,25 @@ impl ArtifactKind {
     }
 
     pub fn is_native(&self) -> bool {
-        matches!(self.builder, Builder::Cargo { target: None, .. } | Builder::Go { wasm: false, .. })
+        matches!(
+            self.builder,
+            Builder::Cargo { target: None, .. } | Builder::Go { wasm: false, .. }
+        )
     }
 
     pub fn path(&self, target_dir: &Path) -> PathBuf {
         match self.builder {
-            Builder::Cargo { target: None, bin, .. } => target_dir.join("release").join(bin),
-            Builder::Cargo { target: Some(t), bin, .. } => target_dir.join(t).join("release").join(format!("{bin}.wasm")),
+            Builder::Cargo {
+                target: None, bin, ..
+            } => target_dir.join("release").join(bin),
+            Builder::Cargo {
+                target: Some(t),
+                bin,
+                ..
+            } => target_dir
+                .join(t)
+                .join("release")
+                .join(format!("{bin}.wasm")),
             Builder::Go { output, .. } => target_dir.join("go").join(output),
         }
     }
@@ -93,8 +169,22 @@ impl ArtifactKind {
     /// The build command's arguments (after `cargo` or `go`).
     pub fn build_args(&self, target_dir: &Path) -> Vec<String> {
         match self.builder {
-            Builder::Cargo { target, bin, features } => {
-                let mut args: Vec<String> = ["build", "--release", "--locked", "-p", "wasm-bench-server", "--bin", bin].map(String::from).to_vec();
+            Builder::Cargo {
+                target,
+                bin,
+                features,
+            } => {
+                let mut args: Vec<String> = [
+                    "build",
+                    "--release",
+                    "--locked",
+                    "-p",
+                    "wasm-bench-server",
+                    "--bin",
+                    bin,
+                ]
+                .map(String::from)
+                .to_vec();
                 if let Some(t) = target {
                     args.extend(["--target".into(), t.into()]);
                 }
@@ -108,7 +198,11 @@ impl ArtifactKind {
                 if !tags.is_empty() {
                     args.extend(["-tags".into(), tags.into()]);
                 }
-                args.extend(["-o".into(), self.path(target_dir).display().to_string(), ".".into()]);
+                args.extend([
+                    "-o".into(),
+                    self.path(target_dir).display().to_string(),
+                    ".".into(),
+                ]);
                 args
             }
         }
@@ -116,8 +210,15 @@ impl ArtifactKind {
 
     /// Builds (cargo and go skip unchanged work) and returns the artifact path. `go` is the Go
     /// toolchain, needed for Go builds only.
-    pub fn build(&self, root: &Path, target_dir: &Path, go: Option<&Path>, log: &Path) -> Result<PathBuf> {
-        let out = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    pub fn build(
+        &self,
+        root: &Path,
+        target_dir: &Path,
+        go: Option<&Path>,
+        log: &Path,
+    ) -> Result<PathBuf> {
+        let out = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = match self.builder {
             Builder::Cargo { .. } => {
                 let mut c = Command::new("cargo");
@@ -125,7 +226,9 @@ impl ArtifactKind {
                 c
             }
             Builder::Go { wasm, .. } => {
-                let go = go.context("the Go toolchain is not installed: `make init` or set GO=/path/to/go")?;
+                let go = go.context(
+                    "the Go toolchain is not installed: `make init` or set GO=/path/to/go",
+                )?;
                 let mut c = Command::new(go);
                 c.current_dir(root.join("server/go"))
                     // Everything Go writes stays under target/; no module downloads (stdlib only).
@@ -144,9 +247,19 @@ impl ArtifactKind {
             }
         };
         let program = command.get_program().to_string_lossy().to_string();
-        let status = command.args(self.build_args(target_dir)).stdout(out.try_clone()?).stderr(out).status().with_context(|| format!("cannot run {program}"))?;
+        let status = command
+            .args(self.build_args(target_dir))
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .status()
+            .with_context(|| format!("cannot run {program}"))?;
         if !status.success() {
-            bail!("building the {} server failed ({program} {}):\n{}", self.key(), self.build_args(target_dir).join(" "), crate::process::log_tail(log, 15));
+            bail!(
+                "building the {} server failed ({program} {}):\n{}",
+                self.key(),
+                self.build_args(target_dir).join(" "),
+                crate::process::log_tail(log, 15)
+            );
         }
         let path = self.path(target_dir);
         if !path.is_file() {
@@ -165,9 +278,22 @@ pub fn content_hash(path: &Path) -> Result<String> {
 
 /// Size of a native binary once stripped of symbols (what one would ship), via `strip -o`.
 pub fn stripped_size(binary: &Path, scratch: &Path) -> Option<u64> {
-    let out = scratch.join(format!("{}.stripped", binary.file_name()?.to_string_lossy()));
-    let ok = Command::new("strip").arg("-o").arg(&out).arg(binary).status().ok()?.success();
-    let size = if ok { std::fs::metadata(&out).ok().map(|m| m.len()) } else { None };
+    let out = scratch.join(format!(
+        "{}.stripped",
+        binary.file_name()?.to_string_lossy()
+    ));
+    let ok = Command::new("strip")
+        .arg("-o")
+        .arg(&out)
+        .arg(binary)
+        .status()
+        .ok()?
+        .success();
+    let size = if ok {
+        std::fs::metadata(&out).ok().map(|m| m.len())
+    } else {
+        None
+    };
     let _ = std::fs::remove_file(&out);
     size
 }
@@ -178,10 +304,15 @@ mod tests {
 
     #[test]
     fn every_runtime_names_a_known_artifact() {
-        let defs = crate::runtime::RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
+        let defs =
+            crate::runtime::RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
         for def in defs.runtimes() {
             for (mode_name, mode) in &def.modes {
-                let name = mode.artifact.as_deref().or(def.artifact.as_deref()).unwrap_or("(none)");
+                let name = mode
+                    .artifact
+                    .as_deref()
+                    .or(def.artifact.as_deref())
+                    .unwrap_or("(none)");
                 assert!(
                     ArtifactKind::find("rust", name).is_some(),
                     "runtimes/{}.toml mode {mode_name}: artifact {name:?} is not a Rust build ({:?})",
@@ -199,10 +330,18 @@ mod tests {
         let args = wasix.build_args(t);
         assert!(args.windows(2).any(|w| w == ["--target", "wasm32-wasip1"]));
         assert!(args.windows(2).any(|w| w == ["--features", "wasix"]));
-        assert!(wasix.path(t).ends_with("wasm32-wasip1/release/server-wasix.wasm"));
-        assert!(ArtifactKind::find("rust", "native").unwrap().path(t).ends_with("release/server"));
+        assert!(wasix
+            .path(t)
+            .ends_with("wasm32-wasip1/release/server-wasix.wasm"));
+        assert!(ArtifactKind::find("rust", "native")
+            .unwrap()
+            .path(t)
+            .ends_with("release/server"));
         let go = ArtifactKind::find("go", "wasmedge").unwrap();
-        assert!(go.build_args(t).windows(2).any(|w| w == ["-tags", "wasmedge"]));
+        assert!(go
+            .build_args(t)
+            .windows(2)
+            .any(|w| w == ["-tags", "wasmedge"]));
         assert!(go.path(t).ends_with("go/server-wasmedge.wasm"));
         assert!(ArtifactKind::find("go", "wasip2").is_none());
         assert!(missing_reason("go", "wasip2").contains("no wasip2 target"));

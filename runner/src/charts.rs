@@ -58,12 +58,22 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, _))| {
             // Colour by page order, not drawing order.
             let color = Palette99::pick(bars.len() - 1 - i).mix(0.8);
-            let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (*value, SegmentValue::Exact(i + 1))], color.filled());
+            let mut bar = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(i)),
+                    (*value, SegmentValue::Exact(i + 1)),
+                ],
+                color.filled(),
+            );
             bar.set_margin(3, 3, 0, 0);
             bar
         }))?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, note))| {
-            Text::new(format!(" {note}"), (*value, SegmentValue::CenterOf(i)), ("sans-serif", 13).into_font())
+            Text::new(
+                format!(" {note}"),
+                (*value, SegmentValue::CenterOf(i)),
+                ("sans-serif", 13).into_font(),
+            )
         }))?;
         root.present()?;
     }
@@ -100,13 +110,23 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
                 _ => String::new(),
             })
             .draw()?;
-        let colors = [RGBColor(76, 145, 201), RGBColor(242, 166, 56), RGBColor(214, 69, 65)];
+        let colors = [
+            RGBColor(76, 145, 201),
+            RGBColor(242, 166, 56),
+            RGBColor(214, 69, 65),
+        ];
         for (p, name) in ["p50", "p95", "p99"].iter().enumerate() {
             let color = colors[p];
             chart
                 .draw_series(rows.iter().enumerate().map(move |(i, (_, values))| {
                     // Three thin bars inside each row's band.
-                    let mut bar = Rectangle::new([(0.0, SegmentValue::Exact(i)), (values[p], SegmentValue::Exact(i + 1))], color.filled());
+                    let mut bar = Rectangle::new(
+                        [
+                            (0.0, SegmentValue::Exact(i)),
+                            (values[p], SegmentValue::Exact(i + 1)),
+                        ],
+                        color.filled(),
+                    );
                     let band = (ROW_HEIGHT * 2) as i32;
                     let top = 4 + p as i32 * (band - 8) / 3;
                     let bottom = band - 4 - top - (band - 8) / 3;
@@ -114,9 +134,16 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
                     bar
                 }))?
                 .label(*name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
         root.present()?;
     }
     Ok(svg)
@@ -144,44 +171,112 @@ fn label(r: &Row) -> String {
 }
 
 fn slug(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Draws every chart for the page and writes them under `out/charts/`.
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     for section in &page.sections {
-        let measured: Vec<&Row> = section.rows.iter().filter(|r| r.raw_rps.is_some()).collect();
+        let measured: Vec<&Row> = section
+            .rows
+            .iter()
+            .filter(|r| r.raw_rps.is_some())
+            .collect();
         if measured.is_empty() {
             continue;
         }
         let bars: Vec<(String, f64, String)> = measured
             .iter()
-            .map(|r| (label(r), r.raw_rps.unwrap_or(0.0), if r.ratio_value.is_some() { format!("{} · {}", r.rps, r.ratio) } else { r.rps.clone() }))
+            .map(|r| {
+                (
+                    label(r),
+                    r.raw_rps.unwrap_or(0.0),
+                    if r.ratio_value.is_some() {
+                        format!("{} · {}", r.rps, r.ratio)
+                    } else {
+                        r.rps.clone()
+                    },
+                )
+            })
             .collect();
-        let title = format!("{} · {}: requests per second (× native)", section.workload, section.load);
+        let title = format!(
+            "{} · {}: requests per second (× native)",
+            section.workload, section.load
+        );
         let key = format!("{}/{}", section.workload, section.load);
-        let file = |kind: &str| format!("charts/{}-{}-{kind}.svg", slug(&section.workload), slug(&section.load));
-        charts.push(Chart { file: file("rps"), title: title.clone(), section: key.clone(), svg: bar_chart(&title, "requests per second", &bars)? });
-        let latency: Vec<(String, [f64; 3])> = measured.iter().filter_map(|r| Some((label(r), [r.raw_p50?, r.raw_p95?, r.raw_p99?]))).collect();
+        let file = |kind: &str| {
+            format!(
+                "charts/{}-{}-{kind}.svg",
+                slug(&section.workload),
+                slug(&section.load)
+            )
+        };
+        charts.push(Chart {
+            file: file("rps"),
+            title: title.clone(),
+            section: key.clone(),
+            svg: bar_chart(&title, "requests per second", &bars)?,
+        });
+        let latency: Vec<(String, [f64; 3])> = measured
+            .iter()
+            .filter_map(|r| Some((label(r), [r.raw_p50?, r.raw_p95?, r.raw_p99?])))
+            .collect();
         if !latency.is_empty() {
-            let title = format!("{} · {}: latency percentiles", section.workload, section.load);
-            charts.push(Chart { file: file("latency"), title: title.clone(), section: key, svg: latency_chart(&title, &latency)? });
+            let title = format!(
+                "{} · {}: latency percentiles",
+                section.workload, section.load
+            );
+            charts.push(Chart {
+                file: file("latency"),
+                title: title.clone(),
+                section: key,
+                svg: latency_chart(&title, &latency)?,
+            });
         }
     }
     // Memory and startup do not depend on the workload: one bar per runtime x mode x write, from
     // its first measured cell.
     let mut seen = std::collections::BTreeSet::new();
-    let firsts: Vec<&Row> = page.sections.iter().flat_map(|s| &s.rows).filter(|r| r.raw_rps.is_some() && seen.insert(label(r))).collect();
-    let memory: Vec<(String, f64, String)> = firsts.iter().filter_map(|r| Some((label(r), r.raw_rss_mb?, r.rss.clone()))).collect();
+    let firsts: Vec<&Row> = page
+        .sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .filter(|r| r.raw_rps.is_some() && seen.insert(label(r)))
+        .collect();
+    let memory: Vec<(String, f64, String)> = firsts
+        .iter()
+        .filter_map(|r| Some((label(r), r.raw_rss_mb?, r.rss.clone())))
+        .collect();
     if !memory.is_empty() {
         let title = "Peak resident memory of the server (MB)".to_string();
-        charts.push(Chart { file: "charts/memory.svg".into(), title: title.clone(), section: String::new(), svg: bar_chart(&title, "MB", &memory)? });
+        charts.push(Chart {
+            file: "charts/memory.svg".into(),
+            title: title.clone(),
+            section: String::new(),
+            svg: bar_chart(&title, "MB", &memory)?,
+        });
     }
-    let startup: Vec<(String, f64, String)> = firsts.iter().filter_map(|r| Some((label(r), r.raw_startup_ms?, r.startup.clone()))).collect();
+    let startup: Vec<(String, f64, String)> = firsts
+        .iter()
+        .filter_map(|r| Some((label(r), r.raw_startup_ms?, r.startup.clone())))
+        .collect();
     if !startup.is_empty() {
         let title = "Startup: launch to first correct response (ms)".to_string();
-        charts.push(Chart { file: "charts/startup.svg".into(), title: title.clone(), section: String::new(), svg: bar_chart(&title, "milliseconds", &startup)? });
+        charts.push(Chart {
+            file: "charts/startup.svg".into(),
+            title: title.clone(),
+            section: String::new(),
+            svg: bar_chart(&title, "milliseconds", &startup)?,
+        });
     }
     let dir = out.join("charts");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

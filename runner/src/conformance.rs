@@ -24,17 +24,61 @@ pub struct Target {
 }
 
 pub const CHECKS: &[Check] = &[
-    Check { name: "every workload answers exactly", run: workloads, http_layer: false },
-    Check { name: "unknown path is 404", run: not_found, http_layer: false },
-    Check { name: "wrong method is 405 with Allow", run: wrong_method, http_layer: false },
-    Check { name: "echo body over the limit is 413", run: echo_too_large, http_layer: false },
-    Check { name: "bad query argument is 400", run: bad_argument, http_layer: false },
-    Check { name: "Date changes each second", run: date_changes, http_layer: false },
-    Check { name: "keep-alive serves several requests on one connection", run: keep_alive, http_layer: true },
-    Check { name: "malformed request line is 400", run: malformed, http_layer: true },
-    Check { name: "oversized headers are 431", run: oversized_headers, http_layer: true },
-    Check { name: "a slow client does not block others", run: slow_client, http_layer: true },
-    Check { name: "256 idle connections do not block others", run: idle_connections, http_layer: true },
+    Check {
+        name: "every workload answers exactly",
+        run: workloads,
+        http_layer: false,
+    },
+    Check {
+        name: "unknown path is 404",
+        run: not_found,
+        http_layer: false,
+    },
+    Check {
+        name: "wrong method is 405 with Allow",
+        run: wrong_method,
+        http_layer: false,
+    },
+    Check {
+        name: "echo body over the limit is 413",
+        run: echo_too_large,
+        http_layer: false,
+    },
+    Check {
+        name: "bad query argument is 400",
+        run: bad_argument,
+        http_layer: false,
+    },
+    Check {
+        name: "Date changes each second",
+        run: date_changes,
+        http_layer: false,
+    },
+    Check {
+        name: "keep-alive serves several requests on one connection",
+        run: keep_alive,
+        http_layer: true,
+    },
+    Check {
+        name: "malformed request line is 400",
+        run: malformed,
+        http_layer: true,
+    },
+    Check {
+        name: "oversized headers are 431",
+        run: oversized_headers,
+        http_layer: true,
+    },
+    Check {
+        name: "a slow client does not block others",
+        run: slow_client,
+        http_layer: true,
+    },
+    Check {
+        name: "256 idle connections do not block others",
+        run: idle_connections,
+        http_layer: true,
+    },
 ];
 
 fn agent() -> ureq::Agent {
@@ -49,10 +93,19 @@ fn workloads(t: &Target) -> Result<(), String> {
     Ok(())
 }
 
-fn expect_status(t: &Target, method: &str, path: &str, body: Option<&[u8]>, status: u16) -> Result<workload::Observed, String> {
+fn expect_status(
+    t: &Target,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    status: u16,
+) -> Result<workload::Observed, String> {
     let observed = probe::request(&agent(), &t.base, method, path, body)?;
     if observed.status != status {
-        return Err(format!("{method} {path}: status {} (expected {status})", observed.status));
+        return Err(format!(
+            "{method} {path}: status {} (expected {status})",
+            observed.status
+        ));
     }
     Ok(observed)
 }
@@ -85,7 +138,9 @@ fn date_changes(t: &Target) -> Result<(), String> {
     std::thread::sleep(Duration::from_millis(1100));
     let second = probe::probe(&agent(), &t.base, plaintext)?.date;
     if first.is_none() || first == second {
-        return Err(format!("Date did not change over 1.1 s: {first:?} then {second:?}"));
+        return Err(format!(
+            "Date did not change over 1.1 s: {first:?} then {second:?}"
+        ));
     }
     Ok(())
 }
@@ -93,10 +148,15 @@ fn date_changes(t: &Target) -> Result<(), String> {
 fn keep_alive(t: &Target) -> Result<(), String> {
     let mut stream = connect(&t.addr)?;
     for i in 0..3 {
-        stream.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n").map_err(|e| format!("write {i}: {e}"))?;
+        stream
+            .write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+            .map_err(|e| format!("write {i}: {e}"))?;
         let head = read_response(&mut stream)?;
         if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!("request {i} on one connection: {}", first_lines(&head)));
+            return Err(format!(
+                "request {i} on one connection: {}",
+                first_lines(&head)
+            ));
         }
     }
     Ok(())
@@ -105,7 +165,10 @@ fn keep_alive(t: &Target) -> Result<(), String> {
 fn malformed(t: &Target) -> Result<(), String> {
     let head = raw(&t.addr, b"THIS IS NOT HTTP\r\n\r\n")?;
     if !head.starts_with("HTTP/1.1 400") && !head.starts_with("HTTP/1.0 400") {
-        return Err(format!("malformed request line answered {}", first_lines(&head)));
+        return Err(format!(
+            "malformed request line answered {}",
+            first_lines(&head)
+        ));
     }
     Ok(())
 }
@@ -123,12 +186,15 @@ fn oversized_headers(t: &Target) -> Result<(), String> {
 fn slow_client(t: &Target) -> Result<(), String> {
     // Half a request, then silence: the server must keep serving everyone else.
     let mut slow = connect(&t.addr)?;
-    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ").map_err(|e| e.to_string())?;
+    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .map_err(|e| e.to_string())?;
     answered_quickly(t, "while a client trickles its headers")
 }
 
 fn idle_connections(t: &Target) -> Result<(), String> {
-    let idle: Vec<TcpStream> = (0..256).map(|_| connect(&t.addr)).collect::<Result<_, _>>()?;
+    let idle: Vec<TcpStream> = (0..256)
+        .map(|_| connect(&t.addr))
+        .collect::<Result<_, _>>()?;
     let result = answered_quickly(t, "with 256 idle connections open");
     drop(idle);
     result
@@ -136,7 +202,11 @@ fn idle_connections(t: &Target) -> Result<(), String> {
 
 fn answered_quickly(t: &Target, when: &str) -> Result<(), String> {
     let start = Instant::now();
-    let took = probe::timed_check(&agent(), &t.base, Workload::get("plaintext").expect("built in"))?;
+    let took = probe::timed_check(
+        &agent(),
+        &t.base,
+        Workload::get("plaintext").expect("built in"),
+    )?;
     if start.elapsed() > Duration::from_secs(2) {
         return Err(format!("a request {when} took {took:?}"));
     }
@@ -145,8 +215,12 @@ fn answered_quickly(t: &Target, when: &str) -> Result<(), String> {
 
 fn connect(addr: &str) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
     Ok(stream)
 }
 
@@ -167,7 +241,11 @@ fn read_response(stream: &mut TcpStream) -> Result<String, String> {
             let head = String::from_utf8_lossy(&buf[..end + 4]).to_string();
             let length = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while buf.len() < end + 4 + length {
                 match stream.read(&mut chunk) {
@@ -178,7 +256,12 @@ fn read_response(stream: &mut TcpStream) -> Result<String, String> {
             return Ok(head);
         }
         match stream.read(&mut chunk) {
-            Ok(0) => return Err(format!("connection closed before a response head ({} bytes read)", buf.len())),
+            Ok(0) => {
+                return Err(format!(
+                    "connection closed before a response head ({} bytes read)",
+                    buf.len()
+                ))
+            }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) => return Err(format!("no response: {e}")),
         }

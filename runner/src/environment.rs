@@ -14,21 +14,44 @@ pub fn capture(root: &std::path::Path) -> Environment {
         .unwrap_or_else(|| "unknown".into());
     Environment {
         cpu_model,
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default(),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
         rustc: output(root, "rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         git_commit: git_commit(root),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
     }
 }
 
 fn git_commit(root: &std::path::Path) -> String {
-    let Some(commit) = output(root, "git", &["rev-parse", "--short=12", "HEAD"]) else { return "unknown".into() };
-    let dirty = output(root, "git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty { format!("{commit}-dirty") } else { commit }
+    let Some(commit) = output(root, "git", &["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".into();
+    };
+    let dirty = output(
+        root,
+        "git",
+        &["status", "--porcelain", "--untracked-files=no"],
+    )
+    .is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    }
 }
 
 fn output(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).current_dir(dir).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -22,7 +22,10 @@ pub enum Flag {
     /// median latency near 40 ms while the server's CPU sits idle.
     Stall { evidence: String },
     /// The load generator used (nearly) all of its CPUs.
-    GeneratorBound { generator_cpu_pct: f64, generator_cpus: usize },
+    GeneratorBound {
+        generator_cpu_pct: f64,
+        generator_cpus: usize,
+    },
     /// Repeats disagree.
     HighSpread { spread_pct: f64, repeats: usize },
     /// Some requests failed or answered wrongly.
@@ -43,11 +46,20 @@ impl Flag {
     pub fn evidence(&self) -> String {
         match self {
             Flag::Stall { evidence } => evidence.clone(),
-            Flag::GeneratorBound { generator_cpu_pct, generator_cpus } => {
+            Flag::GeneratorBound {
+                generator_cpu_pct,
+                generator_cpus,
+            } => {
                 format!("the load generator used {generator_cpu_pct:.0}% of its {generator_cpus} CPU(s)")
             }
-            Flag::HighSpread { spread_pct, repeats } => format!("req/s varied by {spread_pct:.0}% of the median across {repeats} repeats"),
-            Flag::RequestErrors { failed_rate } => format!("{:.2}% of requests failed or got a non-200 answer", failed_rate * 100.0),
+            Flag::HighSpread {
+                spread_pct,
+                repeats,
+            } => format!("req/s varied by {spread_pct:.0}% of the median across {repeats} repeats"),
+            Flag::RequestErrors { failed_rate } => format!(
+                "{:.2}% of requests failed or got a non-200 answer",
+                failed_rate * 100.0
+            ),
         }
     }
 
@@ -94,7 +106,12 @@ pub struct Observations {
 /// Applies every rule.
 pub fn evaluate(o: &Observations) -> Vec<Flag> {
     let mut flags = Vec::new();
-    match (o.receiving_avg_ms, o.waiting_avg_ms, o.p50_ms, o.server_cpu_pct) {
+    match (
+        o.receiving_avg_ms,
+        o.waiting_avg_ms,
+        o.p50_ms,
+        o.server_cpu_pct,
+    ) {
         (Some(receiving), Some(waiting), _, _) => {
             if receiving >= STALL_RECEIVING_MS && waiting < receiving / 4.0 {
                 flags.push(Flag::Stall {
@@ -102,19 +119,31 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
                 });
             }
         }
-        (None, _, Some(p50), Some(cpu)) if (STALL_P50_MS.0..=STALL_P50_MS.1).contains(&p50) && cpu < STALL_IDLE_CPU_PCT => {
-            flags.push(Flag::Stall { evidence: format!("median latency was {p50:.1} ms while the server used only {cpu:.0}% of a CPU") });
+        (None, _, Some(p50), Some(cpu))
+            if (STALL_P50_MS.0..=STALL_P50_MS.1).contains(&p50) && cpu < STALL_IDLE_CPU_PCT =>
+        {
+            flags.push(Flag::Stall {
+                evidence: format!(
+                    "median latency was {p50:.1} ms while the server used only {cpu:.0}% of a CPU"
+                ),
+            });
         }
         _ => {}
     }
     if let Some(pct) = o.generator_cpu_pct {
         if o.generator_cpus > 0 && pct >= GENERATOR_BOUND_PCT {
-            flags.push(Flag::GeneratorBound { generator_cpu_pct: pct, generator_cpus: o.generator_cpus });
+            flags.push(Flag::GeneratorBound {
+                generator_cpu_pct: pct,
+                generator_cpus: o.generator_cpus,
+            });
         }
     }
     if let Some(spread) = o.rps_repeats_spread_pct {
         if o.repeats >= 2 && spread > HIGH_SPREAD_PCT {
-            flags.push(Flag::HighSpread { spread_pct: spread, repeats: o.repeats });
+            flags.push(Flag::HighSpread {
+                spread_pct: spread,
+                repeats: o.repeats,
+            });
         }
     }
     if let Some(rate) = o.failed_rate {
@@ -132,7 +161,11 @@ mod tests {
     #[test]
     fn the_origin_readme_wasm_row_is_a_stall() {
         // The origin README's WASM run: receiving avg 41 ms, waiting avg 2.97 ms.
-        let flags = evaluate(&Observations { receiving_avg_ms: Some(41.0), waiting_avg_ms: Some(2.97), ..Default::default() });
+        let flags = evaluate(&Observations {
+            receiving_avg_ms: Some(41.0),
+            waiting_avg_ms: Some(2.97),
+            ..Default::default()
+        });
         assert_eq!(flags.len(), 1);
         assert_eq!(flags[0].code(), "stall");
         assert!(flags[0].cause_and_remedy().contains("delayed ACK"));
@@ -142,19 +175,36 @@ mod tests {
     #[test]
     fn without_phases_an_idle_server_at_40_ms_is_a_stall() {
         // wrk against vectored writes: 50 connections at ~44 ms, the server nearly idle.
-        let flags = evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(9.0), ..Default::default() });
+        let flags = evaluate(&Observations {
+            p50_ms: Some(43.5),
+            server_cpu_pct: Some(9.0),
+            ..Default::default()
+        });
         assert_eq!(flags.iter().map(Flag::code).collect::<Vec<_>>(), ["stall"]);
         assert!(flags[0].evidence().contains("median latency was 43.5 ms"));
         // A busy server at 40 ms is slow, not stalled.
-        assert!(evaluate(&Observations { p50_ms: Some(43.5), server_cpu_pct: Some(99.0), ..Default::default() }).is_empty());
+        assert!(evaluate(&Observations {
+            p50_ms: Some(43.5),
+            server_cpu_pct: Some(99.0),
+            ..Default::default()
+        })
+        .is_empty());
     }
 
     #[test]
     fn a_slow_server_is_not_a_stall() {
         // Time spent waiting for the server means slow processing, not a network stall.
-        let flags = evaluate(&Observations { receiving_avg_ms: Some(30.0), waiting_avg_ms: Some(25.0), ..Default::default() });
+        let flags = evaluate(&Observations {
+            receiving_avg_ms: Some(30.0),
+            waiting_avg_ms: Some(25.0),
+            ..Default::default()
+        });
         assert!(flags.is_empty());
-        let flags = evaluate(&Observations { receiving_avg_ms: Some(0.03), waiting_avg_ms: Some(5.0), ..Default::default() });
+        let flags = evaluate(&Observations {
+            receiving_avg_ms: Some(0.03),
+            waiting_avg_ms: Some(5.0),
+            ..Default::default()
+        });
         assert!(flags.is_empty());
     }
 
@@ -170,7 +220,14 @@ mod tests {
         };
         let codes: Vec<_> = evaluate(&o).iter().map(Flag::code).collect();
         assert_eq!(codes, ["generator-bound", "high-spread", "errors"]);
-        let calm = Observations { generator_cpu_pct: Some(60.0), generator_cpus: 1, rps_repeats_spread_pct: Some(25.0), repeats: 1, failed_rate: Some(0.0), ..Default::default() };
+        let calm = Observations {
+            generator_cpu_pct: Some(60.0),
+            generator_cpus: 1,
+            rps_repeats_spread_pct: Some(25.0),
+            repeats: 1,
+            failed_rate: Some(0.0),
+            ..Default::default()
+        };
         assert!(evaluate(&calm).is_empty());
     }
 }

@@ -42,9 +42,18 @@ pub struct Summary {
 pub const SCHEMA: &str = "wasm-bench/k6-summary/1";
 
 pub fn parse_summary(text: &str, source: &Path) -> Result<Summary> {
-    let summary: Summary = serde_json::from_str(text).with_context(|| format!("{} is not a k6 summary of this project's scripts", source.display()))?;
+    let summary: Summary = serde_json::from_str(text).with_context(|| {
+        format!(
+            "{} is not a k6 summary of this project's scripts",
+            source.display()
+        )
+    })?;
     if summary.schema != SCHEMA {
-        bail!("{}: summary schema {:?}, expected {SCHEMA:?}: scripts/ and the runner disagree", source.display(), summary.schema);
+        bail!(
+            "{}: summary schema {:?}, expected {SCHEMA:?}: scripts/ and the runner disagree",
+            source.display(),
+            summary.schema
+        );
     }
     Ok(summary)
 }
@@ -63,7 +72,9 @@ pub struct Request<'a> {
 
 /// Arguments after `k6` for one measurement (closed or open model).
 pub fn args(r: &Request) -> Vec<String> {
-    let mut args: Vec<String> = ["run", "--quiet", "--no-color", "--no-usage-report"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["run", "--quiet", "--no-color", "--no-usage-report"]
+        .map(String::from)
+        .to_vec();
     let model = match r.load.model {
         LoadModel::Open => "open",
         _ => "closed",
@@ -76,7 +87,14 @@ pub fn args(r: &Request) -> Vec<String> {
         ("VUS", r.load.concurrency().to_string()),
         ("RATE", r.load.rate.unwrap_or(0).to_string()),
         ("DURATION", format!("{}ms", r.duration_ms)),
-        ("WARMUP", if r.warmup_ms == 0 { "0s".into() } else { format!("{}ms", r.warmup_ms) }),
+        (
+            "WARMUP",
+            if r.warmup_ms == 0 {
+                "0s".into()
+            } else {
+                format!("{}ms", r.warmup_ms)
+            },
+        ),
         ("SUMMARY", r.summary.display().to_string()),
     ] {
         args.push("-e".into());
@@ -121,7 +139,11 @@ pub struct LoadSummary {
 
 impl LoadSummary {
     pub fn rps(&self) -> f64 {
-        if self.elapsed_s > 0.0 { self.requests as f64 / self.elapsed_s } else { 0.0 }
+        if self.elapsed_s > 0.0 {
+            self.requests as f64 / self.elapsed_s
+        } else {
+            0.0
+        }
     }
 }
 
@@ -144,13 +166,21 @@ mod tests {
     fn rejects_other_json() {
         let err = parse_summary("{\"metrics\":{}}", Path::new("x.json")).unwrap_err();
         assert!(format!("{err:#}").contains("x.json"));
-        let err = parse_summary(&FIXTURE.replace(SCHEMA, "other/1"), Path::new("x.json")).unwrap_err();
+        let err =
+            parse_summary(&FIXTURE.replace(SCHEMA, "other/1"), Path::new("x.json")).unwrap_err();
         assert!(err.to_string().contains("disagree"));
     }
 
     #[test]
     fn args_carry_every_setting() {
-        let load = LoadSpec { name: "c".into(), model: LoadModel::Closed, vus: Some(50), rate: None, connections: None, workloads: None };
+        let load = LoadSpec {
+            name: "c".into(),
+            model: LoadModel::Closed,
+            vus: Some(50),
+            rate: None,
+            connections: None,
+            workloads: None,
+        };
         let request = Request {
             script: Path::new("s.js"),
             url: "http://127.0.0.1:1/plaintext",
@@ -162,18 +192,42 @@ mod tests {
             summary: Path::new("/tmp/o.json"),
         };
         let a = args(&request);
-        for expected in ["MODEL=closed", "VUS=50", "DURATION=8000ms", "WARMUP=0s", "--no-usage-report"] {
-            assert!(a.contains(&expected.to_string()), "{expected} missing from {a:?}");
+        for expected in [
+            "MODEL=closed",
+            "VUS=50",
+            "DURATION=8000ms",
+            "WARMUP=0s",
+            "--no-usage-report",
+        ] {
+            assert!(
+                a.contains(&expected.to_string()),
+                "{expected} missing from {a:?}"
+            );
         }
         assert_eq!(a.last().unwrap(), "s.js");
-        let open = LoadSpec { model: LoadModel::Open, vus: None, rate: Some(3000), ..load.clone() };
-        let a = args(&Request { load: &open, ..request });
-        assert!(a.contains(&"MODEL=open".to_string()) && a.contains(&"RATE=3000".to_string()) && a.contains(&"VUS=300".to_string()), "{a:?}");
+        let open = LoadSpec {
+            model: LoadModel::Open,
+            vus: None,
+            rate: Some(3000),
+            ..load.clone()
+        };
+        let a = args(&Request {
+            load: &open,
+            ..request
+        });
+        assert!(
+            a.contains(&"MODEL=open".to_string())
+                && a.contains(&"RATE=3000".to_string())
+                && a.contains(&"VUS=300".to_string()),
+            "{a:?}"
+        );
     }
 
     #[test]
     fn rps_comes_from_requests_over_the_window() {
-        let s = parse_summary(FIXTURE, Path::new("fixture")).unwrap().into_load_summary(60.0);
+        let s = parse_summary(FIXTURE, Path::new("fixture"))
+            .unwrap()
+            .into_load_summary(60.0);
         // The origin README's WASM run: 68,150 requests in 60 s = 1,135.8 req/s.
         assert!((s.rps() - 1135.83).abs() < 0.01, "{}", s.rps());
     }

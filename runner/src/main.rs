@@ -14,8 +14,8 @@ mod probe;
 mod process;
 mod render;
 mod results;
-mod setup;
 mod runtime;
+mod setup;
 mod workload;
 mod wrk;
 

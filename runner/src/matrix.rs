@@ -122,26 +122,54 @@ impl LoadModel {
 impl LoadSpec {
     /// Checks that the fields the model needs are there, and only those.
     fn validate(&self) -> std::result::Result<(), String> {
-        let (needed, value, others): (&str, Option<u32>, [(&str, Option<u32>); 2]) = match self.model {
-            LoadModel::Closed => ("vus", self.vus, [("rate", self.rate), ("connections", self.connections)]),
-            LoadModel::Open => ("rate", self.rate, [("vus", self.vus), ("connections", self.connections)]),
-            LoadModel::Peak => ("connections", self.connections, [("vus", self.vus), ("rate", self.rate)]),
+        type Field<'a> = (&'a str, Option<u32>);
+        let (needed, value, others): (&str, Option<u32>, [Field; 2]) = match self.model {
+            LoadModel::Closed => (
+                "vus",
+                self.vus,
+                [("rate", self.rate), ("connections", self.connections)],
+            ),
+            LoadModel::Open => (
+                "rate",
+                self.rate,
+                [("vus", self.vus), ("connections", self.connections)],
+            ),
+            LoadModel::Peak => (
+                "connections",
+                self.connections,
+                [("vus", self.vus), ("rate", self.rate)],
+            ),
         };
         let model = format!("{:?}", self.model).to_lowercase();
         match value {
-            None => return Err(format!("load {:?} (model {model}) needs `{needed}`", self.name)),
-            Some(0) => return Err(format!("load {:?} has {needed} = 0: use 1 or more", self.name)),
+            None => {
+                return Err(format!(
+                    "load {:?} (model {model}) needs `{needed}`",
+                    self.name
+                ))
+            }
+            Some(0) => {
+                return Err(format!(
+                    "load {:?} has {needed} = 0: use 1 or more",
+                    self.name
+                ))
+            }
             Some(_) => {}
         }
         if let Some((key, _)) = others.iter().find(|(_, v)| v.is_some()) {
-            return Err(format!("load {:?}: `{key}` does not apply to model {model} (it uses `{needed}`)", self.name));
+            return Err(format!(
+                "load {:?}: `{key}` does not apply to model {model} (it uses `{needed}`)",
+                self.name
+            ));
         }
         Ok(())
     }
 
     /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool.
     pub fn concurrency(&self) -> u32 {
-        self.vus.or(self.connections).unwrap_or_else(|| open_model_vus(self.rate.unwrap_or(1)))
+        self.vus
+            .or(self.connections)
+            .unwrap_or_else(|| open_model_vus(self.rate.unwrap_or(1)))
     }
 }
 
@@ -180,12 +208,16 @@ impl Matrix {
     }
 
     pub fn parse(text: &str, path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
-        let file: MatrixFile = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), with_suggestion(&e.to_string())))?;
+        let file: MatrixFile = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!("{}: {}", path.display(), with_suggestion(&e.to_string()))
+        })?;
         let here = |what: &str| format!("{}: {what}", path.display());
         validate_cpus(&file.settings, &here)?;
         if file.settings.duration.is_zero() {
-            bail!("{}", here("settings.duration is 0s: give the measured window, e.g. \"8s\""));
+            bail!(
+                "{}",
+                here("settings.duration is 0s: give the measured window, e.g. \"8s\"")
+            );
         }
         if file.settings.repeats == 0 {
             bail!("{}", here("settings.repeats is 0: use 1 or more"));
@@ -198,12 +230,24 @@ impl Matrix {
         }
         let mut seen_loads = BTreeMap::new();
         for load in &file.loads {
-            load.validate().map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+            load.validate()
+                .map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
             for workload in load.workloads.iter().flatten() {
-                check_name(&format!("load {:?} workloads", load.name), workload, file.workloads.iter().map(String::as_str), &here)?;
+                check_name(
+                    &format!("load {:?} workloads", load.name),
+                    workload,
+                    file.workloads.iter().map(String::as_str),
+                    &here,
+                )?;
             }
             if seen_loads.insert(load.name.clone(), ()).is_some() {
-                bail!("{}", here(&format!("load name {:?} is used twice: give each [[load]] its own name", load.name)));
+                bail!(
+                    "{}",
+                    here(&format!(
+                        "load name {:?} is used twice: give each [[load]] its own name",
+                        load.name
+                    ))
+                );
             }
         }
         let mut cells = Vec::new();
@@ -222,7 +266,12 @@ impl Matrix {
                 )
             })?;
             for mode in &entry.modes {
-                check_name(&format!("runtime {:?} modes", entry.name), mode, def.modes.keys().map(String::as_str), &here)?;
+                check_name(
+                    &format!("runtime {:?} modes", entry.name),
+                    mode,
+                    def.modes.keys().map(String::as_str),
+                    &here,
+                )?;
             }
             let writes = entry.writes.as_ref().unwrap_or(&file.writes);
             for write in writes {
@@ -233,10 +282,16 @@ impl Matrix {
                     for write in writes {
                         for workload in &file.workloads {
                             for load in &file.loads {
-                                if load.workloads.as_ref().is_some_and(|only| !only.contains(workload)) {
+                                if load
+                                    .workloads
+                                    .as_ref()
+                                    .is_some_and(|only| !only.contains(workload))
+                                {
                                     continue;
                                 }
-                                let id = [server, &entry.name, mode, write, workload, &load.name].map(|s| s.as_str()).join("/");
+                                let id = [server, &entry.name, mode, write, workload, &load.name]
+                                    .map(|s| s.as_str())
+                                    .join("/");
                                 cells.push(Cell {
                                     id,
                                     server: server.clone(),
@@ -260,9 +315,18 @@ impl Matrix {
         }
         let mut ids = std::collections::HashSet::new();
         if let Some(dup) = cells.iter().find(|c| !ids.insert(c.id.clone())) {
-            bail!("{}", here(&format!("cell {} appears twice: a runtime, mode or write is listed more than once", dup.id)));
+            bail!(
+                "{}",
+                here(&format!(
+                    "cell {} appears twice: a runtime, mode or write is listed more than once",
+                    dup.id
+                ))
+            );
         }
-        Ok(Matrix { settings: file.settings, cells })
+        Ok(Matrix {
+            settings: file.settings,
+            cells,
+        })
     }
 }
 
@@ -276,8 +340,16 @@ fn check_name<'a>(
         return Ok(());
     }
     let list: Vec<&str> = valid.clone().collect();
-    let hint = nearest(value, valid).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
-    bail!("{}", here(&format!("{field}: unknown {value:?} (valid: {}){hint}", list.join(", "))))
+    let hint = nearest(value, valid)
+        .map(|n| format!("; did you mean {n:?}?"))
+        .unwrap_or_default();
+    bail!(
+        "{}",
+        here(&format!(
+            "{field}: unknown {value:?} (valid: {}){hint}",
+            list.join(", ")
+        ))
+    )
 }
 
 /// The closest valid name, when it is close enough to be a likely typo.
@@ -291,10 +363,19 @@ pub fn nearest<'a>(value: &str, valid: impl Iterator<Item = &'a str>) -> Option<
 
 /// Adds "did you mean" to serde's unknown-field errors, which list the expected keys.
 fn with_suggestion(message: &str) -> String {
-    let re = regex::Regex::new(r"unknown field `([^`]+)`, expected (?:one of )?(.+)").expect("static regex");
-    let Some(caps) = re.captures(message) else { return message.to_string() };
-    let expected: Vec<&str> = caps[2].split(", ").map(|s| s.trim_matches(|c| c == '`' || c == ' ' || c == '\n')).collect();
-    let expected: Vec<&str> = expected.iter().map(|s| s.trim_start_matches("or ").trim_matches('`')).collect();
+    let re = regex::Regex::new(r"unknown field `([^`]+)`, expected (?:one of )?(.+)")
+        .expect("static regex");
+    let Some(caps) = re.captures(message) else {
+        return message.to_string();
+    };
+    let expected: Vec<&str> = caps[2]
+        .split(", ")
+        .map(|s| s.trim_matches(|c| c == '`' || c == ' ' || c == '\n'))
+        .collect();
+    let expected: Vec<&str> = expected
+        .iter()
+        .map(|s| s.trim_start_matches("or ").trim_matches('`'))
+        .collect();
     match nearest(&caps[1], expected.iter().copied()) {
         Some(n) => format!("{}\n  hint: did you mean `{n}`?", message.trim_end()),
         None => message.to_string(),
@@ -306,10 +387,18 @@ fn validate_cpus(settings: &Settings, here: &impl Fn(&str) -> String) -> Result<
         .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.server_cpus: {e}"))))?;
     let generator = parse_cpu_list(&settings.generator_cpus)
         .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.generator_cpus: {e}"))))?;
-    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     for (name, cpus) in [("server_cpus", &server), ("generator_cpus", &generator)] {
         if let Some(cpu) = cpus.iter().find(|&&c| c >= online) {
-            bail!("{}", here(&format!("settings.{name}: CPU {cpu} does not exist here (CPUs 0-{})", online - 1)));
+            bail!(
+                "{}",
+                here(&format!(
+                    "settings.{name}: CPU {cpu} does not exist here (CPUs 0-{})",
+                    online - 1
+                ))
+            );
         }
     }
     if let Some(shared) = server.iter().find(|c| generator.contains(c)) {
@@ -328,7 +417,8 @@ pub fn parse_cpu_list(text: &str) -> std::result::Result<Vec<usize>, String> {
         let bad = || format!("{text:?} is not a CPU list (write \"0\", \"0-1\" or \"0,2\")");
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                let (a, b): (usize, usize) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
                 if a > b {
                     return Err(bad());
                 }
@@ -347,8 +437,11 @@ mod humantime_serde_compat {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a duration ({e}); write e.g. \"8s\" or \"500ms\"")))
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration ({e}); write e.g. \"8s\" or \"500ms\""
+            ))
+        })
     }
 
     pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -392,8 +485,14 @@ vus = 50
         let m = parse(GOOD).unwrap();
         // native: 1 mode x 1 write x 2 workloads; wasmtime: 1 mode x 2 writes x 2 workloads.
         assert_eq!(m.cells.len(), 6);
-        assert_eq!(m.cells[0].id, "rust/native/current-thread/single/plaintext/closed-50");
-        assert!(m.cells.iter().any(|c| c.id == "rust/wasmtime/default/vectored/json/closed-50"));
+        assert_eq!(
+            m.cells[0].id,
+            "rust/native/current-thread/single/plaintext/closed-50"
+        );
+        assert!(m
+            .cells
+            .iter()
+            .any(|c| c.id == "rust/wasmtime/default/vectored/json/closed-50"));
         assert_eq!(m.settings.duration, Duration::from_secs(2));
     }
 
@@ -407,62 +506,110 @@ vus = 50
 
     #[test]
     fn syntax_errors_name_line_and_column() {
-        let err = parse("workloads = [\"plaintext\"\n[settings]").unwrap_err().to_string();
+        let err = parse("workloads = [\"plaintext\"\n[settings]")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m.toml"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]
     fn unknown_keys_suggest_the_nearest() {
-        let err = parse(&GOOD.replace("duration = ", "durration = ")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("duration = ", "durration = "))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("durration"), "{err}");
         assert!(err.contains("did you mean `duration`"), "{err}");
     }
 
     #[test]
     fn unknown_names_list_the_valid_ones() {
-        let err = parse(&GOOD.replace("\"default\"", "\"defualt\"")).unwrap_err().to_string();
-        assert!(err.contains("defualt") && err.contains("pooling") && err.contains("did you mean \"default\""), "{err}");
-        let err = parse(&GOOD.replace("\"json\"", "\"jsno\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("\"default\"", "\"defualt\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("defualt")
+                && err.contains("pooling")
+                && err.contains("did you mean \"default\""),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("\"json\"", "\"jsno\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("valid: plaintext"), "{err}");
-        let err = parse(&GOOD.replace("name = \"wasmtime\"", "name = \"wasmtim\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("name = \"wasmtime\"", "name = \"wasmtim\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean \"wasmtime\""), "{err}");
     }
 
     #[test]
     fn bad_values_are_named() {
-        let err = parse(&GOOD.replace("\"2s\"", "\"2 parsecs\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("\"2s\"", "\"2 parsecs\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("2 parsecs"), "{err}");
-        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"1\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"1\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("share CPU 1"), "{err}");
-        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"a-b\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("[settings]", "[settings]\nserver_cpus = \"a-b\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"a-b\" is not a CPU list"), "{err}");
     }
 
     #[test]
     fn load_models_need_their_own_fields() {
-        let open = GOOD.replace("model = \"closed\"\nvus = 50", "model = \"open\"\nrate = 2000");
+        let open = GOOD.replace(
+            "model = \"closed\"\nvus = 50",
+            "model = \"open\"\nrate = 2000",
+        );
         let m = parse(&open).unwrap();
         assert_eq!(m.cells[0].load.model, LoadModel::Open);
-        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"open\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"open\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs `rate`"), "{err}");
-        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nconnections = 5")).unwrap_err().to_string();
-        assert!(err.contains("`connections` does not apply to model closed"), "{err}");
-        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"closd\"")).unwrap_err().to_string();
+        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nconnections = 5"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`connections` does not apply to model closed"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("model = \"closed\"", "model = \"closd\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("closd") && err.contains("closed"), "{err}");
         let only_json = GOOD.replace("vus = 50", "vus = 50\nworkloads = [\"json\"]");
-        assert!(parse(&only_json).unwrap().cells.iter().all(|c| c.workload == "json"));
-        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nworkloads = [\"echo\"]")).unwrap_err().to_string();
-        assert!(err.contains("load \"closed-50\" workloads: unknown \"echo\" (valid: plaintext, json)"), "{err}");
-        let peak = GOOD.replace("vus = 50", "connections = 50").replace("\"closed\"", "\"peak\"");
+        assert!(parse(&only_json)
+            .unwrap()
+            .cells
+            .iter()
+            .all(|c| c.workload == "json"));
+        let err = parse(&GOOD.replace("vus = 50", "vus = 50\nworkloads = [\"echo\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("load \"closed-50\" workloads: unknown \"echo\" (valid: plaintext, json)"),
+            "{err}"
+        );
+        let peak = GOOD
+            .replace("vus = 50", "connections = 50")
+            .replace("\"closed\"", "\"peak\"");
         assert_eq!(parse(&peak).unwrap().cells[0].load.model.generator(), "wrk");
     }
 
     #[test]
     fn empty_expansion_is_an_error() {
-        let err = parse(&GOOD.replace("modes = [\"current-thread\"]", "modes = []").replace("modes = [\"default\"]", "modes = []"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            &GOOD
+                .replace("modes = [\"current-thread\"]", "modes = []")
+                .replace("modes = [\"default\"]", "modes = []"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("expands to no cells"), "{err}");
     }
 

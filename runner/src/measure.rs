@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::artifacts::{self, ArtifactKind};
 use crate::flags::{self, Observations};
-use crate::{k6, wrk};
 use crate::matrix::{Cell, LoadModel, Settings};
 use crate::process::{self, Managed, Sampler};
 use crate::results::{median, CellResult, Metrics, Status};
 use crate::runtime::{ModeDef, Placeholders, RuntimeDef};
 use crate::workload::Workload;
+use crate::{k6, wrk};
 
 /// Everything a cell needs, resolved by the run loop.
 pub struct Plan<'a> {
@@ -62,7 +62,10 @@ impl<'a> Plan<'a> {
             runtime_version: self.runtime_version.clone(),
             command: Vec::new(),
             metrics: Metrics {
-                artifact_bytes: self.kind.and_then(|_| std::fs::metadata(&self.artifact).ok()).map(|m| m.len()),
+                artifact_bytes: self
+                    .kind
+                    .and_then(|_| std::fs::metadata(&self.artifact).ok())
+                    .map(|m| m.len()),
                 artifact_stripped_bytes: self.artifact_stripped_bytes,
                 ..Default::default()
             },
@@ -77,7 +80,8 @@ impl<'a> Plan<'a> {
         if let Some(bin) = &self.bin {
             vars.set("bin", bin.display().to_string());
         }
-        vars.set("artifact", self.artifact.display().to_string()).set("write", self.cell.write.clone());
+        vars.set("artifact", self.artifact.display().to_string())
+            .set("write", self.cell.write.clone());
         vars
     }
 
@@ -89,15 +93,21 @@ impl<'a> Plan<'a> {
         }
         let hash = artifacts::content_hash(&self.artifact).map_err(|e| format!("{e:#}"))?;
         let version = self.runtime_version.as_deref().unwrap_or("unknown");
-        let prepared = self.prepared_cache.join(format!("{}-{}-{}-{}.bin", self.def.name, version, self.cell.mode, hash));
+        let prepared = self.prepared_cache.join(format!(
+            "{}-{}-{}-{}.bin",
+            self.def.name, version, self.cell.mode, hash
+        ));
         if prepared.is_file() {
             return Ok(Some((prepared, 0.0)));
         }
-        std::fs::create_dir_all(&self.prepared_cache).map_err(|e| format!("cannot create {}: {e}", self.prepared_cache.display()))?;
+        std::fs::create_dir_all(&self.prepared_cache)
+            .map_err(|e| format!("cannot create {}: {e}", self.prepared_cache.display()))?;
         let partial = prepared.with_extension("partial");
         let mut vars = vars.clone();
         vars.set("prepared", partial.display().to_string());
-        let argv = vars.expand_all(&self.mode.prepare).map_err(|e| format!("runtimes/{}.toml prepare: {e}", self.def.name))?;
+        let argv = vars
+            .expand_all(&self.mode.prepare)
+            .map_err(|e| format!("runtimes/{}.toml prepare: {e}", self.def.name))?;
         let log = self.logs.join(format!("{:03}-prepare.log", self.index));
         let start = Instant::now();
         let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
@@ -109,7 +119,11 @@ impl<'a> Plan<'a> {
             .status()
             .map_err(|e| format!("cannot run {}: {e}", argv.join(" ")))?;
         if !status.success() || !partial.is_file() {
-            return Err(format!("prepare step failed ({}): {}", argv.join(" "), process::log_tail(&log, 5)));
+            return Err(format!(
+                "prepare step failed ({}): {}",
+                argv.join(" "),
+                process::log_tail(&log, 5)
+            ));
         }
         std::fs::rename(&partial, &prepared).map_err(|e| e.to_string())?;
         Ok(Some((prepared, start.elapsed().as_secs_f64() * 1000.0)))
@@ -132,7 +146,12 @@ impl<'a> Plan<'a> {
 
     /// Prepares the artifact, starts the server pinned to the server CPUs and waits until it answers
     /// `workload` correctly. Fills the cell's command, prepare and startup figures.
-    pub fn start(&self, workload: &Workload, result: &mut CellResult, progress: &dyn Progress) -> Result<Started, String> {
+    pub fn start(
+        &self,
+        workload: &Workload,
+        result: &mut CellResult,
+        progress: &dyn Progress,
+    ) -> Result<Started, String> {
         let mut vars = self.placeholders();
         progress.phase("prepare");
         if let Some((prepared, ms)) = self.prepare(&vars)? {
@@ -143,7 +162,9 @@ impl<'a> Plan<'a> {
         let port = process::free_port().map_err(|e| format!("{e:#}"))?;
         let addr = format!("127.0.0.1:{port}");
         vars.set("addr", addr.clone()).set("port", port.to_string());
-        let argv = vars.expand_all(&self.mode.launch).map_err(|e| format!("runtimes/{}.toml launch: {e}", self.def.name))?;
+        let argv = vars
+            .expand_all(&self.mode.launch)
+            .map_err(|e| format!("runtimes/{}.toml launch: {e}", self.def.name))?;
         let env: Vec<(String, String)> = self
             .mode
             .env
@@ -155,9 +176,17 @@ impl<'a> Plan<'a> {
 
         progress.phase("starting server");
         let server_log = self.logs.join(format!("{:03}-server.log", self.index));
-        let mut server = process::spawn_pinned(&self.settings.server_cpus, &argv, &env, &server_log).map_err(|e| format!("{e:#}"))?;
+        let mut server =
+            process::spawn_pinned(&self.settings.server_cpus, &argv, &env, &server_log)
+                .map_err(|e| format!("{e:#}"))?;
         let base = format!("http://{addr}");
-        let (startup, first) = wait_ready(&mut server, &base, workload, self.settings.ready_timeout)?;
+        // A mode may need longer than the matrix allows (whole-module JIT), never less.
+        let timeout = self
+            .mode
+            .ready_timeout()
+            .unwrap_or_default()
+            .max(self.settings.ready_timeout);
+        let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
         result.metrics.startup_ms = Some(ms(startup));
         result.metrics.first_request_ms = Some(ms(first));
         Ok(Started { server, base, addr })
@@ -165,29 +194,50 @@ impl<'a> Plan<'a> {
 
     fn measure_into(&self, result: &mut CellResult, progress: &dyn Progress) -> Result<(), String> {
         let workload = Workload::get(&self.cell.workload).ok_or("unknown workload")?;
-        let Started { mut server, base, .. } = self.start(workload, result, progress)?;
+        let Started {
+            mut server, base, ..
+        } = self.start(workload, result, progress)?;
         let agent = crate::probe::agent(Duration::from_secs(5));
         let mut warm = Vec::new();
         for _ in 0..10 {
-            warm.push(ms(crate::probe::timed_check(&agent, &base, workload).map_err(|e| format!("warm request: {e}"))?));
+            warm.push(ms(crate::probe::timed_check(&agent, &base, workload)
+                .map_err(|e| format!("warm request: {e}"))?));
         }
         result.metrics.warm_request_ms = median(&warm);
-        result.metrics.rss_idle_kb = process::process_tree(server.pid).into_iter().filter_map(process::memory_kb).map(|m| m.0).reduce(|a, b| a + b);
+        result.metrics.rss_idle_kb = process::process_tree(server.pid)
+            .into_iter()
+            .filter_map(process::memory_kb)
+            .map(|m| m.0)
+            .reduce(|a, b| a + b);
 
         let sampler = Sampler::start(server.pid);
-        let generator_cpus = crate::matrix::parse_cpu_list(&self.settings.generator_cpus).map(|c| c.len()).unwrap_or(1);
+        let generator_cpus = crate::matrix::parse_cpu_list(&self.settings.generator_cpus)
+            .map(|c| c.len())
+            .unwrap_or(1);
         let mut runs = Vec::new();
-        let (mut server_cpu_s, mut server_user_s, mut server_sys_s, mut window_s, mut generator_pct) = (0.0, 0.0, 0.0, 0.0, Vec::new());
+        let (
+            mut server_cpu_s,
+            mut server_user_s,
+            mut server_sys_s,
+            mut window_s,
+            mut generator_pct,
+        ) = (0.0, 0.0, 0.0, 0.0, Vec::new());
         let mut failure = None;
         for repeat in 0..self.settings.repeats {
-            progress.phase(&format!("{} {}/{}", self.cell.load.model.generator(), repeat + 1, self.settings.repeats));
+            progress.phase(&format!(
+                "{} {}/{}",
+                self.cell.load.model.generator(),
+                repeat + 1,
+                self.settings.repeats
+            ));
             match self.run_load(&server, workload, &base, repeat) {
                 Ok(run) => {
                     server_cpu_s += run.server_cpu.0 + run.server_cpu.1;
                     server_user_s += run.server_cpu.0;
                     server_sys_s += run.server_cpu.1;
                     window_s += run.window_s;
-                    generator_pct.push(run.generator_cpu_s / run.window_s / generator_cpus as f64 * 100.0);
+                    generator_pct
+                        .push(run.generator_cpu_s / run.window_s / generator_cpus as f64 * 100.0);
                     runs.push(run);
                 }
                 Err(e) => {
@@ -196,13 +246,21 @@ impl<'a> Plan<'a> {
                 }
             }
             if server.exited_keep_zombie() {
-                failure = Some(format!("the server died during load: {}", server.log_tail(5)));
+                failure = Some(format!(
+                    "the server died during load: {}",
+                    server.log_tail(5)
+                ));
                 break;
             }
         }
         let memory = sampler.finish();
-        result.metrics.rss_end_kb = process::process_tree(server.pid).into_iter().filter_map(process::memory_kb).map(|m| m.0).reduce(|a, b| a + b);
-        result.metrics.rss_peak_kb = Some(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb)).filter(|&kb| kb > 0);
+        result.metrics.rss_end_kb = process::process_tree(server.pid)
+            .into_iter()
+            .filter_map(process::memory_kb)
+            .map(|m| m.0)
+            .reduce(|a, b| a + b);
+        result.metrics.rss_peak_kb =
+            Some(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb)).filter(|&kb| kb > 0);
         server.stop();
 
         result.repeats_rps = runs.iter().map(|r| r.summary.rps()).collect();
@@ -216,7 +274,14 @@ impl<'a> Plan<'a> {
             m.requests = Some(s.requests);
             m.failed_rate = Some(s.failed_rate);
             if let Some(d) = s.duration_ms {
-                (m.avg_ms, m.p50_ms, m.p90_ms, m.p95_ms, m.p99_ms, m.max_ms) = (Some(d.avg), Some(d.med), Some(d.p90), Some(d.p95), Some(d.p99), Some(d.max));
+                (m.avg_ms, m.p50_ms, m.p90_ms, m.p95_ms, m.p99_ms, m.max_ms) = (
+                    Some(d.avg),
+                    Some(d.med),
+                    Some(d.p90),
+                    Some(d.p95),
+                    Some(d.p99),
+                    Some(d.max),
+                );
             }
             m.blocked_avg_ms = s.blocked_ms.map(|t| t.avg);
             m.connecting_avg_ms = s.connecting_ms.map(|t| t.avg);
@@ -258,10 +323,20 @@ impl<'a> Plan<'a> {
 
     /// One measured window with the generator the load model uses (k6 or wrk), pinned to the
     /// generator CPUs. Server and generator CPU are sampled over the measured window only.
-    fn run_load(&self, server: &Managed, workload: &Workload, base: &str, repeat: u32) -> Result<LoadRun, String> {
+    fn run_load(
+        &self,
+        server: &Managed,
+        workload: &Workload,
+        base: &str,
+        repeat: u32,
+    ) -> Result<LoadRun, String> {
         let url = format!("{base}{}", workload.path);
         let body_bytes = workload.body.map_or(0, <[u8]>::len);
-        let tag = format!("{:03}-{}-{repeat}", self.index, self.cell.load.model.generator());
+        let tag = format!(
+            "{:03}-{}-{repeat}",
+            self.index,
+            self.cell.load.model.generator()
+        );
         let log = self.logs.join(format!("{tag}.log"));
         let summary_path = self.logs.join(format!("{tag}.json"));
         let load = &self.cell.load;
@@ -280,18 +355,39 @@ impl<'a> Plan<'a> {
                     summary: &summary_path,
                 }));
                 // k6 must not phone home.
-                (argv, vec![("K6_NO_USAGE_REPORT".to_string(), "true".to_string())], self.settings.warmup)
+                (
+                    argv,
+                    vec![("K6_NO_USAGE_REPORT".to_string(), "true".to_string())],
+                    self.settings.warmup,
+                )
             }
             LoadModel::Peak => {
-                let threads = crate::matrix::parse_cpu_list(&self.settings.generator_cpus).map(|c| c.len()).unwrap_or(1);
+                let threads = crate::matrix::parse_cpu_list(&self.settings.generator_cpus)
+                    .map(|c| c.len())
+                    .unwrap_or(1);
                 let connections = load.connections.unwrap_or(50);
-                let env = vec![("WRK_METHOD".to_string(), workload.method.to_string()), ("WRK_BODY_BYTES".to_string(), body_bytes.to_string())];
+                let env = vec![
+                    ("WRK_METHOD".to_string(), workload.method.to_string()),
+                    ("WRK_BODY_BYTES".to_string(), body_bytes.to_string()),
+                ];
                 if !self.settings.warmup.is_zero() {
                     // wrk has no warm-up phase: a separate, discarded run.
                     let mut argv = vec![self.generator.display().to_string()];
-                    argv.extend(wrk::args(&self.script, &url, threads, connections, self.settings.warmup.as_millis()));
+                    argv.extend(wrk::args(
+                        &self.script,
+                        &url,
+                        threads,
+                        connections,
+                        self.settings.warmup.as_millis(),
+                    ));
                     let warm_log = self.logs.join(format!("{tag}-warmup.log"));
-                    let mut warm = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &warm_log).map_err(|e| format!("{e:#}"))?;
+                    let mut warm = process::spawn_pinned(
+                        &self.settings.generator_cpus,
+                        &argv,
+                        &env,
+                        &warm_log,
+                    )
+                    .map_err(|e| format!("{e:#}"))?;
                     let limit = self.settings.warmup + Duration::from_secs(30);
                     while !warm.exited_keep_zombie() {
                         if process::interrupted() {
@@ -305,17 +401,33 @@ impl<'a> Plan<'a> {
                     warm.stop();
                 }
                 let mut argv = vec![self.generator.display().to_string()];
-                argv.extend(wrk::args(&self.script, &url, threads, connections, self.settings.duration.as_millis()));
+                argv.extend(wrk::args(
+                    &self.script,
+                    &url,
+                    threads,
+                    connections,
+                    self.settings.duration.as_millis(),
+                ));
                 (argv, env, Duration::ZERO)
             }
         };
-        let mut generator = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log).map_err(|e| format!("{e:#}"))?;
+        let mut generator = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log)
+            .map_err(|e| format!("{e:#}"))?;
         let limit = window_delay + self.settings.duration + Duration::from_secs(60);
         let mut window_start: Option<(Instant, (f64, f64), f64)> = None;
-        let cpu_pair = |pid| process::process_tree(pid).into_iter().filter_map(process::cpu_seconds).fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1));
+        let cpu_pair = |pid| {
+            process::process_tree(pid)
+                .into_iter()
+                .filter_map(process::cpu_seconds)
+                .fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1))
+        };
         loop {
             if window_start.is_none() && generator.started.elapsed() >= window_delay {
-                window_start = Some((Instant::now(), cpu_pair(server.pid), process::tree_cpu_seconds(generator.pid)));
+                window_start = Some((
+                    Instant::now(),
+                    cpu_pair(server.pid),
+                    process::tree_cpu_seconds(generator.pid),
+                ));
             }
             if generator.exited_keep_zombie() {
                 break;
@@ -324,10 +436,17 @@ impl<'a> Plan<'a> {
                 return Err("interrupted before this cell finished".into());
             }
             if server.exited_keep_zombie() {
-                return Err(format!("the server died during load: {}", server.log_tail(5)));
+                return Err(format!(
+                    "the server died during load: {}",
+                    server.log_tail(5)
+                ));
             }
             if generator.started.elapsed() > limit {
-                return Err(format!("{} did not finish within {limit:?}: {}", load.model.generator(), generator.log_tail(5)));
+                return Err(format!(
+                    "{} did not finish within {limit:?}: {}",
+                    load.model.generator(),
+                    generator.log_tail(5)
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -336,12 +455,19 @@ impl<'a> Plan<'a> {
         let generator_end = process::tree_cpu_seconds(generator.pid);
         let status = generator.exited();
         generator.stop();
-        let (start, server_start, generator_start) = window_start.ok_or("the generator exited before its warm-up ended")?;
+        let (start, server_start, generator_start) =
+            window_start.ok_or("the generator exited before its warm-up ended")?;
         let summary = match load.model {
             LoadModel::Closed | LoadModel::Open => {
-                let text = std::fs::read_to_string(&summary_path)
-                    .map_err(|_| format!("k6 wrote no summary (exit {status:?}): {}", process::log_tail(&log, 8)))?;
-                k6::parse_summary(&text, &summary_path).map_err(|e| format!("{e:#}"))?.into_load_summary(self.settings.duration.as_secs_f64())
+                let text = std::fs::read_to_string(&summary_path).map_err(|_| {
+                    format!(
+                        "k6 wrote no summary (exit {status:?}): {}",
+                        process::log_tail(&log, 8)
+                    )
+                })?;
+                k6::parse_summary(&text, &summary_path)
+                    .map_err(|e| format!("{e:#}"))?
+                    .into_load_summary(self.settings.duration.as_secs_f64())
             }
             LoadModel::Peak => {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -349,7 +475,12 @@ impl<'a> Plan<'a> {
             }
         };
         if summary.requests == 0 {
-            return Err(format!("{} completed no request: {}", load.model.generator(), process::log_tail(&log, 8)));
+            return Err(format!(
+                "{} completed no request in the {:.1} s window: the server accepted connections but answered none (log: {})",
+                load.model.generator(),
+                (end - start).as_secs_f64(),
+                log.display()
+            ));
         }
         Ok(LoadRun {
             summary,
@@ -389,12 +520,20 @@ fn ms(d: Duration) -> f64 {
 
 /// Polls until the server answers the workload correctly. Returns (launch to correct answer, that
 /// request's own latency). Fails when the server exits, answers wrongly, or the wait runs out.
-fn wait_ready(server: &mut Managed, base: &str, workload: &Workload, timeout: Duration) -> Result<(Duration, Duration), String> {
+fn wait_ready(
+    server: &mut Managed,
+    base: &str,
+    workload: &Workload,
+    timeout: Duration,
+) -> Result<(Duration, Duration), String> {
     let agent = crate::probe::agent(Duration::from_secs(2));
     let deadline = server.started + timeout;
     loop {
         if let Some(status) = server.exited() {
-            return Err(format!("the server exited ({status}) before answering: {}", server.log_tail(8)));
+            return Err(format!(
+                "the server exited ({status}) before answering: {}",
+                server.log_tail(8)
+            ));
         }
         if process::interrupted() {
             return Err("interrupted before this cell finished".into());
@@ -403,12 +542,16 @@ fn wait_ready(server: &mut Managed, base: &str, workload: &Workload, timeout: Du
         match crate::probe::probe(&agent, base, workload) {
             Ok(observed) => {
                 let took = sent.elapsed();
-                crate::workload::check(workload, &observed).map_err(|e| format!("wrong answer: {e}"))?;
+                crate::workload::check(workload, &observed)
+                    .map_err(|e| format!("wrong answer: {e}"))?;
                 return Ok((server.started.elapsed(), took));
             }
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
-                return Err(format!("the server did not answer within {timeout:?} (last error: {e}); its log: {}", server.log_tail(5)))
+                return Err(format!(
+                    "the server did not answer within {timeout:?} (last error: {e}); its log: {}",
+                    server.log_tail(5)
+                ))
             }
         }
     }

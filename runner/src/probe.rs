@@ -15,7 +15,13 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
 }
 
 /// Sends one request of `workload` (or `method path` with `body`) and returns what came back.
-pub fn request(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: Option<&[u8]>) -> Result<Observed, String> {
+pub fn request(
+    agent: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<Observed, String> {
     let url = format!("{base}{path}");
     let response = match (method, body) {
         ("GET", _) => agent.get(&url).call(),
@@ -23,8 +29,19 @@ pub fn request(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: 
         (m, _) => return Err(format!("probe does not send {m}")),
     };
     let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
-    let (content_type, content_length, server, date) = (header("content-type"), header("content-length"), header("server"), header("date"));
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let (content_type, content_length, server, date) = (
+        header("content-type"),
+        header("content-length"),
+        header("server"),
+        header("date"),
+    );
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -32,7 +49,14 @@ pub fn request(agent: &ureq::Agent, base: &str, method: &str, path: &str, body: 
         .limit(32 * 1024 * 1024)
         .read_to_vec()
         .map_err(|e| format!("{method} {url}: reading body: {e}"))?;
-    Ok(Observed { status, content_type, content_length, server, date, body })
+    Ok(Observed {
+        status,
+        content_type,
+        content_length,
+        server,
+        date,
+        body,
+    })
 }
 
 pub fn probe(agent: &ureq::Agent, base: &str, workload: &Workload) -> Result<Observed, String> {
@@ -40,7 +64,11 @@ pub fn probe(agent: &ureq::Agent, base: &str, workload: &Workload) -> Result<Obs
 }
 
 /// One request, checked, and how long it took.
-pub fn timed_check(agent: &ureq::Agent, base: &str, workload: &Workload) -> Result<Duration, String> {
+pub fn timed_check(
+    agent: &ureq::Agent,
+    base: &str,
+    workload: &Workload,
+) -> Result<Duration, String> {
     let start = Instant::now();
     let observed = probe(agent, base, workload)?;
     let took = start.elapsed();

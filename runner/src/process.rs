@@ -33,8 +33,11 @@ pub fn interrupted() -> bool {
 /// First Ctrl-C/SIGTERM: stop every child and let the run loop keep what was measured and exit.
 /// Second: stop every child and exit at once.
 pub fn install_signal_handlers() -> Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-        .context("cannot install signal handlers")?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("cannot install signal handlers")?;
     std::thread::spawn(move || {
         for signal in signals.forever() {
             let count = INTERRUPTS.fetch_add(1, Ordering::SeqCst) + 1;
@@ -73,8 +76,14 @@ pub struct Managed {
 
 /// Spawns `argv` pinned to `cpus` (via `taskset`, so the exact command can be repeated by hand),
 /// with stdout+stderr going to `log`.
-pub fn spawn_pinned(cpus: &str, argv: &[String], env: &[(String, String)], log: &Path) -> Result<Managed> {
-    let taskset = crate::runtime::find_on_path("taskset").context("taskset (util-linux) is needed to pin processes to CPUs")?;
+pub fn spawn_pinned(
+    cpus: &str,
+    argv: &[String],
+    env: &[(String, String)],
+    log: &Path,
+) -> Result<Managed> {
+    let taskset = crate::runtime::find_on_path("taskset")
+        .context("taskset (util-linux) is needed to pin processes to CPUs")?;
     let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let err = out.try_clone()?;
     let mut command = Command::new(taskset);
@@ -87,10 +96,18 @@ pub fn spawn_pinned(cpus: &str, argv: &[String], env: &[(String, String)], log: 
     use std::os::unix::process::CommandExt;
     command.process_group(0);
     let started = Instant::now();
-    let child = command.spawn().with_context(|| format!("cannot start {}", argv.join(" ")))?;
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", argv.join(" ")))?;
     let pid = child.id() as i32;
     LIVE_GROUPS.lock().expect("registry").insert(pid);
-    Ok(Managed { child, pid, log: log.to_path_buf(), started, reaped: false })
+    Ok(Managed {
+        child,
+        pid,
+        log: log.to_path_buf(),
+        started,
+        reaped: false,
+    })
 }
 
 impl Managed {
@@ -111,7 +128,14 @@ impl Managed {
         }
         // SAFETY: waitid on our own child with WNOWAIT leaves it reapable by Child::wait.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::waitid(libc::P_PID, self.pid as u32, &mut info, libc::WEXITED | libc::WNOWAIT | libc::WNOHANG) };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.pid as u32,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+            )
+        };
         rc == 0 && unsafe { info.si_pid() } == self.pid
     }
 
@@ -166,14 +190,24 @@ pub fn cpu_seconds(pid: i32) -> Option<(f64, f64)> {
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
 }
 
 /// (VmRSS, VmHWM) in KiB from /proc/<pid>/status.
 pub fn memory_kb(pid: i32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> {
-        status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
@@ -184,8 +218,14 @@ pub fn process_tree(root: i32) -> Vec<i32> {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")) {
-            tree.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        {
+            tree.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
         }
         i += 1;
     }
@@ -227,24 +267,35 @@ impl Sampler {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        Sampler { stop, handle: Some(handle) }
+        Sampler {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     pub fn finish(mut self) -> SamplerReport {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 
 /// Sum of CPU seconds (user+system) over a process tree.
 pub fn tree_cpu_seconds(pid: i32) -> f64 {
-    process_tree(pid).into_iter().filter_map(cpu_seconds).map(|(u, s)| u + s).sum()
+    process_tree(pid)
+        .into_iter()
+        .filter_map(cpu_seconds)
+        .map(|(u, s)| u + s)
+        .sum()
 }
 
 /// A free loopback port: bind port 0, read it, release it. Each cell asks anew, so no two cells share
 /// a port, and a port taken by someone else is never chosen.
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1")?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot find a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -264,7 +315,9 @@ mod tests {
     #[test]
     fn stopping_kills_the_whole_group() {
         let dir = tempfile::tempdir().unwrap();
-        let argv: Vec<String> = ["sh", "-c", "sleep 30 & sleep 30"].map(String::from).to_vec();
+        let argv: Vec<String> = ["sh", "-c", "sleep 30 & sleep 30"]
+            .map(String::from)
+            .to_vec();
         let mut child = spawn_pinned("0", &argv, &[], &dir.path().join("log")).unwrap();
         std::thread::sleep(Duration::from_millis(200));
         let tree = process_tree(child.pid);
@@ -272,7 +325,8 @@ mod tests {
         child.stop();
         std::thread::sleep(Duration::from_millis(100));
         for pid in tree {
-            let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+            let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z "));
             assert!(!alive, "process {pid} survived stop()");
         }
     }

@@ -18,6 +18,9 @@ pub struct Page<'a> {
     /// Filled by `render_all` once the SVGs are drawn.
     pub charts: Vec<crate::charts::Chart>,
     pub sections: Vec<Section>,
+    /// Index into `sections` of the table the page leads with: peak throughput (wrk) on plaintext
+    /// when the run has it, since k6 cannot rank fast servers.
+    pub headline: Option<usize>,
     /// Each flag kind that occurs, with the words that explain it.
     pub flag_notes: Vec<FlagNote>,
     pub not_measured: Vec<Row>,
@@ -28,6 +31,8 @@ pub struct Page<'a> {
 #[derive(Debug, Serialize)]
 pub struct Section {
     pub workload: String,
+    /// closed, open or peak.
+    pub load_model: String,
     pub about: String,
     pub load: String,
     pub rows: Vec<Row>,
@@ -94,12 +99,34 @@ pub struct FlaggedCell {
 
 /// The cell a row's ratio is taken against.
 fn baseline<'a>(run: &'a Run, cell: &CellResult) -> Option<&'a CellResult> {
-    let same = |c: &&CellResult| c.runtime == "native" && c.status == Status::Ok && c.server == cell.server && c.workload == cell.workload && c.load == cell.load;
+    let same = |c: &&CellResult| {
+        c.runtime == "native"
+            && c.status == Status::Ok
+            && c.server == cell.server
+            && c.workload == cell.workload
+            && c.load == cell.load
+    };
     run.cells
         .iter()
         .filter(same)
         .find(|c| c.mode == "current-thread" && c.write == cell.write)
-        .or_else(|| run.cells.iter().filter(same).find(|c| c.mode == "current-thread"))
+        .or_else(|| {
+            run.cells
+                .iter()
+                .filter(same)
+                .find(|c| c.mode == "current-thread")
+        })
+}
+
+/// For native rows the "runtime" is the server's own compiler: rustc for Rust, go for Go.
+fn native_compiler(run: &Run, cell: &CellResult) -> Option<String> {
+    if cell.runtime != "native" || cell.server == "rust" {
+        return None;
+    }
+    run.tools
+        .get(&cell.server)
+        .and_then(|t| t.version.clone())
+        .map(|v| format!("{} {v}", cell.server))
 }
 
 pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row {
@@ -112,16 +139,21 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         id: cell.id.clone(),
         server: cell.server.clone(),
         runtime: cell.runtime.clone(),
-        runtime_version: cell.runtime_version.clone().unwrap_or_default(),
+        runtime_version: native_compiler(run, cell)
+            .or_else(|| cell.runtime_version.clone())
+            .unwrap_or_default(),
         mode: cell.mode.clone(),
         mode_about: cell.mode_about.clone(),
         write: cell.write.clone(),
         target: cell.target.clone(),
-        status: format!("{:?}", cell.status).to_lowercase() + if cell.partial { " (partial)" } else { "" },
+        status: format!("{:?}", cell.status).to_lowercase()
+            + if cell.partial { " (partial)" } else { "" },
         reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
         rps: m.rps.map(thousands).unwrap_or_else(dash),
         rps_range: match (m.rps_min, m.rps_max) {
-            (Some(lo), Some(hi)) if cell.repeats_rps.len() > 1 => format!("{}–{}", thousands(lo), thousands(hi)),
+            (Some(lo), Some(hi)) if cell.repeats_rps.len() > 1 => {
+                format!("{}–{}", thousands(lo), thousands(hi))
+            }
             _ => String::new(),
         },
         ratio: ratio_value.map(|r| format!("{r:.2}×")).unwrap_or_else(dash),
@@ -130,14 +162,27 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         p95: m.p95_ms.map(millis).unwrap_or_else(dash),
         p99: m.p99_ms.map(millis).unwrap_or_else(dash),
         receiving: m.receiving_avg_ms.map(millis).unwrap_or_else(dash),
-        rss: m.rss_peak_kb.map(|kb| format!("{:.1} MB", kb as f64 / 1024.0)).unwrap_or_else(dash),
-        cpu: m.server_cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(dash),
+        rss: m
+            .rss_peak_kb
+            .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
+            .unwrap_or_else(dash),
+        cpu: m
+            .server_cpu_pct
+            .map(|p| format!("{p:.0}%"))
+            .unwrap_or_else(dash),
         startup: m.startup_ms.map(millis).unwrap_or_else(dash),
         artifact: m.artifact_bytes.map(bytes).unwrap_or_else(dash),
-        flags: cell.flags.iter().map(|f| f.code()).collect::<Vec<_>>().join(", "),
+        flags: cell
+            .flags
+            .iter()
+            .map(|f| f.code())
+            .collect::<Vec<_>>()
+            .join(", "),
         command: cell.command.join(" "),
         delta: match (m.rps, previous.and_then(|p| p.rps.get(&cell.id))) {
-            (Some(now), Some(&before)) if before > 0.0 => format!("{:+.1}%", (now / before - 1.0) * 100.0),
+            (Some(now), Some(&before)) if before > 0.0 => {
+                format!("{:+.1}%", (now / before - 1.0) * 100.0)
+            }
             _ => String::new(),
         },
         raw_rps: m.rps,
@@ -155,13 +200,20 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
     let mut notes: BTreeMap<&'static str, FlagNote> = BTreeMap::new();
     let mut counts = BTreeMap::new();
     for cell in &run.cells {
-        *counts.entry(format!("{:?}", cell.status).to_lowercase()).or_insert(0) += 1;
+        *counts
+            .entry(format!("{:?}", cell.status).to_lowercase())
+            .or_insert(0) += 1;
         let r = row(run, cell, previous.as_ref());
         for flag in &cell.flags {
-            let note = notes
-                .entry(flag.code())
-                .or_insert_with(|| FlagNote { code: flag.code().into(), cells: Vec::new(), explanation: flag.cause_and_remedy().into() });
-            note.cells.push(FlaggedCell { id: cell.id.clone(), evidence: flag.evidence() });
+            let note = notes.entry(flag.code()).or_insert_with(|| FlagNote {
+                code: flag.code().into(),
+                cells: Vec::new(),
+                explanation: flag.cause_and_remedy().into(),
+            });
+            note.cells.push(FlaggedCell {
+                id: cell.id.clone(),
+                evidence: flag.evidence(),
+            });
         }
         if cell.status != Status::Ok {
             not_measured.push(r.clone());
@@ -169,18 +221,48 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         if cell.status == Status::Skipped {
             continue;
         }
-        let about = Workload::get(&cell.workload).map(|w| w.about).unwrap_or_default();
-        match sections.iter_mut().find(|s| s.workload == cell.workload && s.load == cell.load) {
+        let about = Workload::get(&cell.workload)
+            .map(|w| w.about)
+            .unwrap_or_default();
+        match sections
+            .iter_mut()
+            .find(|s| s.workload == cell.workload && s.load == cell.load)
+        {
             Some(section) => section.rows.push(r),
-            None => sections.push(Section { workload: cell.workload.clone(), about: about.into(), load: cell.load.clone(), rows: vec![r] }),
+            None => sections.push(Section {
+                workload: cell.workload.clone(),
+                load_model: cell.load_model.clone(),
+                about: about.into(),
+                load: cell.load.clone(),
+                rows: vec![r],
+            }),
         }
     }
-    let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') { String::new() } else { format!(" MATRIX={}", run.matrix_file) };
+    // Rows of one server language together (Rust first), in matrix order within each.
+    for section in &mut sections {
+        section.rows.sort_by_key(|r| {
+            crate::artifacts::SERVERS
+                .iter()
+                .position(|s| *s == r.server)
+                .unwrap_or(usize::MAX)
+        });
+    }
+    let headline = sections
+        .iter()
+        .position(|s| s.load_model == "peak" && s.workload == "plaintext")
+        .or_else(|| sections.iter().position(|s| s.load_model == "peak"))
+        .or(if sections.is_empty() { None } else { Some(0) });
+    let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') {
+        String::new()
+    } else {
+        format!(" MATRIX={}", run.matrix_file)
+    };
     Page {
         run,
         previous,
         charts: Vec::new(),
         sections,
+        headline,
         flag_notes: notes.into_values().collect(),
         not_measured,
         counts,
@@ -202,7 +284,11 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
         Some(PreviousRun {
             run_id: earlier.run_id.clone(),
             started: earlier.started.clone(),
-            rps: earlier.cells.iter().filter_map(|c| Some((c.id.clone(), c.metrics.rps?))).collect(),
+            rps: earlier
+                .cells
+                .iter()
+                .filter_map(|c| Some((c.id.clone(), c.metrics.rps?)))
+                .collect(),
         })
     })
 }
@@ -210,15 +296,20 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
 /// Draws the charts and renders every `templates/*.tera` into `out` (file name minus `.tera`).
 pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<std::path::PathBuf>> {
     let glob = format!("{}/*.tera", templates.display());
-    let tera = tera::Tera::new(&glob).with_context(|| format!("templates in {} do not parse", templates.display()))?;
+    let tera = tera::Tera::new(&glob)
+        .with_context(|| format!("templates in {} do not parse", templates.display()))?;
     let mut page = page(run, previous_run(out, run));
     page.charts = crate::charts::write_all(&page, out).context("drawing the charts")?;
-    let mut written: Vec<std::path::PathBuf> = page.charts.iter().map(|c| out.join(&c.file)).collect();
+    let mut written: Vec<std::path::PathBuf> =
+        page.charts.iter().map(|c| out.join(&c.file)).collect();
     let context = tera::Context::from_serialize(&page).context("cannot build the page context")?;
     let mut names: Vec<&str> = tera.get_template_names().collect();
     names.sort();
     for name in names {
-        let text = tera.render(name, &context).map_err(|e| anyhow::anyhow!("{}", tera_error_chain(&e))).with_context(|| format!("rendering templates/{name}"))?;
+        let text = tera
+            .render(name, &context)
+            .map_err(|e| anyhow::anyhow!("{}", tera_error_chain(&e)))
+            .with_context(|| format!("rendering templates/{name}"))?;
         let target = out.join(name.trim_end_matches(".tera"));
         crate::results::write_atomic(&target, text.as_bytes())?;
         written.push(target);
@@ -245,7 +336,7 @@ pub fn thousands(value: f64) -> String {
     let digits = whole.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -294,12 +385,20 @@ mod tests {
         let mut later = run.clone();
         later.run_id = "99990101-000000".into();
         for r in [&older, &newer_but_before, &later] {
-            crate::results::write_json_atomic(&out.path().join("runs").join(&r.run_id).join("run.json"), r).unwrap();
+            crate::results::write_json_atomic(
+                &out.path().join("runs").join(&r.run_id).join("run.json"),
+                r,
+            )
+            .unwrap();
         }
         let previous = previous_run(out.path(), &run).unwrap();
         assert_eq!(previous.run_id, "20000102-000000");
         let page = page(&run, Some(previous));
-        let native = page.sections[0].rows.iter().find(|r| r.runtime == "native").unwrap();
+        let native = page.sections[0]
+            .rows
+            .iter()
+            .find(|r| r.runtime == "native")
+            .unwrap();
         assert_eq!(native.delta, "+100.0%");
     }
 
@@ -316,12 +415,38 @@ mod tests {
     fn ratios_are_taken_against_native_current_thread() {
         let run = fixture();
         let page = page(&run, None);
-        let plaintext = page.sections.iter().find(|s| s.workload == "plaintext").unwrap();
-        let native = plaintext.rows.iter().find(|r| r.runtime == "native").unwrap();
+        let plaintext = page
+            .sections
+            .iter()
+            .find(|s| s.workload == "plaintext")
+            .unwrap();
+        let native = plaintext
+            .rows
+            .iter()
+            .find(|r| r.runtime == "native")
+            .unwrap();
         assert_eq!(native.ratio, "1.00×");
-        let wasmtime = plaintext.rows.iter().find(|r| r.runtime == "wasmtime" && r.write == "single").unwrap();
-        let expected = run.cells.iter().find(|c| c.id == wasmtime.id).unwrap().metrics.rps.unwrap()
-            / run.cells.iter().find(|c| c.id == native.id).unwrap().metrics.rps.unwrap();
+        let wasmtime = plaintext
+            .rows
+            .iter()
+            .find(|r| r.runtime == "wasmtime" && r.write == "single")
+            .unwrap();
+        let expected = run
+            .cells
+            .iter()
+            .find(|c| c.id == wasmtime.id)
+            .unwrap()
+            .metrics
+            .rps
+            .unwrap()
+            / run
+                .cells
+                .iter()
+                .find(|c| c.id == native.id)
+                .unwrap()
+                .metrics
+                .rps
+                .unwrap();
         assert_eq!(wasmtime.ratio_value, Some(expected));
     }
 
@@ -329,13 +454,24 @@ mod tests {
     fn the_page_shows_figures_flags_and_skips() {
         let run = fixture();
         let dir = tempfile::tempdir().unwrap();
-        let written = render_all(&crate::paths::repo_root().join("templates"), &run, dir.path()).unwrap();
+        let written = render_all(
+            &crate::paths::repo_root().join("templates"),
+            &run,
+            dir.path(),
+        )
+        .unwrap();
         assert!(written.iter().any(|p| p.ends_with("README.md")));
         let md = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
         let native = run.cells.iter().find(|c| c.runtime == "native").unwrap();
-        assert!(md.contains(&thousands(native.metrics.rps.unwrap())), "native req/s missing:\n{md}");
+        assert!(
+            md.contains(&thousands(native.metrics.rps.unwrap())),
+            "native req/s missing:\n{md}"
+        );
         assert!(md.contains("| wasmtime"), "{md}");
-        assert!(md.contains("Network stall, not runtime cost"), "stall explanation missing:\n{md}");
+        assert!(
+            md.contains("Network stall, not runtime cost"),
+            "stall explanation missing:\n{md}"
+        );
         assert!(md.contains("skipped"), "skipped cells missing:\n{md}");
         assert!(md.contains(&run.environment.cpu_model));
         assert!(md.contains("make matrix"));

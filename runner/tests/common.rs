@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn matrix_bin() -> PathBuf {
@@ -14,14 +17,27 @@ pub fn matrix_bin() -> PathBuf {
 }
 
 pub fn run_matrix(args: &[&str]) -> Output {
-    let output = Command::new(matrix_bin()).args(args).current_dir(repo_root()).output().expect("run matrix");
-    eprintln!("--- matrix {}\n{}{}", args.join(" "), String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(matrix_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run matrix");
+    eprintln!(
+        "--- matrix {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
 }
 
 /// Is a runtime's binary available (the same lookup the runner does, via `matrix doctor`)?
 pub fn runtime_present(name: &str) -> bool {
-    let out = Command::new(matrix_bin()).arg("doctor").current_dir(repo_root()).output().expect("doctor");
+    let out = Command::new(matrix_bin())
+        .arg("doctor")
+        .current_dir(repo_root())
+        .output()
+        .expect("doctor");
     String::from_utf8_lossy(&out.stdout).lines().any(|l| {
         let mut words = l.split_whitespace();
         words.next() == Some(name) && words.next() == Some("yes")
@@ -34,5 +50,21 @@ pub fn skip(test: &str, why: &str) {
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+/// req/s as the page prints it: rounded, with thousands separators.
+pub fn thousands(value: f64) -> String {
+    let digits = (value.round() as u64).to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

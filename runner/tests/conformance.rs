@@ -10,21 +10,52 @@ use common::*;
 fn every_present_target_passes_the_same_checks() {
     let output = run_matrix(&["check"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "a server failed a check:\n{stdout}");
-    let summary = stdout.lines().find(|l| l.starts_with("check: ")).expect("summary line");
+    assert!(
+        output.status.success(),
+        "a server failed a check:\n{stdout}"
+    );
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("check: "))
+        .expect("summary line");
     assert!(summary.contains(" 0 failed"), "{summary}");
     // Native has no runtime to miss: its checks must have run.
-    assert!(stdout.lines().any(|l| l.starts_with("ok      rust/native/current-thread: every workload answers exactly")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l
+                .starts_with("ok      rust/native/current-thread: every workload answers exactly")),
+        "{stdout}"
+    );
     // The Go twin must pass the very same checks (`make init` installs Go).
-    assert!(stdout.lines().any(|l| l.starts_with("ok      go/native/current-thread: every workload answers exactly")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l
+                .starts_with("ok      go/native/current-thread: every workload answers exactly")),
+        "{stdout}"
+    );
     for runtime in ["wasmtime", "wasmer", "wasmedge"] {
         if runtime_present(runtime) {
-            assert!(stdout.lines().any(|l| l.starts_with(&format!("ok      rust/{runtime}/"))), "{runtime} present but never checked:\n{stdout}");
+            assert!(
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with(&format!("ok      rust/{runtime}/"))),
+                "{runtime} present but never checked:\n{stdout}"
+            );
             if runtime != "wasmtime" {
-                assert!(stdout.lines().any(|l| l.starts_with(&format!("ok      go/{runtime}/"))), "go on {runtime} never checked:\n{stdout}");
+                assert!(
+                    stdout
+                        .lines()
+                        .any(|l| l.starts_with(&format!("ok      go/{runtime}/"))),
+                    "go on {runtime} never checked:\n{stdout}"
+                );
             }
         } else {
-            skip(&format!("conformance on {runtime}"), "not installed (see `matrix doctor`)");
+            skip(
+                &format!("conformance on {runtime}"),
+                "not installed (see `matrix doctor`)",
+            );
         }
     }
 }

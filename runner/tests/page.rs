@@ -12,8 +12,18 @@ use common::*;
 fn render_fixture(out: &Path) {
     let fixture_dir = out.join("fixture-run");
     std::fs::create_dir_all(&fixture_dir).unwrap();
-    std::fs::copy(repo_root().join("runner/tests/fixtures/run.json"), fixture_dir.join("run.json")).unwrap();
-    let output = run_matrix(&["render", "--run", fixture_dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    std::fs::copy(
+        repo_root().join("runner/tests/fixtures/run.json"),
+        fixture_dir.join("run.json"),
+    )
+    .unwrap();
+    let output = run_matrix(&[
+        "render",
+        "--run",
+        fixture_dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(output.status.success());
 }
 
@@ -27,25 +37,30 @@ fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
         let id = cell["id"].as_str().unwrap();
         match cell["status"].as_str().unwrap() {
             "ok" => {
-                let rps = cell["metrics"]["rps"].as_f64().unwrap().round() as u64;
-                let digits = rps.to_string();
-                let mut shown = String::new();
-                for (i, c) in digits.chars().enumerate() {
-                    if i > 0 && (digits.len() - i) % 3 == 0 {
-                        shown.push(',');
-                    }
-                    shown.push(c);
-                }
+                let shown = thousands(cell["metrics"]["rps"].as_f64().unwrap());
                 assert!(md.contains(&shown), "{id}: req/s {shown} not on the page");
             }
-            _ => assert!(md.contains(id), "{id} (not measured) must be listed with its reason"),
+            _ => assert!(
+                md.contains(id),
+                "{id} (not measured) must be listed with its reason"
+            ),
         }
     }
-    let charts: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')')).collect();
-    assert!(charts.len() >= 4, "expected rps, latency, memory and startup charts, got {charts:?}");
+    let charts: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')'))
+        .collect();
+    assert!(
+        charts.len() >= 4,
+        "expected rps, latency, memory and startup charts, got {charts:?}"
+    );
     for chart in charts {
-        let svg = std::fs::read_to_string(dir.path().join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart} is not an SVG document");
+        let svg = std::fs::read_to_string(dir.path().join(chart))
+            .unwrap_or_else(|e| panic!("{chart}: {e}"));
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{chart} is not an SVG document"
+        );
     }
 }
 
@@ -62,26 +77,48 @@ window.addEventListener('load', () => {
 </script>"#;
 
 fn chromium() -> Option<String> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())).map(|c| c.to_string())
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(|c| c.to_string())
 }
 
 fn headless(browser: &str, profile: &Path) -> Command {
     let mut cmd = Command::new(browser);
-    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .arg(format!("--user-data-dir={}", profile.display()));
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
     cmd
 }
 
 #[test]
 fn index_html_renders_tables_and_every_chart_in_chromium() {
     let Some(browser) = chromium() else {
-        skip("index_html_renders_tables_and_every_chart_in_chromium", "Chromium is not installed (apt-get install chromium; `make test` tries)");
+        skip(
+            "index_html_renders_tables_and_every_chart_in_chromium",
+            "Chromium is not installed (apt-get install chromium; `make test` tries)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     render_fixture(dir.path());
     let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
-    let expected_charts = std::fs::read_dir(dir.path().join("charts")).unwrap().count();
+    let expected_charts = std::fs::read_dir(dir.path().join("charts"))
+        .unwrap()
+        .count();
     let sections = html.matches("<table class=\"results\">").count();
     let probed = dir.path().join("probed.html");
     std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
@@ -92,8 +129,20 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
-    let probe = dom.split("data-probe=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_else(|| panic!("the probe did not run: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(probe, format!("charts={expected_charts} drawn={expected_charts} broken=0 tables={sections}"));
+    let probe = dom
+        .split("data-probe=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "the probe did not run: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(
+        probe,
+        format!("charts={expected_charts} drawn={expected_charts} broken=0 tables={sections}")
+    );
 
     let artifacts = repo_root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -102,10 +151,16 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
     let status = headless(&browser, &dir.path().join("profile"))
         .args(["--window-size=1300,2400", "--hide-scrollbars"])
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", dir.path().join("index.html").display()))
+        .arg(format!(
+            "file://{}",
+            dir.path().join("index.html").display()
+        ))
         .output()
         .unwrap();
     assert!(status.status.success());
-    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000, "screenshot missing or blank");
+    assert!(
+        std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000,
+        "screenshot missing or blank"
+    );
     eprintln!("screenshot kept at {}", shot.display());
 }

@@ -15,7 +15,10 @@ fn runtimes_with(dir: &Path, extra: &[(&str, String)]) -> PathBuf {
     let runtimes = dir.join("runtimes");
     std::fs::create_dir_all(runtimes.join("tools")).unwrap();
     for sub in ["", "tools"] {
-        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub)).unwrap().flatten() {
+        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub))
+            .unwrap()
+            .flatten()
+        {
             if entry.path().is_file() {
                 std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
             }
@@ -31,7 +34,9 @@ fn matrix(dir: &Path, runtimes: &[&str], duration: &str, extra_settings: &str) -
     let mut text = format!("workloads = [\"plaintext\"]\n[settings]\nduration = \"{duration}\"\nwarmup = \"0s\"\n{extra_settings}\n");
     for r in runtimes {
         let (name, mode) = r.split_once('/').unwrap();
-        text.push_str(&format!("[[runtime]]\nname = \"{name}\"\nmodes = [\"{mode}\"]\n"));
+        text.push_str(&format!(
+            "[[runtime]]\nname = \"{name}\"\nmodes = [\"{mode}\"]\n"
+        ));
     }
     text.push_str("[[load]]\nname = \"c10\"\nmodel = \"closed\"\nvus = 10\n");
     let path = dir.join("m.toml");
@@ -50,15 +55,28 @@ fn processes_of(out: &Path) -> Vec<String> {
         }
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if String::from_utf8_lossy(&environ).split('\0').any(|v| v.starts_with(&needle)) && !stat.contains(") Z ") {
-            found.push(format!("{pid}: {}", String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default()).replace('\0', " ")));
+        if String::from_utf8_lossy(&environ)
+            .split('\0')
+            .any(|v| v.starts_with(&needle))
+            && !stat.contains(") Z ")
+        {
+            found.push(format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(
+                    &std::fs::read(entry.path().join("cmdline")).unwrap_or_default()
+                )
+                .replace('\0', " ")
+            ));
         }
     }
     found
 }
 
 fn cells(out: &Path) -> Vec<serde_json::Value> {
-    read_json(&out.join("latest.json"))["cells"].as_array().unwrap().clone()
+    read_json(&out.join("latest.json"))["cells"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -74,32 +92,95 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
             ("ghost", "binary = \"no-such-runtime-binary-xyz\"\nenv = \"NO_SUCH_RUNTIME_XYZ\"\n[modes.start]\nabout = \"not installed\"\nlaunch = [\"{bin}\", \"{artifact}\"]\n".into()),
         ],
     );
-    let m = matrix(dir.path(), &["crasher/start", "hanger/start", "dier/start", "liar/start", "ghost/start", "native/current-thread"], "4s", "ready_timeout = \"3s\"");
+    let m = matrix(
+        dir.path(),
+        &[
+            "crasher/start",
+            "hanger/start",
+            "dier/start",
+            "liar/start",
+            "ghost/start",
+            "native/current-thread",
+        ],
+        "4s",
+        "ready_timeout = \"3s\"",
+    );
     let out = dir.path().join("out");
-    let output = run_matrix(&["run", "--matrix", m.to_str().unwrap(), "--out", out.to_str().unwrap(), "--runtimes", runtimes.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "failed cells must make the run exit 1");
+    let output = run_matrix(&[
+        "run",
+        "--matrix",
+        m.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--runtimes",
+        runtimes.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "failed cells must make the run exit 1"
+    );
     let cells = cells(&out);
     let by = |name: &str| cells.iter().find(|c| c["runtime"] == name).unwrap().clone();
     let reason = |name: &str| by(name)["reason"].as_str().unwrap_or_default().to_string();
 
     assert_eq!(by("crasher")["status"], "failed");
-    assert!(reason("crasher").contains("exited") && reason("crasher").contains("boom: no such engine"), "{}", reason("crasher"));
+    assert!(
+        reason("crasher").contains("exited") && reason("crasher").contains("boom: no such engine"),
+        "{}",
+        reason("crasher")
+    );
     assert_eq!(by("hanger")["status"], "failed");
-    assert!(reason("hanger").contains("did not answer within 3s"), "{}", reason("hanger"));
+    assert!(
+        reason("hanger").contains("did not answer within 3s"),
+        "{}",
+        reason("hanger")
+    );
     assert_eq!(by("dier")["status"], "failed");
-    assert!(reason("dier").contains("died during load"), "{}", reason("dier"));
+    assert!(
+        reason("dier").contains("died during load"),
+        "{}",
+        reason("dier")
+    );
     assert_eq!(by("liar")["status"], "failed");
-    assert!(reason("liar").contains("wrong answer") && reason("liar").contains("status 404"), "{}", reason("liar"));
+    assert!(
+        reason("liar").contains("wrong answer") && reason("liar").contains("status 404"),
+        "{}",
+        reason("liar")
+    );
     assert_eq!(by("ghost")["status"], "skipped");
-    assert!(reason("ghost").contains("no-such-runtime-binary-xyz not found"), "{}", reason("ghost"));
+    assert!(
+        reason("ghost").contains("no-such-runtime-binary-xyz not found"),
+        "{}",
+        reason("ghost")
+    );
     // The cell after all of them was still measured.
     assert_eq!(by("native")["status"], "ok");
     // Each cell got its own port.
-    let ports: std::collections::HashSet<String> = cells.iter().flat_map(|c| c["command"].as_array().unwrap().iter().filter_map(|a| a.as_str()?.strip_prefix("127.0.0.1:").map(String::from))).collect();
+    let ports: std::collections::HashSet<String> = cells
+        .iter()
+        .flat_map(|c| {
+            c["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a.as_str()?.strip_prefix("127.0.0.1:").map(String::from))
+        })
+        .collect();
     assert!(ports.len() >= 2, "{ports:?}");
-    assert!(processes_of(&out.join("runs").join(read_json(&out.join("latest.json"))["run_id"].as_str().unwrap())).is_empty());
+    assert!(processes_of(
+        &out.join("runs").join(
+            read_json(&out.join("latest.json"))["run_id"]
+                .as_str()
+                .unwrap()
+        )
+    )
+    .is_empty());
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(page.contains("boom: no such engine"), "the page must say why a cell failed");
+    assert!(
+        page.contains("boom: no such engine"),
+        "the page must say why a cell failed"
+    );
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -112,43 +193,89 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 fn run_dir_of(out: &Path) -> PathBuf {
     let runs = out.join("runs");
-    std::fs::read_dir(&runs).unwrap().flatten().next().unwrap().path()
+    std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
 }
 
 #[test]
 fn ctrl_c_keeps_finished_cells_stops_every_child_and_renders_partially() {
     let dir = tempfile::tempdir().unwrap();
-    let m = matrix(dir.path(), &["native/current-thread", "native/multi-thread"], "3s", "");
-    let m_text = std::fs::read_to_string(&m).unwrap().replace("workloads = [\"plaintext\"]", "workloads = [\"plaintext\", \"json\"]");
+    let m = matrix(
+        dir.path(),
+        &["native/current-thread", "native/multi-thread"],
+        "3s",
+        "",
+    );
+    let m_text = std::fs::read_to_string(&m).unwrap().replace(
+        "workloads = [\"plaintext\"]",
+        "workloads = [\"plaintext\", \"json\"]",
+    );
     std::fs::write(&m, m_text).unwrap();
     let out = dir.path().join("out");
     let mut child = Command::new(matrix_bin())
-        .args(["run", "--matrix", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Interrupt while the second cell is under load: the first is finished by then.
     wait_for("the first cell file", Duration::from_secs(120), || {
-        std::fs::read_dir(out.join("runs")).ok().and_then(|mut r| r.next()).is_some_and(|d| std::fs::read_dir(d.unwrap().path().join("cells")).is_ok_and(|c| c.count() == 1))
+        std::fs::read_dir(out.join("runs"))
+            .ok()
+            .and_then(|mut r| r.next())
+            .is_some_and(|d| {
+                std::fs::read_dir(d.unwrap().path().join("cells")).is_ok_and(|c| c.count() == 1)
+            })
     });
     std::thread::sleep(Duration::from_millis(1500));
     let run_dir = run_dir_of(&out);
-    assert!(!processes_of(&run_dir).is_empty(), "the second cell should be running");
+    assert!(
+        !processes_of(&run_dir).is_empty(),
+        "the second cell should be running"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(processes_of(&run_dir), Vec::<String>::new(), "orphans after Ctrl-C");
-    assert!(!out.join("latest.json").exists(), "an interrupted run must not replace latest.json");
+    assert_eq!(
+        processes_of(&run_dir),
+        Vec::<String>::new(),
+        "orphans after Ctrl-C"
+    );
+    assert!(
+        !out.join("latest.json").exists(),
+        "an interrupted run must not replace latest.json"
+    );
     let kept = std::fs::read_dir(run_dir.join("cells")).unwrap().count();
-    assert_eq!(kept, 1, "the finished cell is kept, the interrupted one is not");
+    assert_eq!(
+        kept, 1,
+        "the finished cell is kept, the interrupted one is not"
+    );
 
     let page_dir = dir.path().join("page");
-    let output = run_matrix(&["render", "--run", run_dir.to_str().unwrap(), "--out", page_dir.to_str().unwrap()]);
+    let output = run_matrix(&[
+        "render",
+        "--run",
+        run_dir.to_str().unwrap(),
+        "--out",
+        page_dir.to_str().unwrap(),
+    ]);
     assert!(output.status.success());
     let page = std::fs::read_to_string(page_dir.join("README.md")).unwrap();
-    assert!(page.contains("Partial run") && page.contains("| native"), "{page}");
+    assert!(
+        page.contains("Partial run") && page.contains("| native"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -157,19 +284,35 @@ fn a_second_ctrl_c_exits_at_once_without_orphans() {
     let m = matrix(dir.path(), &["native/current-thread"], "20s", "");
     let out = dir.path().join("out");
     let mut child = Command::new(matrix_bin())
-        .args(["run", "--matrix", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the load generator", Duration::from_secs(120), || out.join("runs").exists() && processes_of(&run_dir_of(&out)).len() >= 2);
+    wait_for("the load generator", Duration::from_secs(120), || {
+        out.join("runs").exists() && processes_of(&run_dir_of(&out)).len() >= 2
+    });
     let run_dir = run_dir_of(&out);
     let start = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
     assert_ne!(status.code(), Some(0));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(processes_of(&run_dir), Vec::<String>::new(), "orphans after a second signal");
+    assert_eq!(
+        processes_of(&run_dir),
+        Vec::<String>::new(),
+        "orphans after a second signal"
+    );
 }

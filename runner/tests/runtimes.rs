@@ -11,7 +11,10 @@ fn runtimes_dir(dir: &Path, extra: &[(&str, String)]) -> std::path::PathBuf {
     let runtimes = dir.join("runtimes");
     std::fs::create_dir_all(runtimes.join("tools")).unwrap();
     for sub in ["", "tools"] {
-        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub)).unwrap().flatten() {
+        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub))
+            .unwrap()
+            .flatten()
+        {
             if entry.path().is_file() {
                 std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
             }
@@ -57,31 +60,62 @@ launch = ["{{bin}}", "{{artifact}}"]
     );
     let runtimes = runtimes_dir(dir.path(), &[("fakeinst", def)]);
     let tools = dir.path().join("tools");
-    let common = ["--runtimes", runtimes.to_str().unwrap(), "--tools-dir", tools.to_str().unwrap()];
+    let common = [
+        "--runtimes",
+        runtimes.to_str().unwrap(),
+        "--tools-dir",
+        tools.to_str().unwrap(),
+    ];
 
     let output = run_matrix(&[&["install", "fakeinst"][..], &common].concat());
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let first = stderr.find("trying official installer file:///nonexistent").expect("first method tried");
-    let second = stderr.find(&format!("trying official installer file://{}", installer.display())).expect("second method tried");
+    let first = stderr
+        .find("trying official installer file:///nonexistent")
+        .expect("first method tried");
+    let second = stderr
+        .find(&format!(
+            "trying official installer file://{}",
+            installer.display()
+        ))
+        .expect("second method tried");
     assert!(first < second && stderr.contains("failed"), "{stderr}");
     assert!(tools.join("bin/fakeinst").exists());
 
     let doctor = run_matrix(&[&["doctor"][..], &common].concat());
-    let line = String::from_utf8_lossy(&doctor.stdout).lines().find(|l| l.starts_with("fakeinst")).unwrap().to_string();
-    assert!(line.contains("yes") && line.contains("1.2.3") && line.contains("tools dir"), "{line}");
+    let line = String::from_utf8_lossy(&doctor.stdout)
+        .lines()
+        .find(|l| l.starts_with("fakeinst"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("yes") && line.contains("1.2.3") && line.contains("tools dir"),
+        "{line}"
+    );
 
     let again = run_matrix(&[&["install", "fakeinst"][..], &common].concat());
     assert!(again.status.success());
-    assert!(!String::from_utf8_lossy(&again.stderr).contains("trying"), "a present runtime must not be reinstalled");
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("trying"),
+        "a present runtime must not be reinstalled"
+    );
 }
 
 #[test]
 fn an_env_override_that_points_nowhere_is_reported_not_ignored() {
-    let output = std::process::Command::new(matrix_bin()).arg("doctor").env("WASMTIME", "/nonexistent/wasmtime").current_dir(repo_root()).output().unwrap();
+    let output = std::process::Command::new(matrix_bin())
+        .arg("doctor")
+        .env("WASMTIME", "/nonexistent/wasmtime")
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().find(|l| l.starts_with("wasmtime")).unwrap();
-    assert!(line.contains("NO") && line.contains("WASMTIME=/nonexistent/wasmtime is not an executable file"), "{line}");
+    assert!(
+        line.contains("NO")
+            && line.contains("WASMTIME=/nonexistent/wasmtime is not an executable file"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -98,7 +132,11 @@ prepare = ["cp", "{artifact}", "{prepared}"]
 launch = ["{prepared}", "--addr", "{addr}"]
 "#;
     let runtimes = runtimes_dir(dir.path(), &[("aotfake", def.to_string())]);
-    for entry in std::fs::read_dir(repo_root().join("target/matrix-prepared")).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(repo_root().join("target/matrix-prepared"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if entry.file_name().to_string_lossy().starts_with("aotfake-") {
             std::fs::remove_file(entry.path()).unwrap();
         }
@@ -110,12 +148,28 @@ launch = ["{prepared}", "--addr", "{addr}"]
     )
     .unwrap();
     let out = dir.path().join("out");
-    let output = run_matrix(&["run", "--matrix", matrix.to_str().unwrap(), "--out", out.to_str().unwrap(), "--runtimes", runtimes.to_str().unwrap()]);
+    let output = run_matrix(&[
+        "run",
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--runtimes",
+        runtimes.to_str().unwrap(),
+    ]);
     assert!(output.status.success());
     let run = read_json(&out.join("latest.json"));
     let cells = run["cells"].as_array().unwrap();
-    let prepare: Vec<f64> = cells.iter().map(|c| c["metrics"]["prepare_ms"].as_f64().unwrap()).collect();
+    let prepare: Vec<f64> = cells
+        .iter()
+        .map(|c| c["metrics"]["prepare_ms"].as_f64().unwrap())
+        .collect();
     assert!(prepare[0] > 0.0, "the first cell compiles: {prepare:?}");
-    assert_eq!(prepare[1], 0.0, "the second cell reuses the cached artifact: {prepare:?}");
-    assert!(cells.iter().all(|c| c["metrics"]["prepared_bytes"].as_u64().unwrap() > 0));
+    assert_eq!(
+        prepare[1], 0.0,
+        "the second cell reuses the cached artifact: {prepare:?}"
+    );
+    assert!(cells
+        .iter()
+        .all(|c| c["metrics"]["prepared_bytes"].as_u64().unwrap() > 0));
 }

@@ -44,13 +44,25 @@ impl Config {
         let write = match get("--write", "WRITE_STRATEGY").as_deref() {
             None | Some("single") => WriteStrategy::Single,
             Some("vectored") => WriteStrategy::Vectored,
-            Some(other) => return Err(format!("--write/WRITE_STRATEGY {other:?}: use single or vectored")),
+            Some(other) => {
+                return Err(format!(
+                    "--write/WRITE_STRATEGY {other:?}: use single or vectored"
+                ))
+            }
         };
         let threads = match get("--threads", "THREADS").as_deref() {
             None | Some("current") | Some("current-thread") => Threads::CurrentThread,
             Some("multi") | Some("multi-thread") => Threads::MultiThread,
-            Some(other) => return Err(format!("--threads/THREADS {other:?}: use current-thread or multi-thread")),
+            Some(other) => {
+                return Err(format!(
+                    "--threads/THREADS {other:?}: use current-thread or multi-thread"
+                ))
+            }
         };
-        Ok(Config { addr, write, threads })
+        Ok(Config {
+            addr,
+            write,
+            threads,
+        })
     }
 }

@@ -35,16 +35,26 @@ pub fn nodelay_via_tokio(stream: &tokio::net::TcpStream) {
 /// Serves forever on `listener` (already bound and listening) with the given settings.
 /// On wasm32-wasip1 std cannot change O_NONBLOCK, so those bootstraps hand over a listener that is
 /// already non-blocking.
-pub fn run(listener: std::net::TcpListener, config: &Config, on_accept: AcceptHook) -> std::io::Result<()> {
+pub fn run(
+    listener: std::net::TcpListener,
+    config: &Config,
+    on_accept: AcceptHook,
+) -> std::io::Result<()> {
     #[cfg(not(all(target_os = "wasi", target_env = "p1")))]
     listener.set_nonblocking(true)?;
     let runtime = match config.threads {
-        Threads::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        Threads::CurrentThread => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
         #[cfg(not(target_family = "wasm"))]
-        Threads::MultiThread => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+        Threads::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
         #[cfg(target_family = "wasm")]
         Threads::MultiThread => {
-            return Err(std::io::Error::other("multi-thread is not available on WASI: use current-thread"))
+            return Err(std::io::Error::other(
+                "multi-thread is not available on WASI: use current-thread",
+            ))
         }
     };
     let (write, addr) = (config.write, config.addr);
@@ -77,7 +87,9 @@ async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy) {
         .keep_alive(true);
     // Connection errors (resets, timeouts, malformed requests already answered) end that
     // connection only.
-    let _ = http.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+    let _ = http
+        .serve_connection(TokioIo::new(stream), service_fn(handle))
+        .await;
 }
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -97,7 +109,10 @@ where
     if !routes::wants_body(method, path) {
         return routes::route(method, path, query, &[]);
     }
-    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > routes::ECHO_LIMIT_BYTES) {
         return routes::payload_too_large();
     }
@@ -113,7 +128,11 @@ fn to_response(reply: routes::Reply, head: bool) -> Response<Full<Bytes>> {
 
 /// The HTTP response for a route's reply, headers included, for any body type: the hyper server
 /// and the wasi:http handler (`server-http`) both build their answers here.
-pub fn http_response<B>(reply: routes::Reply, head: bool, make_body: impl FnOnce(Bytes) -> B) -> Response<B> {
+pub fn http_response<B>(
+    reply: routes::Reply,
+    head: bool,
+    make_body: impl FnOnce(Bytes) -> B,
+) -> Response<B> {
     let len = reply.body.as_bytes().len();
     let body = match (head, reply.body) {
         (true, _) => Bytes::new(),
@@ -121,7 +140,8 @@ pub fn http_response<B>(reply: routes::Reply, head: bool, make_body: impl FnOnce
         (false, routes::Body::Owned(v)) => Bytes::from(v),
     };
     let mut response = Response::new(make_body(body));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(SERVER, HeaderValue::from_static(routes::SERVER_NAME));
     headers.insert(DATE, date::now());
@@ -146,7 +166,10 @@ pub fn main_with(
         }
     };
     if !config.addr.ip().is_loopback() {
-        eprintln!("error: refusing to listen on {}: this benchmark server binds loopback only", config.addr);
+        eprintln!(
+            "error: refusing to listen on {}: this benchmark server binds loopback only",
+            config.addr
+        );
         return std::process::ExitCode::from(2);
     }
     let result = bind(&config).and_then(|listener| run(listener, &config, on_accept));

@@ -53,11 +53,24 @@ pub fn route(method: &str, path: &str, query: Option<&str>, body: &[u8]) -> Repl
         _ => return text(404, b"Not Found"),
     };
     if method != allowed && !(allowed == "GET" && method == "HEAD") {
-        return Reply { allow: Some(allowed), ..text(405, b"Method Not Allowed") };
+        return Reply {
+            allow: Some(allowed),
+            ..text(405, b"Method Not Allowed")
+        };
     }
     match path {
-        "/plaintext" => Reply { status: 200, content_type: "text/plain", body: Body::Static(PLAINTEXT_BODY), allow: None },
-        "/json" => Reply { status: 200, content_type: "application/json", body: Body::Static(JSON_BODY), allow: None },
+        "/plaintext" => Reply {
+            status: 200,
+            content_type: "text/plain",
+            body: Body::Static(PLAINTEXT_BODY),
+            allow: None,
+        },
+        "/json" => Reply {
+            status: 200,
+            content_type: "application/json",
+            body: Body::Static(JSON_BODY),
+            allow: None,
+        },
         "/echo" if body.len() > ECHO_LIMIT_BYTES => payload_too_large(),
         "/echo" => Reply {
             status: 200,
@@ -93,7 +106,12 @@ pub fn payload_too_large() -> Reply {
 }
 
 fn text(status: u16, body: &'static [u8]) -> Reply {
-    Reply { status, content_type: "text/plain", body: Body::Static(body), allow: None }
+    Reply {
+        status,
+        content_type: "text/plain",
+        body: Body::Static(body),
+        allow: None,
+    }
 }
 
 fn query_u64(query: Option<&str>, key: &str) -> Option<u64> {
@@ -127,7 +145,10 @@ mod tests {
     #[test]
     fn plaintext_and_json_follow_techempower() {
         let r = route("GET", "/plaintext", None, b"");
-        assert_eq!((r.status, r.content_type, r.body.as_bytes()), (200, "text/plain", &b"Hello, World!"[..]));
+        assert_eq!(
+            (r.status, r.content_type, r.body.as_bytes()),
+            (200, "text/plain", &b"Hello, World!"[..])
+        );
         let r = route("GET", "/json", None, b"");
         assert_eq!(r.content_type, "application/json");
         assert_eq!(r.body.as_bytes(), br#"{"message":"Hello, World!"}"#);
@@ -144,7 +165,10 @@ mod tests {
     #[test]
     fn echo_returns_body_and_refuses_oversize() {
         assert_eq!(route("POST", "/echo", None, b"abc").body.as_bytes(), b"abc");
-        assert_eq!(route("POST", "/echo", None, &vec![0; ECHO_LIMIT_BYTES + 1]).status, 413);
+        assert_eq!(
+            route("POST", "/echo", None, &vec![0; ECHO_LIMIT_BYTES + 1]).status,
+            413
+        );
     }
 
     #[test]
@@ -152,9 +176,15 @@ mod tests {
         assert_eq!(hash_chain(0), 0xcbf2_9ce4_8422_2325);
         assert_ne!(hash_chain(1), hash_chain(2));
         let r = route("GET", "/compute", Some("n=1000"), b"");
-        assert_eq!(r.body.as_bytes(), format!("{:016x}", hash_chain(1000)).as_bytes());
+        assert_eq!(
+            r.body.as_bytes(),
+            format!("{:016x}", hash_chain(1000)).as_bytes()
+        );
         assert_eq!(route("GET", "/compute", Some("n=x"), b"").status, 400);
-        assert_eq!(route("GET", "/bytes", Some("a=1&n=5"), b"").body.as_bytes(), b"xxxxx");
+        assert_eq!(
+            route("GET", "/bytes", Some("a=1&n=5"), b"").body.as_bytes(),
+            b"xxxxx"
+        );
         assert_eq!(route("GET", "/bytes", None, b"").status, 400);
     }
 }

@@ -36,12 +36,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(&logs)?;
     // JIT modes compile the whole module before listening (WasmEdge JIT takes over 30 s for Go's
     // 10 MB module here): wait longer than a matrix cell would.
-    let settings = Settings { ready_timeout: std::time::Duration::from_secs(120), ..Settings::default() };
-    let load = LoadSpec { name: "check".into(), model: LoadModel::Closed, vus: Some(1), rate: None, connections: None, workloads: None };
+    let settings = Settings {
+        ready_timeout: std::time::Duration::from_secs(120),
+        ..Settings::default()
+    };
+    let load = LoadSpec {
+        name: "check".into(),
+        model: LoadModel::Closed,
+        vus: Some(1),
+        rate: None,
+        connections: None,
+        workloads: None,
+    };
     let cells: Vec<Cell> = crate::artifacts::SERVERS
         .iter()
-        .flat_map(|server| defs.runtimes().flat_map(move |def| def.modes.keys().map(move |mode| (server.to_string(), def.name.clone(), mode.clone()))))
-        .filter(|(server, runtime, mode)| args.only.as_ref().is_none_or(|o| format!("{server}/{runtime}/{mode}").contains(o.as_str())))
+        .flat_map(|server| {
+            defs.runtimes().flat_map(move |def| {
+                def.modes
+                    .keys()
+                    .map(move |mode| (server.to_string(), def.name.clone(), mode.clone()))
+            })
+        })
+        .filter(|(server, runtime, mode)| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| format!("{server}/{runtime}/{mode}").contains(o.as_str()))
+        })
         .map(|(server, runtime, mode)| Cell {
             id: format!("{server}/{runtime}/{mode}"),
             server,
@@ -52,12 +72,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
             load: load.clone(),
         })
         .collect();
-    anyhow::ensure!(!cells.is_empty(), "--only {:?} matches no runtime/mode", args.only.unwrap_or_default());
-    let resolved = crate::setup::resolve_runtimes(&defs, cells.iter().map(|c| c.runtime.as_str()), &args.common.tools_dir, &root);
+    anyhow::ensure!(
+        !cells.is_empty(),
+        "--only {:?} matches no runtime/mode",
+        args.only.unwrap_or_default()
+    );
+    let resolved = crate::setup::resolve_runtimes(
+        &defs,
+        cells.iter().map(|c| c.runtime.as_str()),
+        &args.common.tools_dir,
+        &root,
+    );
     let mut needed = Vec::new();
     for cell in &cells {
         if resolved[&cell.runtime].problem.is_none() {
-            if let Ok(kind) = crate::setup::artifact_kind(defs.get(&cell.runtime).expect("listed"), &cell.mode, &cell.server)? {
+            if let Ok(kind) = crate::setup::artifact_kind(
+                defs.get(&cell.runtime).expect("listed"),
+                &cell.mode,
+                &cell.server,
+            )? {
                 needed.push(kind);
             }
         }
@@ -78,7 +111,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bin: r.bin.clone(),
             runtime_version: r.version.clone(),
             kind: kind.as_ref().ok().copied(),
-            artifact: kind.as_ref().map(|k| k.path(&target_dir)).unwrap_or_default(),
+            artifact: kind
+                .as_ref()
+                .map(|k| k.path(&target_dir))
+                .unwrap_or_default(),
             artifact_stripped_bytes: None,
             settings: &settings,
             generator: PathBuf::new(),
@@ -86,7 +122,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             logs: logs.clone(),
             prepared_cache: target_dir.join("matrix-prepared"),
         };
-        let skip_reason = match (&r.problem, &kind, def.mode_support(&cell.mode, r.bin.as_deref())) {
+        let skip_reason = match (
+            &r.problem,
+            &kind,
+            def.mode_support(&cell.mode, r.bin.as_deref()),
+        ) {
             (Some(problem), _, _) => Some(problem.clone()),
             (None, Err(reason), _) => Some(reason.clone()),
             (None, Ok(_), Err(reason)) => Some(reason),
@@ -97,13 +137,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             skipped += 1;
             continue;
         }
-        if let Some(Err(e)) = kind.as_ref().ok().and_then(|k| builds.results.get(&k.key())) {
+        if let Some(Err(e)) = kind
+            .as_ref()
+            .ok()
+            .and_then(|k| builds.results.get(&k.key()))
+        {
             println!("FAILED  {}: {e}", cell.id);
             failed += 1;
             continue;
         }
         let mut result = plan.blank(Status::Failed, None);
-        let started = match plan.start(Workload::get("plaintext").expect("built in"), &mut result, &Quiet) {
+        let started = match plan.start(
+            Workload::get("plaintext").expect("built in"),
+            &mut result,
+            &Quiet,
+        ) {
             Ok(started) => started,
             Err(e) => {
                 println!("FAILED  {}: could not start: {e}", cell.id);
@@ -111,11 +159,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 continue;
             }
         };
-        let target = Target { base: started.base.clone(), addr: started.addr.clone() };
+        let target = Target {
+            base: started.base.clone(),
+            addr: started.addr.clone(),
+        };
         let host_http = plan.mode.artifact.as_deref() == Some("wasi-http");
         for check in CHECKS {
             if check.http_layer && host_http {
-                println!("SKIPPED {}: {} (the host's HTTP layer, not this server's)", cell.id, check.name);
+                println!(
+                    "SKIPPED {}: {} (the host's HTTP layer, not this server's)",
+                    cell.id, check.name
+                );
                 skipped += 1;
                 continue;
             }
@@ -134,5 +188,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     // The plain closing line CI and people read.
     println!("check: {passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

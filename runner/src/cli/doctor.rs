@@ -14,14 +14,23 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
-    println!("{:<10} {:<7} {:<12} {:<48} modes / fix", "name", "found", "version", "path");
+    println!(
+        "{:<10} {:<7} {:<12} {:<48} modes / fix",
+        "name", "found", "version", "path"
+    );
     let mut missing = 0;
     for def in defs.runtimes().chain(defs.tools()) {
         let (found, version, path, detail) = describe(def, &args.common.tools_dir);
         if !found {
             missing += 1;
         }
-        println!("{:<10} {:<7} {:<12} {:<48} {detail}", def.name, if found { "yes" } else { "NO" }, version, path);
+        println!(
+            "{:<10} {:<7} {:<12} {:<48} {detail}",
+            def.name,
+            if found { "yes" } else { "NO" },
+            version,
+            path
+        );
         println!("{:<10} {}", "", def.about);
     }
     for target in ["wasm32-wasip1", "wasm32-wasip2"] {
@@ -29,7 +38,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .args(["target", "list", "--installed"])
             .current_dir(crate::paths::repo_root())
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .any(|l| l.trim() == target)
+            })
             .unwrap_or(false);
         if !installed {
             missing += 1;
@@ -40,7 +53,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if installed { "yes" } else { "NO" },
             target,
             "",
-            if installed { String::new() } else { format!("fix: rustup target add {target} (or make init)") }
+            if installed {
+                String::new()
+            } else {
+                format!("fix: rustup target add {target} (or make init)")
+            }
         );
     }
     if missing > 0 {
@@ -51,9 +68,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn describe(def: &RuntimeDef, tools_dir: &std::path::Path) -> (bool, String, String, String) {
     match def.locate(tools_dir) {
-        Ok(None) => (true, "-".into(), "(built from server/)".into(), modes(def, None)),
+        Ok(None) => (
+            true,
+            "-".into(),
+            "(built from server/)".into(),
+            modes(def, None),
+        ),
         Ok(Some(found)) => {
-            let version = def.version(&found.path).unwrap_or_else(|e| format!("? ({e})"));
+            let version = def
+                .version(&found.path)
+                .unwrap_or_else(|e| format!("? ({e})"));
             let path = format!("{} [{}]", found.path.display(), found.via);
             (true, version, path, modes(def, Some(&found.path)))
         }
@@ -61,7 +85,15 @@ fn describe(def: &RuntimeDef, tools_dir: &std::path::Path) -> (bool, String, Str
             let fix = if def.install.is_empty() {
                 def.install_hint.clone()
             } else {
-                format!("fix: matrix install {} — tries {}; {problem}", def.name, def.install.iter().map(|m| m.describe()).collect::<Vec<_>>().join(", then "))
+                format!(
+                    "fix: matrix install {} — tries {}; {problem}",
+                    def.name,
+                    def.install
+                        .iter()
+                        .map(|m| m.describe())
+                        .collect::<Vec<_>>()
+                        .join(", then ")
+                )
             };
             (false, "-".into(), "-".into(), fix)
         }

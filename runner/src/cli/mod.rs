@@ -13,7 +13,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "matrix", about = "What does it cost to run an HTTP server as WebAssembly, on which runtime, and why?")]
+#[command(
+    name = "matrix",
+    about = "What does it cost to run an HTTP server as WebAssembly, on which runtime, and why?"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

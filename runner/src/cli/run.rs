@@ -47,7 +47,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     if let Some(only) = &args.only {
         matrix.cells.retain(|c| c.id.contains(only.as_str()));
-        anyhow::ensure!(!matrix.cells.is_empty(), "--only {only:?} matches no cell of {}", args.matrix.display());
+        anyhow::ensure!(
+            !matrix.cells.is_empty(),
+            "--only {only:?} matches no cell of {}",
+            args.matrix.display()
+        );
     }
     // Everything that can be wrong with the input is checked above: nothing is written before here.
     crate::process::install_signal_handlers()?;
@@ -60,21 +64,36 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if generators.contains_key(name) {
             continue;
         }
-        let def = defs.tool(name).with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
+        let def = defs
+            .tool(name)
+            .with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
         let found = match def.locate(&args.common.tools_dir) {
             Ok(Some(found)) => Ok(found.path),
             Ok(None) => Err(format!("runtimes/tools/{name}.toml names no binary")),
             Err(problem) => Err(problem),
         };
         let info = match &found {
-            Ok(path) => ToolInfo { version: def.version(path).ok(), path: Some(path.display().to_string()), problem: None },
-            Err(problem) => ToolInfo { version: None, path: None, problem: Some(problem.clone()) },
+            Ok(path) => ToolInfo {
+                version: def.version(path).ok(),
+                path: Some(path.display().to_string()),
+                problem: None,
+            },
+            Err(problem) => ToolInfo {
+                version: None,
+                path: None,
+                problem: Some(problem.clone()),
+            },
         };
         tools.insert(name.to_string(), info);
         generators.insert(name, found);
     }
 
-    let resolved = crate::setup::resolve_runtimes(&defs, matrix.cells.iter().map(|c| c.runtime.as_str()), &args.common.tools_dir, &root);
+    let resolved = crate::setup::resolve_runtimes(
+        &defs,
+        matrix.cells.iter().map(|c| c.runtime.as_str()),
+        &args.common.tools_dir,
+        &root,
+    );
     for (name, r) in &resolved {
         tools.insert(name.clone(), r.tool_info());
     }
@@ -106,7 +125,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut needed = Vec::new();
     for cell in &matrix.cells {
         if resolved[&cell.runtime].problem.is_none() {
-            if let Ok(kind) = crate::setup::artifact_kind(defs.get(&cell.runtime).expect("validated"), &cell.mode, &cell.server)? {
+            if let Ok(kind) = crate::setup::artifact_kind(
+                defs.get(&cell.runtime).expect("validated"),
+                &cell.mode,
+                &cell.server,
+            )? {
                 needed.push(kind);
             }
         }
@@ -115,14 +138,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(go_path) = &go {
         if needed.iter().any(|k| k.server == "go") {
             let version = defs.tool("go").and_then(|d| d.version(go_path).ok());
-            run.tools.insert("go".into(), ToolInfo { version, path: Some(go_path.display().to_string()), problem: None });
+            run.tools.insert(
+                "go".into(),
+                ToolInfo {
+                    version,
+                    path: Some(go_path.display().to_string()),
+                    problem: None,
+                },
+            );
         }
     }
-    let builds = crate::setup::build_artifacts(&needed, go.as_deref(), &root, &target_dir, &run_dir.logs_dir());
+    let builds = crate::setup::build_artifacts(
+        &needed,
+        go.as_deref(),
+        &root,
+        &target_dir,
+        &run_dir.logs_dir(),
+    );
     run.timing.build_s = build_start.elapsed().as_secs_f64();
 
     let bar = ProgressBar::new(matrix.cells.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}")
+            .expect("static template"),
+    );
     let mut load_s = 0.0;
     for (index, cell) in matrix.cells.iter().enumerate() {
         if crate::process::interrupted() {
@@ -132,20 +171,36 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let kind = crate::setup::artifact_kind(def, &cell.mode, &cell.server)?;
         let r = &resolved[&cell.runtime];
         let generator = &generators[cell.load.model.generator()];
-        let script = root.join("scripts").join(match cell.load.model.generator() {
-            "wrk" => "wrk-report.lua",
-            _ => "k6.js",
-        });
+        let script = root
+            .join("scripts")
+            .join(match cell.load.model.generator() {
+                "wrk" => "wrk-report.lua",
+                _ => "k6.js",
+            });
         let plan = Plan {
             index,
             cell,
             def,
             mode: &def.modes[&cell.mode],
             bin: r.bin.clone(),
-            runtime_version: r.version.clone(),
+            // Native Go is "run" by the Go toolchain that built it.
+            runtime_version: match (def.binary.is_none(), cell.server.as_str()) {
+                (true, "go") => run
+                    .tools
+                    .get("go")
+                    .and_then(|t| t.version.clone())
+                    .map(|v| format!("go {v}")),
+                _ => r.version.clone(),
+            },
             kind: kind.as_ref().ok().copied(),
-            artifact: kind.as_ref().map(|k| k.path(&target_dir)).unwrap_or_default(),
-            artifact_stripped_bytes: kind.as_ref().ok().and_then(|k| builds.stripped.get(&k.key()).copied()),
+            artifact: kind
+                .as_ref()
+                .map(|k| k.path(&target_dir))
+                .unwrap_or_default(),
+            artifact_stripped_bytes: kind
+                .as_ref()
+                .ok()
+                .and_then(|k| builds.stripped.get(&k.key()).copied()),
             settings: &matrix.settings,
             generator: generator.clone().unwrap_or_default(),
             script,
@@ -158,12 +213,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } else if let Err(reason) = &kind {
             plan.blank(Status::Skipped, Some(reason.clone()))
         } else if let Err(problem) = generator {
-            plan.blank(Status::Skipped, Some(format!("load generator missing: {problem}")))
+            plan.blank(
+                Status::Skipped,
+                Some(format!("load generator missing: {problem}")),
+            )
         } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
             plan.blank(Status::Skipped, Some(reason))
         } else {
-            match kind.as_ref().ok().and_then(|k| builds.results.get(&k.key())) {
-                Some(Ok(_)) => plan.measure(&Phase { bar: &bar, id: &cell.id }),
+            match kind
+                .as_ref()
+                .ok()
+                .and_then(|k| builds.results.get(&k.key()))
+            {
+                Some(Ok(_)) => plan.measure(&Phase {
+                    bar: &bar,
+                    id: &cell.id,
+                }),
                 Some(Err(e)) => plan.blank(Status::Failed, Some(e.clone())),
                 None => plan.blank(Status::Failed, Some("the server was not built".into())),
             }
@@ -209,8 +274,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     print_flag_notes(&run);
-    let failed = run.cells.iter().filter(|c| c.status == Status::Failed).count();
-    let skipped = run.cells.iter().filter(|c| c.status == Status::Skipped).count();
+    let failed = run
+        .cells
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .count();
+    let skipped = run
+        .cells
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .count();
     eprintln!(
         "{} cells: {} ok, {skipped} skipped, {failed} failed · wall {:.0} s: build {:.0} s, measuring cells {:.0} s ({:.0}%), other {:.0} s",
         run.cells.len(),
@@ -250,7 +323,11 @@ fn print_flag_notes(run: &Run) {
         }
     }
     for (code, cells) in seen {
-        let flag = cells[0].flags.iter().find(|f| f.code() == code).expect("grouped by code");
+        let flag = cells[0]
+            .flags
+            .iter()
+            .find(|f| f.code() == code)
+            .expect("grouped by code");
         eprintln!("\nwarning [{code}]: {}", flag.cause_and_remedy());
         for cell in cells {
             if let Some(f) = cell.flags.iter().find(|f| f.code() == code) {
@@ -270,9 +347,17 @@ fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
                 "{head}: {} req/s, p99 {}, receiving {}, RSS {}{}",
                 m.rps.map(crate::render::thousands).unwrap_or_default(),
                 m.p99_ms.map(crate::render::millis).unwrap_or_default(),
-                m.receiving_avg_ms.map(crate::render::millis).unwrap_or_default(),
-                m.rss_peak_kb.map(|kb| format!("{:.1} MB", kb as f64 / 1024.0)).unwrap_or_default(),
-                if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) }
+                m.receiving_avg_ms
+                    .map(crate::render::millis)
+                    .unwrap_or_default(),
+                m.rss_peak_kb
+                    .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
+                    .unwrap_or_default(),
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", flags.join(", "))
+                }
             )
         }
         Status::Skipped => format!("{head}: skipped — {}", r.reason.as_deref().unwrap_or("")),
@@ -283,5 +368,8 @@ fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
 fn display_relative(path: &Path, root: &Path) -> String {
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    absolute.strip_prefix(&root).map(|p| p.display().to_string()).unwrap_or_else(|_| absolute.display().to_string())
+    absolute
+        .strip_prefix(&root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| absolute.display().to_string())
 }

@@ -10,7 +10,11 @@ use wstd::http::{body::Body, Error, Request, Response};
 async fn main(request: Request<Body>) -> Result<Response<Body>, Error> {
     let (parts, body) = request.into_parts();
     let reply = bench_server::answer(&parts, body.into_boxed_body()).await;
-    Ok(bench_server::http_response(reply, parts.method == "HEAD", Body::from))
+    Ok(bench_server::http_response(
+        reply,
+        parts.method == "HEAD",
+        Body::from,
+    ))
 }
 
 #[cfg(not(target_os = "wasi"))]

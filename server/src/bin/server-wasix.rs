@@ -12,7 +12,9 @@ mod wasix_socket {
 
     pub fn bind(config: &bench_server::Config) -> std::io::Result<std::net::TcpListener> {
         let SocketAddr::V4(v4) = config.addr else {
-            return Err(std::io::Error::other("the WASIX bootstrap binds IPv4 addresses only"));
+            return Err(std::io::Error::other(
+                "the WASIX bootstrap binds IPv4 addresses only",
+            ));
         };
         let [n0, n1, h0, h1] = match config.addr.ip() {
             IpAddr::V4(ip) => ip.octets(),
@@ -22,19 +24,28 @@ mod wasix_socket {
             tag: wasix::ADDRESS_FAMILY_INET4.raw(),
             u: wasix::AddrPortU {
                 // WASIX takes the port in host byte order.
-                inet4: wasix::AddrIp4Port { port: v4.port(), addr: wasix::AddrIp4 { n0, n1, h0, h1 } },
+                inet4: wasix::AddrIp4Port {
+                    port: v4.port(),
+                    addr: wasix::AddrIp4 { n0, n1, h0, h1 },
+                },
             },
         };
         // SAFETY: plain WASIX calls on a descriptor this function owns until it returns it.
         unsafe {
-            let fd = wasix::sock_open(wasix::ADDRESS_FAMILY_INET4, wasix::SOCK_TYPE_SOCKET_STREAM, wasix::SOCK_PROTO_TCP)
-                .map_err(|e| errno("sock_open", e))?;
-            wasix::sock_set_opt_flag(fd, wasix::SOCK_OPTION_REUSE_ADDR, wasix::BOOL_TRUE).map_err(|e| errno("reuse_addr", e))?;
+            let fd = wasix::sock_open(
+                wasix::ADDRESS_FAMILY_INET4,
+                wasix::SOCK_TYPE_SOCKET_STREAM,
+                wasix::SOCK_PROTO_TCP,
+            )
+            .map_err(|e| errno("sock_open", e))?;
+            wasix::sock_set_opt_flag(fd, wasix::SOCK_OPTION_REUSE_ADDR, wasix::BOOL_TRUE)
+                .map_err(|e| errno("reuse_addr", e))?;
             wasix::sock_bind(fd, &addr).map_err(|e| errno("sock_bind", e))?;
             wasix::sock_listen(fd, 1024).map_err(|e| errno("sock_listen", e))?;
             // std cannot set O_NONBLOCK on wasip1 sockets; tokio needs it, so set it here.
-            wasix::wasi::fd_fdstat_set_flags(fd, wasix::wasi::FDFLAGS_NONBLOCK)
-                .map_err(|e| std::io::Error::other(format!("WASI fd_fdstat_set_flags(NONBLOCK) failed: {e}")))?;
+            wasix::wasi::fd_fdstat_set_flags(fd, wasix::wasi::FDFLAGS_NONBLOCK).map_err(|e| {
+                std::io::Error::other(format!("WASI fd_fdstat_set_flags(NONBLOCK) failed: {e}"))
+            })?;
             Ok(std::net::TcpListener::from_raw_fd(fd as i32))
         }
     }
@@ -42,7 +53,13 @@ mod wasix_socket {
     /// WASIX has a no-delay socket option, unlike plain WASI: set it on every accepted socket.
     pub fn nodelay(stream: &tokio::net::TcpStream) {
         // SAFETY: the descriptor belongs to a live stream for the duration of the call.
-        let _ = unsafe { wasix::sock_set_opt_flag(stream.as_raw_fd() as u32, wasix::SOCK_OPTION_NO_DELAY, wasix::BOOL_TRUE) };
+        let _ = unsafe {
+            wasix::sock_set_opt_flag(
+                stream.as_raw_fd() as u32,
+                wasix::SOCK_OPTION_NO_DELAY,
+                wasix::BOOL_TRUE,
+            )
+        };
     }
 }
 

@@ -11,7 +11,9 @@ fn bind(config: &bench_server::Config) -> std::io::Result<std::net::TcpListener>
 
 #[cfg(not(target_os = "wasi"))]
 fn bind(_: &bench_server::Config) -> std::io::Result<std::net::TcpListener> {
-    Err(std::io::Error::other("server-wasmedge is built for wasm32-wasip1 and runs under WasmEdge"))
+    Err(std::io::Error::other(
+        "server-wasmedge is built for wasm32-wasip1 and runs under WasmEdge",
+    ))
 }
 
 fn main() -> std::process::ExitCode {

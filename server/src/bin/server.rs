@@ -2,5 +2,8 @@
 //! std's own `TcpListener::bind` works on both.
 
 fn main() -> std::process::ExitCode {
-    bench_server::main_with(|config| std::net::TcpListener::bind(config.addr), bench_server::nodelay_via_tokio)
+    bench_server::main_with(
+        |config| std::net::TcpListener::bind(config.addr),
+        bench_server::nodelay_via_tokio,
+    )
 }
