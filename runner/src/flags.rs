@@ -30,6 +30,13 @@ pub enum Flag {
     HighSpread { spread_pct: f64, repeats: usize },
     /// Some requests failed or answered wrongly.
     RequestErrors { failed_rate: f64 },
+    /// Far fewer requests completed than the connections and their latency imply: most
+    /// connections waited without an answer (Little's law: rps ≈ concurrency / latency).
+    Starved {
+        rps: f64,
+        implied_rps: f64,
+        concurrency: u32,
+    },
 }
 
 impl Flag {
@@ -39,6 +46,7 @@ impl Flag {
             Flag::GeneratorBound { .. } => "generator-bound",
             Flag::HighSpread { .. } => "high-spread",
             Flag::RequestErrors { .. } => "errors",
+            Flag::Starved { .. } => "starved",
         }
     }
 
@@ -59,6 +67,9 @@ impl Flag {
             Flag::RequestErrors { failed_rate } => format!(
                 "{:.2}% of requests failed or got a non-200 answer",
                 failed_rate * 100.0
+            ),
+            Flag::Starved { rps, implied_rps, concurrency } => format!(
+                "{rps:.0} req/s completed, while {concurrency} connections at the measured latency would give {implied_rps:.0} req/s"
             ),
         }
     }
@@ -81,6 +92,13 @@ impl Flag {
                 "High spread: repeats disagree. Remedy: longer `duration`, more `repeats`, or a quieter machine before \
                  trusting small differences."
             }
+            Flag::Starved { .. } => {
+                "Starved connections: most connections waited without an answer while a few were served, so the \
+                 latency percentiles describe only the requests that completed and req/s is what the runtime's event \
+                 loop let through, not CPU cost (the server's CPU is usually idle). Cause: the runtime does not wake \
+                 the guest for every ready socket. Remedy: compare with another runtime or server language; report it \
+                 upstream."
+            }
             Flag::RequestErrors { .. } => {
                 "Errors: req/s counts failures too. Remedy: read the server log in the run directory; lower the load if \
                  the server is overwhelmed."
@@ -101,7 +119,14 @@ pub struct Observations {
     pub rps_repeats_spread_pct: Option<f64>,
     pub repeats: usize,
     pub failed_rate: Option<f64>,
+    /// Closed and peak models only: connections kept busy, measured req/s and mean latency.
+    pub concurrency: Option<u32>,
+    pub rps: Option<f64>,
+    pub avg_ms: Option<f64>,
 }
+
+/// Completed req/s below this share of concurrency / latency means starved connections.
+pub const STARVED_SHARE: f64 = 0.5;
 
 /// Applies every rule.
 pub fn evaluate(o: &Observations) -> Vec<Flag> {
@@ -143,6 +168,16 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
             flags.push(Flag::HighSpread {
                 spread_pct: spread,
                 repeats: o.repeats,
+            });
+        }
+    }
+    if let (Some(concurrency), Some(rps), Some(avg_ms)) = (o.concurrency, o.rps, o.avg_ms) {
+        let implied_rps = f64::from(concurrency) / (avg_ms / 1000.0);
+        if avg_ms > 0.0 && rps < STARVED_SHARE * implied_rps {
+            flags.push(Flag::Starved {
+                rps,
+                implied_rps,
+                concurrency,
             });
         }
     }
@@ -189,6 +224,40 @@ mod tests {
             ..Default::default()
         })
         .is_empty());
+    }
+
+    #[test]
+    fn starved_connections_follow_littles_law() {
+        // Go on wasmer here: 50 VUs, 4.9 ms per completed request, yet only 223 req/s.
+        let starved = Observations {
+            concurrency: Some(50),
+            rps: Some(223.0),
+            avg_ms: Some(4.86),
+            ..Default::default()
+        };
+        let flags = evaluate(&starved);
+        assert_eq!(
+            flags.iter().map(Flag::code).collect::<Vec<_>>(),
+            ["starved"]
+        );
+        assert!(
+            flags[0].evidence().contains("would give 10288 req/s"),
+            "{}",
+            flags[0].evidence()
+        );
+        // Healthy (native: 50 / 3.45 ms = 14.5k) and stalled (50 / 44 ms = 1.1k) runs agree with it.
+        for (rps, avg_ms) in [(14_481.0, 3.4), (1_142.0, 43.9)] {
+            let ok = Observations {
+                concurrency: Some(50),
+                rps: Some(rps),
+                avg_ms: Some(avg_ms),
+                ..Default::default()
+            };
+            assert!(
+                evaluate(&ok).iter().all(|f| f.code() != "starved"),
+                "{rps} req/s at {avg_ms} ms"
+            );
+        }
     }
 
     #[test]

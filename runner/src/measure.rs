@@ -304,6 +304,11 @@ impl<'a> Plan<'a> {
                 waiting_avg_ms: m.waiting_avg_ms,
                 p50_ms: m.p50_ms,
                 server_cpu_pct: m.server_cpu_pct,
+                // The open model fixes req/s by its rate, so Little's law says nothing there.
+                concurrency: (self.cell.load.model != LoadModel::Open)
+                    .then(|| self.cell.load.concurrency()),
+                rps: m.rps,
+                avg_ms: m.avg_ms,
                 generator_cpu_pct: m.generator_cpu_pct,
                 generator_cpus,
                 rps_repeats_spread_pct: spread,
