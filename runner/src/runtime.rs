@@ -436,6 +436,37 @@ mod tests {
     }
 
     #[test]
+    fn guests_get_no_filesystem_and_only_the_environment_the_runner_passes() {
+        let defs = RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
+        for def in defs.runtimes() {
+            for (name, mode) in &def.modes {
+                let argv = &mode.launch;
+                for (i, arg) in argv.iter().enumerate() {
+                    for forbidden in [
+                        "--dir",
+                        "--mapdir",
+                        "--inherit-env",
+                        "inherit-env",
+                        "--forward-host-env",
+                        "--volume",
+                    ] {
+                        assert!(
+                            !arg.starts_with(forbidden),
+                            "runtimes/{}.toml mode {name}: {arg:?} gives the guest host access",
+                            def.name
+                        );
+                    }
+                    if arg == "--env" {
+                        let value = argv.get(i + 1).map(String::as_str).unwrap_or("");
+                        let re = regex::Regex::new(r"^[A-Z_]+=\{[a-z]+\}$").unwrap();
+                        assert!(re.is_match(value), "runtimes/{}.toml mode {name}: --env {value:?} must be KEY={{placeholder}}", def.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn placeholders_expand_to_one_argument_each() {
         let mut vars = Placeholders::default();
         vars.set("addr", "127.0.0.1:1234")
