@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use serde::Serialize;
 
@@ -24,6 +26,41 @@ pub struct Chart {
 const ROW_HEIGHT: u32 = 26;
 const WIDTH: u32 = 900;
 
+/// The coordinate system both chart kinds share: values along x, one labelled band per row on y
+/// (rows given bottom-up, as plotters counts them).
+type RowChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
+
+fn row_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    unit: &str,
+    labels: &[String],
+    max: f64,
+) -> Result<RowChart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(290)
+        .build_cartesian_2d(0.0..max, (0..labels.len()).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 13))
+        .x_labels(6)
+        .x_label_formatter(&|v| axis_number(*v))
+        .x_desc(unit)
+        .y_labels(labels.len())
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()?;
+    Ok(chart)
+}
+
 /// One horizontal bar per row: (label, value, annotation).
 fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<String> {
     // plotters counts categories from the bottom; reverse so the page's first row is on top.
@@ -35,26 +72,7 @@ fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<
         root.fill(&WHITE)?;
         let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9) * 1.25;
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(290)
-            .build_cartesian_2d(0.0..max, (0..bars.len()).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .label_style(("sans-serif", 13))
-            .x_labels(6)
-            .x_label_formatter(&|v| axis_number(*v))
-            .x_desc(unit)
-            .y_labels(bars.len())
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .draw()?;
+        let mut chart = row_axes(&root, title, unit, &labels, max)?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, _))| {
             // Colour by page order, not drawing order.
             let color = Palette99::pick(bars.len() - 1 - i).mix(0.8);
@@ -90,26 +108,7 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
         root.fill(&WHITE)?;
         let max = rows.iter().flat_map(|r| r.1).fold(0.0, f64::max).max(1e-9) * 1.15;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(290)
-            .build_cartesian_2d(0.0..max, (0..rows.len()).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .label_style(("sans-serif", 13))
-            .x_labels(6)
-            .x_label_formatter(&|v| axis_number(*v))
-            .x_desc("milliseconds")
-            .y_labels(rows.len())
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .draw()?;
+        let mut chart = row_axes(&root, title, "milliseconds", &labels, max)?;
         let colors = [
             RGBColor(76, 145, 201),
             RGBColor(242, 166, 56),

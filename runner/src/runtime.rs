@@ -438,6 +438,7 @@ mod tests {
     #[test]
     fn guests_get_no_filesystem_and_only_the_environment_the_runner_passes() {
         let defs = RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
+        let re = regex::Regex::new(r"^[A-Z_]+=\{[a-z]+\}$").unwrap();
         for def in defs.runtimes() {
             for (name, mode) in &def.modes {
                 let argv = &mode.launch;
@@ -458,7 +459,6 @@ mod tests {
                     }
                     if arg == "--env" {
                         let value = argv.get(i + 1).map(String::as_str).unwrap_or("");
-                        let re = regex::Regex::new(r"^[A-Z_]+=\{[a-z]+\}$").unwrap();
                         assert!(re.is_match(value), "runtimes/{}.toml mode {name}: --env {value:?} must be KEY={{placeholder}}", def.name);
                     }
                 }

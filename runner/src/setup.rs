@@ -97,6 +97,27 @@ pub fn artifact_kind(
         .ok_or_else(|| crate::artifacts::missing_reason(server, name)))
 }
 
+/// The distinct builds the cells need, leaving out cells whose runtime is unusable and cells whose
+/// server language has no such build (those are skipped with a reason).
+pub fn needed_builds(
+    defs: &RuntimeDefs,
+    cells: &[crate::matrix::Cell],
+    resolved: &BTreeMap<String, Resolved>,
+) -> Result<Vec<&'static ArtifactKind>> {
+    let mut needed = Vec::new();
+    for cell in cells {
+        if resolved[&cell.runtime].problem.is_none() {
+            let def = defs
+                .get(&cell.runtime)
+                .expect("cells name defined runtimes");
+            if let Ok(kind) = artifact_kind(def, &cell.mode, &cell.server)? {
+                needed.push(kind);
+            }
+        }
+    }
+    Ok(needed)
+}
+
 pub struct Builds {
     /// Artifact path, or why it could not be built (cells that need it fail with that reason).
     pub results: BTreeMap<String, Result<PathBuf, String>>,

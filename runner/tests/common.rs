@@ -68,3 +68,23 @@ pub fn thousands(value: f64) -> String {
     }
     out
 }
+
+/// A runtimes dir under `dir` holding the repository's definitions plus `extra` (file stem -> TOML).
+pub fn runtimes_with(dir: &Path, extra: &[(&str, String)]) -> PathBuf {
+    let runtimes = dir.join("runtimes");
+    std::fs::create_dir_all(runtimes.join("tools")).unwrap();
+    for sub in ["", "tools"] {
+        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub))
+            .unwrap()
+            .flatten()
+        {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    for (name, body) in extra {
+        std::fs::write(runtimes.join(format!("{name}.toml")), body).unwrap();
+    }
+    runtimes
+}

@@ -10,24 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A runtimes dir with the real definitions plus `extra` (name -> TOML body).
-fn runtimes_with(dir: &Path, extra: &[(&str, String)]) -> PathBuf {
-    let runtimes = dir.join("runtimes");
-    std::fs::create_dir_all(runtimes.join("tools")).unwrap();
-    for sub in ["", "tools"] {
-        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub))
-            .unwrap()
-            .flatten()
-        {
-            if entry.path().is_file() {
-                std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    for (name, body) in extra {
-        std::fs::write(runtimes.join(format!("{name}.toml")), format!("name = \"{name}\"\nabout = \"test runtime\"\nartifact = \"native\"\ninstall_hint = \"test only\"\n{body}")).unwrap();
-    }
-    runtimes
+/// A test runtime running the native build, with the given modes.
+fn test_runtime<'a>(name: &'a str, modes: &str) -> (&'a str, String) {
+    (name, format!("name = \"{name}\"\nabout = \"test runtime\"\nartifact = \"native\"\ninstall_hint = \"test only\"\n{modes}"))
 }
 
 fn matrix(dir: &Path, runtimes: &[&str], duration: &str, extra_settings: &str) -> PathBuf {
@@ -85,11 +70,11 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
     let runtimes = runtimes_with(
         dir.path(),
         &[
-            ("crasher", "[modes.start]\nabout = \"exits at once\"\nlaunch = [\"sh\", \"-c\", \"echo 'boom: no such engine' >&2; exit 3\"]\n".into()),
-            ("hanger", "[modes.start]\nabout = \"never listens\"\nlaunch = [\"sleep\", \"60\"]\n".into()),
-            ("dier", "[modes.start]\nabout = \"killed after 1.5 s\"\nlaunch = [\"timeout\", \"-s\", \"KILL\", \"1.5\", \"{artifact}\", \"--addr\", \"{addr}\"]\n".into()),
-            ("liar", "[modes.start]\nabout = \"another HTTP server\"\nlaunch = [\"python3\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\", \"{port}\"]\n".into()),
-            ("ghost", "binary = \"no-such-runtime-binary-xyz\"\nenv = \"NO_SUCH_RUNTIME_XYZ\"\n[modes.start]\nabout = \"not installed\"\nlaunch = [\"{bin}\", \"{artifact}\"]\n".into()),
+            test_runtime("crasher", "[modes.start]\nabout = \"exits at once\"\nlaunch = [\"sh\", \"-c\", \"echo 'boom: no such engine' >&2; exit 3\"]\n"),
+            test_runtime("hanger", "[modes.start]\nabout = \"never listens\"\nlaunch = [\"sleep\", \"60\"]\n"),
+            test_runtime("dier", "[modes.start]\nabout = \"killed after 1.5 s\"\nlaunch = [\"timeout\", \"-s\", \"KILL\", \"1.5\", \"{artifact}\", \"--addr\", \"{addr}\"]\n"),
+            test_runtime("liar", "[modes.start]\nabout = \"another HTTP server\"\nlaunch = [\"python3\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\", \"{port}\"]\n"),
+            test_runtime("ghost", "binary = \"no-such-runtime-binary-xyz\"\nenv = \"NO_SUCH_RUNTIME_XYZ\"\n[modes.start]\nabout = \"not installed\"\nlaunch = [\"{bin}\", \"{artifact}\"]\n"),
         ],
     );
     let m = matrix(

@@ -3,28 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-
-fn runtimes_dir(dir: &Path, extra: &[(&str, String)]) -> std::path::PathBuf {
-    let runtimes = dir.join("runtimes");
-    std::fs::create_dir_all(runtimes.join("tools")).unwrap();
-    for sub in ["", "tools"] {
-        for entry in std::fs::read_dir(repo_root().join("runtimes").join(sub))
-            .unwrap()
-            .flatten()
-        {
-            if entry.path().is_file() {
-                std::fs::copy(entry.path(), runtimes.join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    for (name, body) in extra {
-        std::fs::write(runtimes.join(format!("{name}.toml")), body).unwrap();
-    }
-    runtimes
-}
 
 #[test]
 fn install_tries_methods_in_order_and_is_idempotent() {
@@ -58,7 +37,7 @@ launch = ["{{bin}}", "{{artifact}}"]
 "#,
         installer.display()
     );
-    let runtimes = runtimes_dir(dir.path(), &[("fakeinst", def)]);
+    let runtimes = runtimes_with(dir.path(), &[("fakeinst", def)]);
     let tools = dir.path().join("tools");
     let common = [
         "--runtimes",
@@ -131,7 +110,7 @@ about = "prepare = copy"
 prepare = ["cp", "{artifact}", "{prepared}"]
 launch = ["{prepared}", "--addr", "{addr}"]
 "#;
-    let runtimes = runtimes_dir(dir.path(), &[("aotfake", def.to_string())]);
+    let runtimes = runtimes_with(dir.path(), &[("aotfake", def.to_string())]);
     for entry in std::fs::read_dir(repo_root().join("target/matrix-prepared"))
         .into_iter()
         .flatten()

@@ -83,18 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.common.tools_dir,
         &root,
     );
-    let mut needed = Vec::new();
-    for cell in &cells {
-        if resolved[&cell.runtime].problem.is_none() {
-            if let Ok(kind) = crate::setup::artifact_kind(
-                defs.get(&cell.runtime).expect("listed"),
-                &cell.mode,
-                &cell.server,
-            )? {
-                needed.push(kind);
-            }
-        }
-    }
+    let needed = crate::setup::needed_builds(&defs, &cells, &resolved)?;
     let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
     let builds = crate::setup::build_artifacts(&needed, go.as_deref(), &root, &target_dir, &logs);
 

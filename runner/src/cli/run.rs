@@ -122,18 +122,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Build each server flavour the available runtimes need, once.
     let build_start = Instant::now();
     let target_dir = crate::paths::target_dir();
-    let mut needed = Vec::new();
-    for cell in &matrix.cells {
-        if resolved[&cell.runtime].problem.is_none() {
-            if let Ok(kind) = crate::setup::artifact_kind(
-                defs.get(&cell.runtime).expect("validated"),
-                &cell.mode,
-                &cell.server,
-            )? {
-                needed.push(kind);
-            }
-        }
-    }
+    let needed = crate::setup::needed_builds(&defs, &matrix.cells, &resolved)?;
     let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
     if let Some(go_path) = &go {
         if needed.iter().any(|k| k.server == "go") {
