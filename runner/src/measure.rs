@@ -375,16 +375,20 @@ impl<'a> Plan<'a> {
                     ("WRK_METHOD".to_string(), workload.method.to_string()),
                     ("WRK_BODY_BYTES".to_string(), body_bytes.to_string()),
                 ];
-                if !self.settings.warmup.is_zero() {
-                    // wrk has no warm-up phase: a separate, discarded run.
+                let wrk_argv = |duration: Duration| {
                     let mut argv = vec![self.generator.display().to_string()];
                     argv.extend(wrk::args(
                         &self.script,
                         &url,
                         threads,
                         connections,
-                        self.settings.warmup.as_millis(),
+                        duration.as_millis(),
                     ));
+                    argv
+                };
+                if !self.settings.warmup.is_zero() {
+                    // wrk has no warm-up phase: a separate, discarded run.
+                    let argv = wrk_argv(self.settings.warmup);
                     let warm_log = self.logs.join(format!("{tag}-warmup.log"));
                     let mut warm = process::spawn_pinned(
                         &self.settings.generator_cpus,
@@ -405,15 +409,7 @@ impl<'a> Plan<'a> {
                     }
                     warm.stop();
                 }
-                let mut argv = vec![self.generator.display().to_string()];
-                argv.extend(wrk::args(
-                    &self.script,
-                    &url,
-                    threads,
-                    connections,
-                    self.settings.duration.as_millis(),
-                ));
-                (argv, env, Duration::ZERO)
+                (wrk_argv(self.settings.duration), env, Duration::ZERO)
             }
         };
         let mut generator = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log)
