@@ -169,6 +169,39 @@ pub fn go_toolchain(defs: &RuntimeDefs, tools_dir: &Path) -> Option<PathBuf> {
         .map(|found| found.path)
 }
 
+/// The plan for one cell with everything `run` and `check` resolve alike; the caller adds the load
+/// generator (run) or leaves it empty (check).
+#[allow(clippy::too_many_arguments)]
+pub fn plan<'a>(
+    index: usize,
+    cell: &'a crate::matrix::Cell,
+    def: &'a RuntimeDef,
+    resolved: &Resolved,
+    kind: &std::result::Result<&'static ArtifactKind, String>,
+    builds: &Builds,
+    settings: &'a crate::matrix::Settings,
+    target_dir: &Path,
+    logs: PathBuf,
+) -> crate::measure::Plan<'a> {
+    let kind = kind.as_ref().ok().copied();
+    crate::measure::Plan {
+        index,
+        cell,
+        def,
+        mode: &def.modes[&cell.mode],
+        bin: resolved.bin.clone(),
+        runtime_version: resolved.version.clone(),
+        kind,
+        artifact: kind.map(|k| k.path(target_dir)).unwrap_or_default(),
+        artifact_stripped_bytes: kind.and_then(|k| builds.stripped.get(&k.key()).copied()),
+        settings,
+        generator: PathBuf::new(),
+        script: PathBuf::new(),
+        logs,
+        prepared_cache: target_dir.join("matrix-prepared"),
+    }
+}
+
 fn rustc_version(root: &Path) -> String {
     std::process::Command::new("rustc")
         .arg("--version")

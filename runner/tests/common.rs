@@ -31,6 +31,36 @@ pub fn run_matrix(args: &[&str]) -> Output {
     output
 }
 
+/// `matrix run --matrix <matrix> --out <out> [extra...]`, waited for.
+pub fn run_matrix_file(matrix: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_matrix(&args)
+}
+
+/// The same, started in the background with its output discarded (for interrupt tests).
+pub fn spawn_matrix_file(matrix: &Path, out: &Path) -> std::process::Child {
+    Command::new(matrix_bin())
+        .args([
+            "run",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start matrix run")
+}
+
 /// Is a runtime's binary available (the same lookup the runner does, via `matrix doctor`)?
 pub fn runtime_present(name: &str) -> bool {
     let out = Command::new(matrix_bin())

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -91,15 +90,7 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
         "ready_timeout = \"3s\"",
     );
     let out = dir.path().join("out");
-    let output = run_matrix(&[
-        "run",
-        "--matrix",
-        m.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--runtimes",
-        runtimes.to_str().unwrap(),
-    ]);
+    let output = run_matrix_file(&m, &out, &["--runtimes", runtimes.to_str().unwrap()]);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -189,18 +180,7 @@ fn ctrl_c_keeps_finished_cells_stops_every_child_and_renders_partially() {
     );
     std::fs::write(&m, m_text).unwrap();
     let out = dir.path().join("out");
-    let mut child = Command::new(matrix_bin())
-        .args([
-            "run",
-            "--matrix",
-            m.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_matrix_file(&m, &out);
     // Interrupt while the second cell is under load: the first is finished by then.
     wait_for("the first cell file", Duration::from_secs(120), || {
         std::fs::read_dir(out.join("runs"))
@@ -256,18 +236,7 @@ fn a_second_ctrl_c_exits_at_once_without_orphans() {
     let dir = tempfile::tempdir().unwrap();
     let m = matrix(dir.path(), &["native/current-thread"], "20s", "");
     let out = dir.path().join("out");
-    let mut child = Command::new(matrix_bin())
-        .args([
-            "run",
-            "--matrix",
-            m.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_matrix_file(&m, &out);
     wait_for("the load generator", Duration::from_secs(120), || {
         out.join("runs").exists() && processes_of(&run_dir_of(&out)).len() >= 2
     });

@@ -127,15 +127,7 @@ launch = ["{prepared}", "--addr", "{addr}"]
     )
     .unwrap();
     let out = dir.path().join("out");
-    let output = run_matrix(&[
-        "run",
-        "--matrix",
-        matrix.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--runtimes",
-        runtimes.to_str().unwrap(),
-    ]);
+    let output = run_matrix_file(&matrix, &out, &["--runtimes", runtimes.to_str().unwrap()]);
     assert!(output.status.success());
     let run = read_json(&out.join("latest.json"));
     let cells = run["cells"].as_array().unwrap();

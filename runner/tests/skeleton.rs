@@ -46,13 +46,7 @@ fn tiny_matrix_end_to_end() {
     let out = dir.path().join("out");
     let repo_results_before = listing(&repo_root().join("results"));
 
-    let output = run_matrix(&[
-        "run",
-        "--matrix",
-        matrix.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = run_matrix_file(&matrix, &out, &[]);
     assert!(output.status.success(), "matrix run failed");
     assert_eq!(
         listing(&repo_root().join("results")),
@@ -153,13 +147,7 @@ fn bad_matrix_fails_before_writing_anything() {
     let matrix = dir.path().join("bad.toml");
     std::fs::write(&matrix, TINY.replace("\"default\"", "\"defualt\"")).unwrap();
     let out = dir.path().join("out");
-    let output = run_matrix(&[
-        "run",
-        "--matrix",
-        matrix.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = run_matrix_file(&matrix, &out, &[]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -1,14 +1,13 @@
 //! `matrix check`: starts every runtime x mode found on this machine and runs the conformance
 //! checks against it, so every target is shown to answer the same way before it is measured.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::conformance::{Target, CHECKS};
 use crate::matrix::{Cell, LoadModel, LoadSpec, Settings};
-use crate::measure::{Plan, Progress};
+use crate::measure::Progress;
 use crate::results::Status;
 use crate::runtime::RuntimeDefs;
 use crate::workload::Workload;
@@ -92,25 +91,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let def = defs.get(&cell.runtime).expect("listed");
         let kind = crate::setup::artifact_kind(def, &cell.mode, &cell.server)?;
         let r = &resolved[&cell.runtime];
-        let plan = Plan {
+        let plan = crate::setup::plan(
             index,
             cell,
             def,
-            mode: &def.modes[&cell.mode],
-            bin: r.bin.clone(),
-            runtime_version: r.version.clone(),
-            kind: kind.as_ref().ok().copied(),
-            artifact: kind
-                .as_ref()
-                .map(|k| k.path(&target_dir))
-                .unwrap_or_default(),
-            artifact_stripped_bytes: None,
-            settings: &settings,
-            generator: PathBuf::new(),
-            script: PathBuf::new(),
-            logs: logs.clone(),
-            prepared_cache: target_dir.join("matrix-prepared"),
-        };
+            r,
+            &kind,
+            &builds,
+            &settings,
+            &target_dir,
+            logs.clone(),
+        );
         let skip_reason = match (
             &r.problem,
             &kind,

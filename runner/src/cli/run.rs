@@ -167,11 +167,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 _ => "k6.js",
             });
         let plan = Plan {
-            index,
-            cell,
-            def,
-            mode: &def.modes[&cell.mode],
-            bin: r.bin.clone(),
             // Native Go is "run" by the Go toolchain that built it.
             runtime_version: match (def.binary.is_none(), cell.server.as_str()) {
                 (true, "go") => run
@@ -181,20 +176,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .map(|v| format!("go {v}")),
                 _ => r.version.clone(),
             },
-            kind: kind.as_ref().ok().copied(),
-            artifact: kind
-                .as_ref()
-                .map(|k| k.path(&target_dir))
-                .unwrap_or_default(),
-            artifact_stripped_bytes: kind
-                .as_ref()
-                .ok()
-                .and_then(|k| builds.stripped.get(&k.key()).copied()),
-            settings: &matrix.settings,
             generator: generator.clone().unwrap_or_default(),
             script,
-            logs: run_dir.logs_dir(),
-            prepared_cache: target_dir.join("matrix-prepared"),
+            ..crate::setup::plan(
+                index,
+                cell,
+                def,
+                r,
+                &kind,
+                &builds,
+                &matrix.settings,
+                &target_dir,
+                run_dir.logs_dir(),
+            )
         };
         let cell_start = Instant::now();
         let result = if let Some(problem) = &r.problem {
