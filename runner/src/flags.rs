@@ -13,6 +13,11 @@ pub const STALL_IDLE_CPU_PCT: f64 = 30.0;
 pub const GENERATOR_BOUND_PCT: f64 = 80.0;
 /// Repeats whose req/s range exceeds this share of the median are flagged.
 pub const HIGH_SPREAD_PCT: f64 = 10.0;
+/// CPU outside the busiest server thread, as a share of all server CPU, that is worth explaining
+/// (native current-thread servers stay near 0; `wasmtime run` measured 25-30% here).
+pub const HELPER_THREADS_SHARE: f64 = 0.15;
+/// ... when the server is busy enough for CPU to be the limit.
+pub const HELPER_THREADS_MIN_CPU_PCT: f64 = 50.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -37,6 +42,12 @@ pub enum Flag {
         implied_rps: f64,
         concurrency: u32,
     },
+    /// A good share of the server's CPU ran outside the thread that serves requests.
+    HelperThreads {
+        other_cpu_pct: f64,
+        server_cpu_pct: f64,
+        switches_per_request: Option<f64>,
+    },
 }
 
 impl Flag {
@@ -47,6 +58,7 @@ impl Flag {
             Flag::HighSpread { .. } => "high-spread",
             Flag::RequestErrors { .. } => "errors",
             Flag::Starved { .. } => "starved",
+            Flag::HelperThreads { .. } => "helper-threads",
         }
     }
 
@@ -71,6 +83,18 @@ impl Flag {
             Flag::Starved { rps, implied_rps, concurrency } => format!(
                 "{rps:.0} req/s completed, while {concurrency} connections at the measured latency would give {implied_rps:.0} req/s"
             ),
+            Flag::HelperThreads {
+                other_cpu_pct,
+                server_cpu_pct,
+                switches_per_request,
+            } => {
+                let switches = switches_per_request
+                    .map(|s| format!("; {s:.2} context switches per request"))
+                    .unwrap_or_default();
+                format!(
+                    "{other_cpu_pct:.0}% of a CPU (of the server's {server_cpu_pct:.0}%) ran outside the thread that serves requests{switches}"
+                )
+            }
         }
     }
 
@@ -99,6 +123,14 @@ impl Flag {
                  the guest for every ready socket. Remedy: compare with another runtime or server language; report it \
                  upstream."
             }
+            Flag::HelperThreads { .. } => {
+                "Runtime threads beside the guest: the runtime does host work on threads other than the one running \
+                 the server, e.g. `wasmtime run` polls sockets on a tokio worker thread and wakes the guest's thread \
+                 when one becomes ready. On the server's pinned CPU they take turns with the guest, so part of the gap \
+                 to native is this hand-off (context switches, cold caches), not slower code. It is a real cost of \
+                 this runtime on this many cores. Remedy: none inside the guest; give the server more CPUs \
+                 (`server_cpus`) to see what the hand-off costs, or compare a runtime that polls on the guest's thread."
+            }
             Flag::RequestErrors { .. } => {
                 "Errors: req/s counts failures too. Remedy: read the server log in the run directory; lower the load if \
                  the server is overwhelmed."
@@ -114,6 +146,8 @@ pub struct Observations {
     pub waiting_avg_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub server_cpu_pct: Option<f64>,
+    pub server_other_threads_cpu_pct: Option<f64>,
+    pub server_switches_per_request: Option<f64>,
     pub generator_cpu_pct: Option<f64>,
     pub generator_cpus: usize,
     pub rps_repeats_spread_pct: Option<f64>,
@@ -178,6 +212,15 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
                 rps,
                 implied_rps,
                 concurrency,
+            });
+        }
+    }
+    if let (Some(server), Some(other)) = (o.server_cpu_pct, o.server_other_threads_cpu_pct) {
+        if server >= HELPER_THREADS_MIN_CPU_PCT && other >= HELPER_THREADS_SHARE * server {
+            flags.push(Flag::HelperThreads {
+                other_cpu_pct: other,
+                server_cpu_pct: server,
+                switches_per_request: o.server_switches_per_request,
             });
         }
     }
@@ -298,5 +341,32 @@ mod tests {
             ..Default::default()
         };
         assert!(evaluate(&calm).is_empty());
+    }
+
+    #[test]
+    fn runtime_threads_beside_the_guest_are_explained() {
+        // `wasmtime run` on one CPU: the guest's thread 69%, the tokio I/O worker 27%.
+        let wasmtime = Observations {
+            server_cpu_pct: Some(96.0),
+            server_other_threads_cpu_pct: Some(27.0),
+            server_switches_per_request: Some(0.74),
+            ..Default::default()
+        };
+        let flags = evaluate(&wasmtime);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].code(), "helper-threads");
+        assert_eq!(
+            flags[0].evidence(),
+            "27% of a CPU (of the server's 96%) ran outside the thread that serves requests; 0.74 context switches per request"
+        );
+        // A single-threaded server, and an idle one whose helper threads merely tick, are not flagged.
+        for (server, other) in [(95.0, 0.5), (20.0, 10.0)] {
+            let o = Observations {
+                server_cpu_pct: Some(server),
+                server_other_threads_cpu_pct: Some(other),
+                ..Default::default()
+            };
+            assert!(evaluate(&o).is_empty(), "{server}% / {other}%");
+        }
     }
 }

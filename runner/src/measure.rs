@@ -222,6 +222,7 @@ impl<'a> Plan<'a> {
             mut window_s,
             mut generator_pct,
         ) = (0.0, 0.0, 0.0, 0.0, Vec::new());
+        let (mut threads, mut requests) = (ThreadSplit::default(), 0u64);
         let mut failure = None;
         for repeat in 0..self.settings.repeats {
             progress.phase(&format!(
@@ -235,6 +236,10 @@ impl<'a> Plan<'a> {
                     server_cpu_s += run.server_cpu.0 + run.server_cpu.1;
                     server_user_s += run.server_cpu.0;
                     server_sys_s += run.server_cpu.1;
+                    threads.busiest_cpu_s += run.server_threads.busiest_cpu_s;
+                    threads.other_cpu_s += run.server_threads.other_cpu_s;
+                    threads.switches += run.server_threads.switches;
+                    requests += run.summary.requests;
                     window_s += run.window_s;
                     generator_pct
                         .push(run.generator_cpu_s / run.window_s / generator_cpus as f64 * 100.0);
@@ -293,6 +298,10 @@ impl<'a> Plan<'a> {
                 m.server_cpu_pct = Some(server_cpu_s / window_s * 100.0);
                 m.server_cpu_user_s = Some(server_user_s);
                 m.server_cpu_sys_s = Some(server_sys_s);
+                m.server_other_threads_cpu_pct = Some(threads.other_cpu_s / window_s * 100.0);
+            }
+            if requests > 0 {
+                m.server_switches_per_request = Some(threads.switches as f64 / requests as f64);
             }
             m.generator_cpu_pct = median(&generator_pct);
             let spread = match (m.rps_min, m.rps_max, m.rps) {
@@ -304,6 +313,8 @@ impl<'a> Plan<'a> {
                 waiting_avg_ms: m.waiting_avg_ms,
                 p50_ms: m.p50_ms,
                 server_cpu_pct: m.server_cpu_pct,
+                server_other_threads_cpu_pct: m.server_other_threads_cpu_pct,
+                server_switches_per_request: m.server_switches_per_request,
                 // The open model fixes req/s by its rate, so Little's law says nothing there.
                 concurrency: (self.cell.load.model != LoadModel::Open)
                     .then(|| self.cell.load.concurrency()),
@@ -415,7 +426,7 @@ impl<'a> Plan<'a> {
         let mut generator = process::spawn_pinned(&self.settings.generator_cpus, &argv, &env, &log)
             .map_err(|e| format!("{e:#}"))?;
         let limit = window_delay + self.settings.duration + Duration::from_secs(60);
-        let mut window_start: Option<(Instant, (f64, f64), f64)> = None;
+        let mut window_start: Option<(Instant, (f64, f64), f64, ThreadSnapshot)> = None;
         let cpu_pair = |pid| {
             process::process_tree(pid)
                 .into_iter()
@@ -428,6 +439,7 @@ impl<'a> Plan<'a> {
                     Instant::now(),
                     cpu_pair(server.pid),
                     process::tree_cpu_seconds(generator.pid),
+                    process::thread_usage(server.pid),
                 ));
             }
             if generator.exited_keep_zombie() {
@@ -453,10 +465,11 @@ impl<'a> Plan<'a> {
         }
         let end = Instant::now();
         let server_end = cpu_pair(server.pid);
+        let threads_end = process::thread_usage(server.pid);
         let generator_end = process::tree_cpu_seconds(generator.pid);
         let status = generator.exited();
         generator.stop();
-        let (start, server_start, generator_start) =
+        let (start, server_start, generator_start, threads_start) =
             window_start.ok_or("the generator exited before its warm-up ended")?;
         let summary = match load.model {
             LoadModel::Closed | LoadModel::Open => {
@@ -487,6 +500,7 @@ impl<'a> Plan<'a> {
             summary,
             window_s: (end - start).as_secs_f64(),
             server_cpu: (server_end.0 - server_start.0, server_end.1 - server_start.1),
+            server_threads: ThreadSplit::between(&threads_start, &threads_end),
             generator_cpu_s: generator_end - generator_start,
         })
     }
@@ -505,7 +519,37 @@ struct LoadRun {
     summary: k6::LoadSummary,
     window_s: f64,
     server_cpu: (f64, f64),
+    server_threads: ThreadSplit,
     generator_cpu_s: f64,
+}
+
+type ThreadSnapshot = std::collections::HashMap<i32, process::ThreadUsage>;
+
+/// Where the server's CPU went during a window: the busiest thread (the one serving requests)
+/// versus all others (runtime I/O drivers, compiler threads), and how often threads switched.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct ThreadSplit {
+    busiest_cpu_s: f64,
+    other_cpu_s: f64,
+    switches: u64,
+}
+
+impl ThreadSplit {
+    /// Threads born during the window count from zero; threads that ended are lost (their time
+    /// is still in the process totals).
+    fn between(start: &ThreadSnapshot, end: &ThreadSnapshot) -> ThreadSplit {
+        let mut split = ThreadSplit::default();
+        let mut cpu: Vec<f64> = Vec::new();
+        for (tid, after) in end {
+            let before = start.get(tid).copied().unwrap_or_default();
+            cpu.push((after.cpu_s - before.cpu_s).max(0.0));
+            split.switches += after.switches.saturating_sub(before.switches);
+        }
+        cpu.sort_by(|a, b| b.total_cmp(a));
+        split.busiest_cpu_s = cpu.first().copied().unwrap_or(0.0);
+        split.other_cpu_s = cpu.iter().skip(1).sum();
+        split
+    }
 }
 
 /// The repeat whose req/s is the median (lower middle for even counts), so its latencies go with it.

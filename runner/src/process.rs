@@ -177,7 +177,11 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 
 /// CPU time (user, system) of a process, in seconds, from /proc/<pid>/stat.
 pub fn cpu_seconds(pid: i32) -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// (user, system) seconds from the text of a `/proc/.../stat` file (process or thread).
+fn stat_cpu_seconds(stat: &str) -> Option<(f64, f64)> {
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -195,6 +199,54 @@ fn clock_ticks() -> f64 {
     } else {
         100.0
     }
+}
+
+/// CPU time and context switches of one thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadUsage {
+    pub cpu_s: f64,
+    /// Voluntary + involuntary context switches.
+    pub switches: u64,
+}
+
+/// Every thread of a process tree, by thread id. A runtime that serves from one thread while
+/// others drive its I/O shows up here as CPU outside the busiest thread.
+pub fn thread_usage(root: i32) -> std::collections::HashMap<i32, ThreadUsage> {
+    let mut threads = std::collections::HashMap::new();
+    for pid in process_tree(root) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else {
+                continue;
+            };
+            let dir = task.path();
+            let Some((user, system)) = std::fs::read_to_string(dir.join("stat"))
+                .ok()
+                .and_then(|stat| stat_cpu_seconds(&stat))
+            else {
+                continue;
+            };
+            let switches = std::fs::read_to_string(dir.join("status"))
+                .map(|status| {
+                    status
+                        .lines()
+                        .filter(|l| l.contains("ctxt_switches:"))
+                        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                        .sum()
+                })
+                .unwrap_or(0);
+            threads.insert(
+                tid,
+                ThreadUsage {
+                    cpu_s: user + system,
+                    switches,
+                },
+            );
+        }
+    }
+    threads
 }
 
 /// (VmRSS, VmHWM) in KiB from /proc/<pid>/status.
@@ -309,6 +361,18 @@ mod tests {
         let (rss, hwm) = memory_kb(me).unwrap();
         assert!(rss > 0 && hwm >= rss);
         assert!(cpu_seconds(me).is_some());
+        // A second thread that sleeps (switches out) and stays alive while /proc is read.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let helper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = rx.recv();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let threads = thread_usage(me);
+        tx.send(()).unwrap();
+        helper.join().unwrap();
+        assert!(threads.len() >= 2, "{threads:?}");
+        assert!(threads.values().any(|t| t.switches > 0), "{threads:?}");
         assert_eq!(process_tree(me)[0], me);
     }
 

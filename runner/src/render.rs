@@ -166,10 +166,14 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
             .rss_peak_kb
             .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
             .unwrap_or_else(dash),
-        cpu: m
-            .server_cpu_pct
-            .map(|p| format!("{p:.0}%"))
-            .unwrap_or_else(dash),
+        cpu: match (m.server_cpu_pct, m.server_other_threads_cpu_pct) {
+            // Worth showing once threads beside the serving one take a visible share.
+            (Some(all), Some(other)) if other >= 5.0 => {
+                format!("{all:.0}% ({other:.0}% other threads)")
+            }
+            (Some(all), _) => format!("{all:.0}%"),
+            (None, _) => dash(),
+        },
         startup: m.startup_ms.map(millis).unwrap_or_else(dash),
         artifact: m.artifact_bytes.map(bytes).unwrap_or_else(dash),
         flags: cell

@@ -54,6 +54,10 @@ pub struct Metrics {
     pub server_cpu_pct: Option<f64>,
     pub server_cpu_user_s: Option<f64>,
     pub server_cpu_sys_s: Option<f64>,
+    /// Server CPU spent outside its busiest thread (100 = one core), e.g. a runtime's I/O thread.
+    pub server_other_threads_cpu_pct: Option<f64>,
+    /// Context switches of all server threads per completed request.
+    pub server_switches_per_request: Option<f64>,
     /// Generator CPU over its run, as a share of its pinned CPUs (100 = all of them busy).
     pub generator_cpu_pct: Option<f64>,
     /// Launch to first correct response.

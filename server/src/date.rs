@@ -1,5 +1,5 @@
-//! The `Date` header, formatted at most once a second per thread (TechEmpower requires it to change
-//! each second; formatting it per request would be measurable work on a hot path).
+//! The `Date` header for the wasi:http handler (the hyper server lets hyper add its own), formatted
+//! at most once a second per thread: TechEmpower requires it to change each second.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};

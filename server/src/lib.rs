@@ -122,13 +122,27 @@ where
     }
 }
 
+/// hyper adds `Date` itself from its own per-second cache (it reads the clock on every
+/// connection poll anyway), so the hyper server does not add a second one: each clock read is a
+/// host call under WASI.
 fn to_response(reply: routes::Reply, head: bool) -> Response<Full<Bytes>> {
-    http_response(reply, head, Full::new)
+    response_without_date(reply, head, Full::new)
 }
 
-/// The HTTP response for a route's reply, headers included, for any body type: the hyper server
-/// and the wasi:http handler (`server-http`) both build their answers here.
+/// The HTTP response for a route's reply, all headers included (`Date` too), for any body type:
+/// the wasi:http handler (`server-http`), whose host does not add `Date`, answers with this.
 pub fn http_response<B>(
+    reply: routes::Reply,
+    head: bool,
+    make_body: impl FnOnce(Bytes) -> B,
+) -> Response<B> {
+    let mut response = response_without_date(reply, head, make_body);
+    response.headers_mut().insert(DATE, date::now());
+    response
+}
+
+/// Status, body and every header but `Date`: shared by the hyper server and `http_response`.
+fn response_without_date<B>(
     reply: routes::Reply,
     head: bool,
     make_body: impl FnOnce(Bytes) -> B,
@@ -144,7 +158,6 @@ pub fn http_response<B>(
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(SERVER, HeaderValue::from_static(routes::SERVER_NAME));
-    headers.insert(DATE, date::now());
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     if let Some(allow) = reply.allow {
