@@ -109,7 +109,7 @@ impl Flag {
             }
             Flag::GeneratorBound { .. } => {
                 "Generator-bound: req/s is a lower bound on what the server can do, and cells at this level cannot be \
-                 ranked against each other. Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
+                 ranked against each other by req/s (their CPU per request still compares). Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
                  throughput with a faster generator (wrk)."
             }
             Flag::HighSpread { .. } => {

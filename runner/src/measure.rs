@@ -223,6 +223,8 @@ impl<'a> Plan<'a> {
             mut generator_pct,
         ) = (0.0, 0.0, 0.0, 0.0, Vec::new());
         let (mut threads, mut requests) = (ThreadSplit::default(), 0u64);
+        // Requests completed inside the measured windows (the CPU figures cover those windows).
+        let mut window_requests = 0.0;
         let mut failure = None;
         for repeat in 0..self.settings.repeats {
             progress.phase(&format!(
@@ -240,6 +242,7 @@ impl<'a> Plan<'a> {
                     threads.other_cpu_s += run.server_threads.other_cpu_s;
                     threads.switches += run.server_threads.switches;
                     requests += run.summary.requests;
+                    window_requests += run.summary.rps() * run.window_s;
                     window_s += run.window_s;
                     generator_pct
                         .push(run.generator_cpu_s / run.window_s / generator_cpus as f64 * 100.0);
@@ -299,6 +302,9 @@ impl<'a> Plan<'a> {
                 m.server_cpu_user_s = Some(server_user_s);
                 m.server_cpu_sys_s = Some(server_sys_s);
                 m.server_other_threads_cpu_pct = Some(threads.other_cpu_s / window_s * 100.0);
+            }
+            if window_requests >= 1.0 {
+                m.server_cpu_us_per_request = Some(server_cpu_s / window_requests * 1e6);
             }
             if requests > 0 {
                 m.server_switches_per_request = Some(threads.switches as f64 / requests as f64);

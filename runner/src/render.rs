@@ -55,6 +55,10 @@ pub struct Row {
     /// req/s relative to native (current-thread, same server, workload, load and write strategy).
     pub ratio: String,
     pub ratio_value: Option<f64>,
+    /// Server CPU time per request, e.g. "7.8 µs".
+    pub cpu_per_request: String,
+    /// CPU per request relative to the same native baseline, e.g. "2.9×".
+    pub cpu_cost: String,
     pub p50: String,
     pub p95: String,
     pub p99: String,
@@ -131,9 +135,17 @@ fn native_compiler(run: &Run, cell: &CellResult) -> Option<String> {
 
 pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row {
     let m = &cell.metrics;
-    let ratio_value = match (m.rps, baseline(run, cell).and_then(|b| b.metrics.rps)) {
+    let base = baseline(run, cell).map(|b| &b.metrics);
+    let ratio_value = match (m.rps, base.and_then(|b| b.rps)) {
         (Some(rps), Some(base)) if base > 0.0 => Some(rps / base),
         _ => None,
+    };
+    let cpu_cost = match (
+        m.server_cpu_us_per_request,
+        base.and_then(|b| b.server_cpu_us_per_request),
+    ) {
+        (Some(us), Some(base)) if base > 0.0 => format!("{:.1}×", us / base),
+        _ => String::new(),
     };
     Row {
         id: cell.id.clone(),
@@ -158,6 +170,11 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         },
         ratio: ratio_value.map(|r| format!("{r:.2}×")).unwrap_or_else(dash),
         ratio_value,
+        cpu_per_request: m
+            .server_cpu_us_per_request
+            .map(|us| format!("{us:.1} µs"))
+            .unwrap_or_else(dash),
+        cpu_cost,
         p50: m.p50_ms.map(millis).unwrap_or_else(dash),
         p95: m.p95_ms.map(millis).unwrap_or_else(dash),
         p99: m.p99_ms.map(millis).unwrap_or_else(dash),
@@ -452,6 +469,44 @@ mod tests {
                 .rps
                 .unwrap();
         assert_eq!(wasmtime.ratio_value, Some(expected));
+        // The fixture predates CPU per request: shown as not measured, no cost ratio.
+        assert_eq!(wasmtime.cpu_per_request, "–");
+        assert_eq!(wasmtime.cpu_cost, "");
+    }
+
+    #[test]
+    fn cpu_per_request_is_compared_with_the_same_native_baseline() {
+        let mut run = fixture();
+        let (native_id, wasmtime_id) = {
+            let plaintext = |c: &&CellResult| c.workload == "plaintext";
+            let native = run.cells.iter().filter(plaintext).find(|c| c.runtime == "native");
+            let wasmtime = run
+                .cells
+                .iter()
+                .filter(plaintext)
+                .find(|c| c.runtime == "wasmtime" && c.write == "single");
+            (native.unwrap().id.clone(), wasmtime.unwrap().id.clone())
+        };
+        for cell in &mut run.cells {
+            if cell.id == native_id {
+                cell.metrics.server_cpu_us_per_request = Some(7.8);
+            } else if cell.id == wasmtime_id {
+                cell.metrics.server_cpu_us_per_request = Some(22.62);
+            }
+        }
+        let page = page(&run, None);
+        let row = |id: &str| {
+            page.sections
+                .iter()
+                .flat_map(|s| &s.rows)
+                .find(|r| r.id == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(row(&native_id).cpu_per_request, "7.8 µs");
+        assert_eq!(row(&native_id).cpu_cost, "1.0×");
+        assert_eq!(row(&wasmtime_id).cpu_per_request, "22.6 µs");
+        assert_eq!(row(&wasmtime_id).cpu_cost, "2.9×");
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct Metrics {
     pub server_other_threads_cpu_pct: Option<f64>,
     /// Context switches of all server threads per completed request.
     pub server_switches_per_request: Option<f64>,
+    /// Server CPU time per completed request (µs): the cost of a request, meaningful even when
+    /// the generator, not the server, limited req/s.
+    pub server_cpu_us_per_request: Option<f64>,
     /// Generator CPU over its run, as a share of its pinned CPUs (100 = all of them busy).
     pub generator_cpu_pct: Option<f64>,
     /// Launch to first correct response.
