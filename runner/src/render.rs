@@ -83,6 +83,9 @@ pub struct Row {
 pub struct PreviousRun {
     pub run_id: String,
     pub started: String,
+    /// Set when the previous run measured another machine (CPU model, CPU count or kernel): its
+    /// description, since the deltas then mix machine and code.
+    pub other_machine: Option<String>,
     #[serde(skip)]
     pub rps: BTreeMap<String, f64>,
 }
@@ -302,9 +305,15 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
     ids.sort();
     ids.iter().rev().find_map(|id| {
         let earlier = crate::results::read_run(&out.join("runs").join(id).join("run.json")).ok()?;
+        let (then, now) = (&earlier.environment, &run.environment);
+        let same_machine =
+            (&then.cpu_model, then.cpus, &then.kernel) == (&now.cpu_model, now.cpus, &now.kernel);
         Some(PreviousRun {
             run_id: earlier.run_id.clone(),
             started: earlier.started.clone(),
+            other_machine: (!same_machine).then(|| {
+                format!("{}, {} CPUs, Linux {}", then.cpu_model, then.cpus, then.kernel)
+            }),
             rps: earlier
                 .cells
                 .iter()
@@ -421,6 +430,19 @@ mod tests {
             .find(|r| r.runtime == "native")
             .unwrap();
         assert_eq!(native.delta, "+100.0%");
+        assert_eq!(page.previous.as_ref().unwrap().other_machine, None);
+        // A previous run from another machine is named, so its deltas are not read as code changes.
+        older.run_id = "20000103-000000".into();
+        older.environment.cpu_model = "Another CPU".into();
+        crate::results::write_json_atomic(
+            &out.path().join("runs").join(&older.run_id).join("run.json"),
+            &older,
+        )
+        .unwrap();
+        let previous = previous_run(out.path(), &run).unwrap();
+        assert_eq!(previous.run_id, "20000103-000000");
+        let other = previous.other_machine.unwrap();
+        assert!(other.starts_with("Another CPU, "), "{other}");
     }
 
     #[test]
