@@ -120,8 +120,10 @@ impl Flag {
                 "Starved connections: most connections waited without an answer while a few were served, so the \
                  latency percentiles describe only the requests that completed and req/s is what the runtime's event \
                  loop let through, not CPU cost (the server's CPU is usually idle). Cause: the runtime does not wake \
-                 the guest for every ready socket. Remedy: compare with another runtime or server language; report it \
-                 upstream."
+                 the guest for every ready socket. Seen with Go on wasmer 7.4/7.5: its `poll_oneoff` treats a clock \
+                 subscription with a zero timeout (\"just check\") as \"no timeout\", and Go's scheduler polls that way \
+                 whenever it looks for work, so it sleeps until some unrelated socket event. Remedy: compare with another \
+                 runtime or server language; report it upstream."
             }
             Flag::HelperThreads { .. } => {
                 "Runtime threads beside the guest: the runtime does host work on threads other than the one running \
