@@ -607,3 +607,41 @@ fn wait_ready(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::ThreadUsage;
+
+    fn usage(cpu_s: f64, switches: u64) -> ThreadUsage {
+        ThreadUsage { cpu_s, switches }
+    }
+
+    #[test]
+    fn the_busiest_thread_is_the_serving_one_and_the_rest_are_helpers() {
+        // A guest thread, a runtime I/O thread, an idle thread, and one born during the window.
+        let start: ThreadSnapshot = [
+            (1, usage(1.0, 10)),
+            (2, usage(0.5, 100)),
+            (3, usage(0.2, 5)),
+        ]
+        .into_iter()
+        .collect();
+        let end: ThreadSnapshot = [
+            (1, usage(4.0, 1_010)),
+            (2, usage(1.5, 2_100)),
+            (3, usage(0.2, 5)),
+            (4, usage(0.25, 40)),
+        ]
+        .into_iter()
+        .collect();
+        let split = ThreadSplit::between(&start, &end);
+        assert_eq!(split.busiest_cpu_s, 3.0);
+        assert!((split.other_cpu_s - 1.25).abs() < 1e-9, "{split:?}");
+        assert_eq!(split.switches, 1_000 + 2_000 + 40);
+        // A single-threaded server has no helper CPU.
+        let one: ThreadSnapshot = [(1, usage(2.0, 3))].into_iter().collect();
+        let split = ThreadSplit::between(&start, &one);
+        assert_eq!((split.busiest_cpu_s, split.other_cpu_s), (1.0, 0.0));
+    }
+}

@@ -218,7 +218,11 @@ pub fn thread_usage(root: i32) -> std::collections::HashMap<i32, ThreadUsage> {
             continue;
         };
         for task in tasks.flatten() {
-            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<i32>().ok())
+            else {
                 continue;
             };
             let dir = task.path();

@@ -312,7 +312,10 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
             run_id: earlier.run_id.clone(),
             started: earlier.started.clone(),
             other_machine: (!same_machine).then(|| {
-                format!("{}, {} CPUs, Linux {}", then.cpu_model, then.cpus, then.kernel)
+                format!(
+                    "{}, {} CPUs, Linux {}",
+                    then.cpu_model, then.cpus, then.kernel
+                )
             }),
             rps: earlier
                 .cells
@@ -501,7 +504,11 @@ mod tests {
         let mut run = fixture();
         let (native_id, wasmtime_id) = {
             let plaintext = |c: &&CellResult| c.workload == "plaintext";
-            let native = run.cells.iter().filter(plaintext).find(|c| c.runtime == "native");
+            let native = run
+                .cells
+                .iter()
+                .filter(plaintext)
+                .find(|c| c.runtime == "native");
             let wasmtime = run
                 .cells
                 .iter()
