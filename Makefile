@@ -40,15 +40,10 @@ init-wasmedge: runner
 init: init-core init-wasmer init-wasmedge
 	$(RUNNER) doctor
 
-# Every server build (the runner also builds what a matrix needs).
-build: toolchain
-	$(CARGO) build --locked --release -p wasm-bench-server --bin server
-	$(CARGO) build --locked --release -p wasm-bench-server --bin server --target wasm32-wasip2
-	$(CARGO) build --locked --release -p wasm-bench-server --bin server-http --target wasm32-wasip2 --features wasi-http
-	$(CARGO) build --locked --release -p wasm-bench-server --target wasm32-wasip1 --features wasmedge,wasix
-	cd server/go && CGO_ENABLED=0 GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -o ../../target/go/server .
-	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasix -o ../../target/go/server-wasix.wasm .
-	cd server/go && GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off $(TOOLS_DIR)/bin/go build -trimpath -tags wasmedge -o ../../target/go/server-wasmedge.wasm .
+# Every server build, each language and listener bootstrap (`matrix build --help`); the runner
+# also builds what a matrix needs. Go builds need Go (`make init-core`).
+build: runner
+	$(RUNNER) build
 
 # The runner exits 1 when some cells failed: their reasons are on the page, so make does not fail.
 matrix: init

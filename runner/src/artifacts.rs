@@ -21,7 +21,50 @@ pub enum Builder {
         wasm: bool,
         tags: &'static str,
         output: &'static str,
+        /// A workaround applied to a copy of a Go runtime file for this build only.
+        patch: Option<&'static GoPatch>,
     },
+}
+
+/// A one-line change to a file of the Go toolchain's own sources, made on a copy at build time and
+/// handed to `go build -overlay` (nothing from GOROOT is committed), so that one build can work
+/// around one runtime's bug. The build fails, saying so, when the line is not found exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoPatch {
+    /// Path under `$GOROOT/src`.
+    pub file: &'static str,
+    pub find: &'static str,
+    pub replace: &'static str,
+    /// What it works around, shown with the cells that run this build.
+    pub why: &'static str,
+}
+
+/// wasmer-wasix 0.704/0.705 `poll_oneoff` reads a clock subscription with timeout 0 ("check and
+/// return") as "no timeout", and Go's scheduler polls with timeout 0 whenever it looks for work:
+/// without this, Go under wasmer sleeps until an unrelated socket event (a few hundred req/s, or
+/// none). 1 ns means the same to a correct runtime.
+pub const WASMER_ZERO_TIMEOUT: GoPatch = GoPatch {
+    file: "runtime/netpoll_wasip1.go",
+    find: "clock.timeout = uint64(delay)",
+    replace: "clock.timeout = uint64(max(delay, 1))",
+    why: "built with Go's wasip1 netpoll asking poll_oneoff for 1 ns instead of 0: wasmer 7.4/7.5 reads a zero \
+          timeout as \"no timeout\", which leaves Go's scheduler asleep until an unrelated socket event",
+};
+
+impl GoPatch {
+    /// The patched text of `original`, or why the patch no longer fits this Go version.
+    pub fn apply(&self, original: &str) -> Result<String> {
+        match original.matches(self.find).count() {
+            1 => Ok(original.replacen(self.find, self.replace, 1)),
+            n => bail!(
+                "the Go workaround for {} expects `{}` once in $GOROOT/src/{}, found it {n} times: this Go \
+                 version changed that file; update or drop the patch in runner/src/artifacts.rs",
+                self.why.split(':').next().unwrap_or(self.file),
+                self.find,
+                self.file
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +129,7 @@ pub const KINDS: &[ArtifactKind] = &[
             wasm: false,
             tags: "",
             output: "server",
+            patch: None,
         },
     },
     ArtifactKind {
@@ -95,6 +139,7 @@ pub const KINDS: &[ArtifactKind] = &[
             wasm: true,
             tags: "wasix",
             output: "server-wasix.wasm",
+            patch: Some(&WASMER_ZERO_TIMEOUT),
         },
     },
     ArtifactKind {
@@ -104,6 +149,7 @@ pub const KINDS: &[ArtifactKind] = &[
             wasm: true,
             tags: "wasmedge",
             output: "server-wasmedge.wasm",
+            patch: None,
         },
     },
 ];
@@ -137,6 +183,11 @@ impl ArtifactKind {
     pub fn target_label(&self) -> &'static str {
         match self.builder {
             Builder::Cargo { target, .. } => target.unwrap_or("host"),
+            Builder::Go {
+                wasm: true,
+                patch: Some(_),
+                ..
+            } => "wasip1/wasm (go, patched netpoll)",
             Builder::Go { wasm: true, .. } => "wasip1/wasm (go)",
             Builder::Go { wasm: false, .. } => "host (go)",
         }
@@ -193,10 +244,16 @@ impl ArtifactKind {
                 }
                 args
             }
-            Builder::Go { tags, .. } => {
+            Builder::Go { tags, patch, .. } => {
                 let mut args: Vec<String> = ["build", "-trimpath"].map(String::from).to_vec();
                 if !tags.is_empty() {
                     args.extend(["-tags".into(), tags.into()]);
+                }
+                if patch.is_some() {
+                    args.extend([
+                        "-overlay".into(),
+                        self.overlay_path(target_dir).display().to_string(),
+                    ]);
                 }
                 args.extend([
                     "-o".into(),
@@ -246,6 +303,12 @@ impl ArtifactKind {
                 c
             }
         };
+        if let Builder::Go {
+            patch: Some(patch), ..
+        } = self.builder
+        {
+            self.write_overlay(patch, go.context("no Go toolchain")?, target_dir)?;
+        }
         let program = command.get_program().to_string_lossy().to_string();
         let status = command
             .args(self.build_args(target_dir))
@@ -266,6 +329,49 @@ impl ArtifactKind {
             bail!("the build succeeded but {} is missing", path.display());
         }
         Ok(path)
+    }
+}
+
+impl ArtifactKind {
+    /// `go build -overlay` file of a patched Go build (one per build, under target/go/).
+    fn overlay_path(&self, target_dir: &Path) -> PathBuf {
+        target_dir
+            .join("go")
+            .join("overlay")
+            .join(format!("{}.json", self.name))
+    }
+
+    /// Copies the toolchain's file, applies the patch, and writes the overlay that points at it.
+    fn write_overlay(&self, patch: &GoPatch, go: &Path, target_dir: &Path) -> Result<()> {
+        let output = Command::new(go)
+            .args(["env", "GOROOT"])
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .with_context(|| format!("cannot run {} env GOROOT", go.display()))?;
+        let goroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        let original_path = goroot.join("src").join(patch.file);
+        let original = std::fs::read_to_string(&original_path)
+            .with_context(|| format!("cannot read {}", original_path.display()))?;
+        let patched = patch.apply(&original)?;
+        let dir = target_dir.join("go").join("overlay").join(self.name);
+        let patched_path = dir.join(patch.file);
+        std::fs::create_dir_all(patched_path.parent().expect("a file under a dir"))?;
+        std::fs::write(&patched_path, patched)?;
+        let overlay = serde_json::json!({
+            "Replace": { original_path.display().to_string(): patched_path.display().to_string() }
+        });
+        std::fs::write(self.overlay_path(target_dir), overlay.to_string())?;
+        Ok(())
+    }
+
+    /// What the build changed beyond the shared source, if anything (shown with its cells).
+    pub fn build_note(&self) -> Option<&'static str> {
+        match self.builder {
+            Builder::Go {
+                patch: Some(patch), ..
+            } => Some(patch.why),
+            _ => None,
+        }
     }
 }
 
@@ -345,5 +451,38 @@ mod tests {
         assert!(go.path(t).ends_with("go/server-wasmedge.wasm"));
         assert!(ArtifactKind::find("go", "wasip2").is_none());
         assert!(missing_reason("go", "wasip2").contains("no wasip2 target"));
+        // Only the build that runs under wasmer carries the netpoll workaround, and says so.
+        assert!(!go.build_args(t).contains(&"-overlay".to_string()));
+        assert_eq!(go.build_note(), None);
+        let go_wasix = ArtifactKind::find("go", "wasix").unwrap();
+        assert!(go_wasix
+            .build_args(t)
+            .windows(2)
+            .any(|w| w == ["-overlay", "t/go/overlay/wasix.json"]));
+        assert!(go_wasix.build_note().unwrap().contains("wasmer"));
+        assert_eq!(go_wasix.target_label(), "wasip1/wasm (go, patched netpoll)");
+    }
+
+    #[test]
+    fn a_go_patch_applies_once_or_says_it_no_longer_fits() {
+        let patch = &WASMER_ZERO_TIMEOUT;
+        let original =
+            "\t\tclock := timeout.u.subscriptionClock()\n\t\tclock.timeout = uint64(delay)\n";
+        let patched = patch.apply(original).unwrap();
+        assert_eq!(
+            patched,
+            "\t\tclock := timeout.u.subscriptionClock()\n\t\tclock.timeout = uint64(max(delay, 1))\n"
+        );
+        for changed in [
+            "",
+            "clock.timeout = uint64(delay)\nclock.timeout = uint64(delay)\n",
+        ] {
+            let err = patch.apply(changed).unwrap_err().to_string();
+            assert!(
+                err.contains("$GOROOT/src/runtime/netpoll_wasip1.go"),
+                "{err}"
+            );
+            assert!(err.contains("update or drop the patch"), "{err}");
+        }
     }
 }

@@ -122,7 +122,8 @@ impl Flag {
                  loop let through, not CPU cost (the server's CPU is usually idle). Cause: the runtime does not wake \
                  the guest for every ready socket. Seen with Go on wasmer 7.4/7.5: its `poll_oneoff` treats a clock \
                  subscription with a zero timeout (\"just check\") as \"no timeout\", and Go's scheduler polls that way \
-                 whenever it looks for work, so it sleeps until some unrelated socket event. Remedy: compare with another \
+                 whenever it looks for work, so it sleeps until some unrelated socket event (the Go build for wasmer \
+                 here works around it). Remedy: compare with another \
                  runtime or server language; report it upstream."
             }
             Flag::HelperThreads { .. } => {

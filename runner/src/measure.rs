@@ -47,6 +47,7 @@ impl<'a> Plan<'a> {
             id: self.cell.id.clone(),
             server: self.cell.server.clone(),
             target: self.kind.map_or("none", |k| k.target_label()).to_string(),
+            build_note: self.kind.and_then(|k| k.build_note()).map(String::from),
             runtime: self.cell.runtime.clone(),
             mode: self.cell.mode.clone(),
             mode_about: self.mode.about.clone(),

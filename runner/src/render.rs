@@ -26,6 +26,15 @@ pub struct Page<'a> {
     pub not_measured: Vec<Row>,
     pub counts: BTreeMap<String, usize>,
     pub reproduce: String,
+    /// Builds that differ from the shared source (runtime-bug workarounds), with where they ran.
+    pub build_notes: Vec<BuildNote>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildNote {
+    /// e.g. "go on wasmer".
+    pub cells: String,
+    pub note: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -281,9 +290,28 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
     } else {
         format!(" MATRIX={}", run.matrix_file)
     };
+    // One line per workaround, naming the server x runtime pairs that ran that build.
+    let mut by_note: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for cell in &run.cells {
+        if let Some(note) = cell.build_note.as_deref() {
+            let pair = format!("{} on {}", cell.server, cell.runtime);
+            let pairs = by_note.entry(note).or_default();
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+    }
+    let build_notes = by_note
+        .into_iter()
+        .map(|(note, pairs)| BuildNote {
+            cells: pairs.join(", "),
+            note: note.to_string(),
+        })
+        .collect();
     Page {
         run,
         previous,
+        build_notes,
         charts: Vec::new(),
         sections,
         headline,
@@ -497,6 +525,30 @@ mod tests {
         // The fixture predates CPU per request: shown as not measured, no cost ratio.
         assert_eq!(wasmtime.cpu_per_request, "–");
         assert_eq!(wasmtime.cpu_cost, "");
+    }
+
+    #[test]
+    fn builds_that_differ_from_the_shared_source_are_listed_once() {
+        let mut run = fixture();
+        let note = "built with a workaround";
+        let wasm_ids: Vec<String> = run
+            .cells
+            .iter()
+            .filter(|c| c.runtime == "wasmtime")
+            .map(|c| c.id.clone())
+            .collect();
+        assert!(wasm_ids.len() > 1, "the fixture has several wasmtime cells");
+        for cell in &mut run.cells {
+            if wasm_ids.contains(&cell.id) {
+                cell.build_note = Some(note.into());
+            }
+        }
+        let page = page(&run, None);
+        assert_eq!(page.build_notes.len(), 1);
+        assert_eq!(page.build_notes[0].note, note);
+        assert!(page.build_notes[0].cells.contains("on wasmtime"));
+        // Runs written before build notes existed have none, and list none.
+        assert!(super::page(&fixture(), None).build_notes.is_empty());
     }
 
     #[test]

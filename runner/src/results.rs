@@ -86,6 +86,9 @@ pub struct CellResult {
     pub server: String,
     /// Rust target triple (or "host") of the artifact.
     pub target: String,
+    /// What the build changed beyond the shared source (a runtime-bug workaround), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_note: Option<String>,
     pub runtime: String,
     pub mode: String,
     pub mode_about: String,

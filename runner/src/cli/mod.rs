@@ -1,5 +1,6 @@
 //! Command line: one subcommand, one file.
 
+mod build;
 mod check;
 mod doctor;
 mod install;
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the servers, run every cell of a matrix file, write JSON and the page.
     Run(run::Args),
+    /// Build every server (each language, each listener bootstrap) without measuring.
+    Build(build::Args),
     /// Start every runtime x mode found here and check that each answers every route correctly.
     Check(check::Args),
     /// Re-render the page from saved JSON without measuring anything.
@@ -39,6 +42,7 @@ pub enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Build(args) => build::run(args),
         Command::Render(args) => render::run(args),
         Command::Check(args) => check::run(args),
         Command::Doctor(args) => doctor::run(args),

@@ -1,0 +1,57 @@
+//! `matrix build`: every server build of every language (what `make build` runs), or those whose
+//! key ("rust/wasip2", "go/wasix", ...) contains `--only`. `run` and `check` build what they need
+//! the same way.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::artifacts::{ArtifactKind, KINDS};
+use crate::runtime::RuntimeDefs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only builds whose key contains this text (e.g. "go/" or "wasip2").
+    #[arg(long)]
+    pub only: Option<String>,
+    #[command(flatten)]
+    pub common: super::Common,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let defs = RuntimeDefs::load(&args.common.runtimes)?;
+    let target_dir = crate::paths::target_dir();
+    let logs = target_dir.join("matrix-build");
+    std::fs::create_dir_all(&logs)?;
+    let kinds: Vec<&'static ArtifactKind> = KINDS
+        .iter()
+        .filter(|k| {
+            args.only
+                .as_deref()
+                .is_none_or(|only| k.key().contains(only))
+        })
+        .collect();
+    let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
+    let builds = crate::setup::build_artifacts(
+        &kinds,
+        go.as_deref(),
+        &crate::paths::repo_root(),
+        &target_dir,
+        &logs,
+    );
+    let mut failed = 0;
+    for (key, built) in &builds.results {
+        match built {
+            Ok(path) => println!("{key}: {}", path.display()),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {key}: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
