@@ -44,6 +44,8 @@ pub struct Section {
     pub load_model: String,
     pub about: String,
     pub load: String,
+    /// One request in flight at a time (closed or peak load with one VU/connection).
+    pub one_at_a_time: bool,
     pub rows: Vec<Row>,
 }
 
@@ -267,6 +269,7 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
                 load_model: cell.load_model.clone(),
                 about: about.into(),
                 load: cell.load.clone(),
+                one_at_a_time: cell.load_model != "open" && cell.concurrency == 1,
                 rows: vec![r],
             }),
         }
@@ -525,6 +528,24 @@ mod tests {
         // The fixture predates CPU per request: shown as not measured, no cost ratio.
         assert_eq!(wasmtime.cpu_per_request, "–");
         assert_eq!(wasmtime.cpu_cost, "");
+    }
+
+    #[test]
+    fn one_request_at_a_time_sections_are_marked() {
+        let mut run = fixture();
+        assert!(page(&run, None).sections.iter().all(|s| !s.one_at_a_time));
+        let load = run.cells[0].load.clone();
+        for cell in run.cells.iter_mut().filter(|c| c.load == load) {
+            cell.concurrency = 1;
+        }
+        let page = page(&run, None);
+        for section in &page.sections {
+            let closed_or_peak = section.load_model != "open";
+            assert_eq!(
+                section.one_at_a_time,
+                section.load == load && closed_or_peak
+            );
+        }
     }
 
     #[test]
