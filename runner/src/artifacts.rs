@@ -282,7 +282,7 @@ impl ArtifactKind {
                 c.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
                 c
             }
-            Builder::Go { wasm, .. } => {
+            Builder::Go { wasm, patch, .. } => {
                 let go = go.context(
                     "the Go toolchain is not installed: `make init` or set GO=/path/to/go",
                 )?;
@@ -300,15 +300,12 @@ impl ArtifactKind {
                 } else {
                     c.env_remove("GOOS").env_remove("GOARCH");
                 }
+                if let Some(patch) = patch {
+                    self.write_overlay(patch, go, target_dir)?;
+                }
                 c
             }
         };
-        if let Builder::Go {
-            patch: Some(patch), ..
-        } = self.builder
-        {
-            self.write_overlay(patch, go.context("no Go toolchain")?, target_dir)?;
-        }
         let program = command.get_program().to_string_lossy().to_string();
         let status = command
             .args(self.build_args(target_dir))

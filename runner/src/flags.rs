@@ -109,8 +109,8 @@ impl Flag {
             }
             Flag::GeneratorBound { .. } => {
                 "Generator-bound: req/s is a lower bound on what the server can do, and cells at this level cannot be \
-                 ranked against each other by req/s (their CPU per request still compares). Remedy: give the generator more CPUs (`generator_cpus`) or compare peak \
-                 throughput with a faster generator (wrk)."
+                 ranked against each other by req/s (their CPU per request still compares). Remedy: give the \
+                 generator more CPUs (`generator_cpus`) or compare peak throughput with a faster generator (wrk)."
             }
             Flag::HighSpread { .. } => {
                 "High spread: repeats disagree. Remedy: longer `duration`, more `repeats`, or a quieter machine before \
@@ -123,8 +123,8 @@ impl Flag {
                  the guest for every ready socket. Seen with Go on wasmer 7.4/7.5: its `poll_oneoff` treats a clock \
                  subscription with a zero timeout (\"just check\") as \"no timeout\", and Go's scheduler polls that way \
                  whenever it looks for work, so it sleeps until some unrelated socket event (the Go build for wasmer \
-                 here works around it). Remedy: compare with another \
-                 runtime or server language; report it upstream."
+                 here works around it). Remedy: compare with another runtime or server language; report it \
+                 upstream."
             }
             Flag::HelperThreads { .. } => {
                 "Runtime threads beside the guest: the runtime does host work on threads other than the one running \

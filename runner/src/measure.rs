@@ -223,8 +223,8 @@ impl<'a> Plan<'a> {
             mut window_s,
             mut generator_pct,
         ) = (0.0, 0.0, 0.0, 0.0, Vec::new());
-        let (mut threads, mut requests) = (ThreadSplit::default(), 0u64);
-        // Requests completed inside the measured windows (the CPU figures cover those windows).
+        let mut threads = ThreadSplit::default();
+        // Requests completed inside the measured windows (the CPU and switch counts cover those).
         let mut window_requests = 0.0;
         let mut failure = None;
         for repeat in 0..self.settings.repeats {
@@ -239,10 +239,7 @@ impl<'a> Plan<'a> {
                     server_cpu_s += run.server_cpu.0 + run.server_cpu.1;
                     server_user_s += run.server_cpu.0;
                     server_sys_s += run.server_cpu.1;
-                    threads.busiest_cpu_s += run.server_threads.busiest_cpu_s;
-                    threads.other_cpu_s += run.server_threads.other_cpu_s;
-                    threads.switches += run.server_threads.switches;
-                    requests += run.summary.requests;
+                    threads.add(&run.server_threads);
                     window_requests += run.summary.rps() * run.window_s;
                     window_s += run.window_s;
                     generator_pct
@@ -306,9 +303,7 @@ impl<'a> Plan<'a> {
             }
             if window_requests >= 1.0 {
                 m.server_cpu_us_per_request = Some(server_cpu_s / window_requests * 1e6);
-            }
-            if requests > 0 {
-                m.server_switches_per_request = Some(threads.switches as f64 / requests as f64);
+                m.server_switches_per_request = Some(threads.switches as f64 / window_requests);
             }
             m.generator_cpu_pct = median(&generator_pct);
             let spread = match (m.rps_min, m.rps_max, m.rps) {
@@ -556,6 +551,13 @@ impl ThreadSplit {
         split.busiest_cpu_s = cpu.first().copied().unwrap_or(0.0);
         split.other_cpu_s = cpu.iter().skip(1).sum();
         split
+    }
+
+    /// Totals over repeats.
+    fn add(&mut self, other: &ThreadSplit) {
+        self.busiest_cpu_s += other.busiest_cpu_s;
+        self.other_cpu_s += other.other_cpu_s;
+        self.switches += other.switches;
     }
 }
 
