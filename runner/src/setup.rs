@@ -1,21 +1,23 @@
-//! What `run` and `check` both need before starting servers: each runtime located and versioned,
-//! and each server flavour built once.
+//! What `run` and `check` both do before starting servers: locate and version each runtime and
+//! load generator once, build each server flavour once, and then decide for each cell whether it
+//! is ready to measure, skipped (with the reason) or failed (with the reason).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::artifacts::ArtifactKind;
+use crate::build::{ArtifactKind, Builds};
+use crate::config::{Cell, RuntimeDef, RuntimeDefs, Settings};
+use crate::measure::{Launch, Plan};
 use crate::results::ToolInfo;
-use crate::runtime::{RuntimeDef, RuntimeDefs};
 
-/// A runtime as found on this machine.
+/// A runtime or tool as found on this machine.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub bin: Option<PathBuf>,
     pub version: Option<String>,
-    /// Why the runtime cannot be used (its cells are skipped with this reason).
+    /// Why it cannot be used (its cells are skipped with this reason).
     pub problem: Option<String>,
 }
 
@@ -29,46 +31,253 @@ impl Resolved {
     }
 }
 
-/// Locates and versions each named runtime once. Native's "version" is the compiler's.
-pub fn resolve_runtimes<'a>(
-    defs: &RuntimeDefs,
-    names: impl Iterator<Item = &'a str>,
-    tools_dir: &Path,
-    root: &Path,
-) -> BTreeMap<String, Resolved> {
-    let mut resolved = BTreeMap::new();
-    for name in names {
-        if resolved.contains_key(name) {
-            continue;
+/// What a cell's plan turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Ready,
+    Skip(String),
+    Fail(String),
+}
+
+/// Runtimes, generators and builds of one run (or check), resolved once.
+pub struct Setup<'a> {
+    pub defs: &'a RuntimeDefs,
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    /// Where build, prepare, server and generator logs go.
+    pub logs: PathBuf,
+    pub runtimes: BTreeMap<String, Resolved>,
+    /// k6 and wrk, when the cells' load models use them.
+    pub generators: BTreeMap<&'static str, Resolved>,
+    pub go: Option<Resolved>,
+    pub builds: Builds,
+}
+
+impl<'a> Setup<'a> {
+    /// Locates every runtime the cells name, the Go toolchain and, with `with_generators`, the
+    /// load generator of each cell's model. Nothing is built yet.
+    pub fn resolve(
+        defs: &'a RuntimeDefs,
+        cells: &[Cell],
+        tools_dir: &Path,
+        logs: PathBuf,
+        with_generators: bool,
+    ) -> Result<Setup<'a>> {
+        let root = crate::paths::repo_root();
+        let mut runtimes = BTreeMap::new();
+        for cell in cells {
+            if !runtimes.contains_key(&cell.runtime) {
+                let def = defs.get(&cell.runtime).expect("cells name defined runtimes");
+                runtimes.insert(cell.runtime.clone(), locate(def, tools_dir, &root));
+            }
         }
-        let def = defs.get(name).expect("names come from a validated matrix");
-        let r = match def.locate(tools_dir) {
-            Ok(Some(found)) => match def.version(&found.path) {
-                Ok(v) => Resolved {
-                    bin: Some(found.path),
-                    version: Some(v),
-                    problem: None,
-                },
-                Err(e) => Resolved {
-                    bin: None,
-                    version: None,
-                    problem: Some(format!("{e:#}")),
-                },
+        let mut generators = BTreeMap::new();
+        for cell in cells.iter().filter(|_| with_generators) {
+            let name = cell.load.model.generator();
+            if !generators.contains_key(name) {
+                let def = defs
+                    .tool(name)
+                    .with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
+                // A generator whose version cannot be read is still used: it is only recorded.
+                let found = match def.locate(tools_dir) {
+                    Ok(Some(found)) => Resolved {
+                        version: def.version(&found.path).ok(),
+                        bin: Some(found.path),
+                        problem: None,
+                    },
+                    Ok(None) => Resolved {
+                        bin: None,
+                        version: None,
+                        problem: Some(format!("runtimes/tools/{name}.toml names no binary")),
+                    },
+                    Err(problem) => Resolved {
+                        bin: None,
+                        version: None,
+                        problem: Some(problem),
+                    },
+                };
+                generators.insert(name, found);
+            }
+        }
+        let go = defs.tool("go").map(|def| locate(def, tools_dir, &root));
+        Ok(Setup {
+            defs,
+            root,
+            target_dir: crate::paths::target_dir(),
+            logs,
+            runtimes,
+            generators,
+            go,
+            builds: Builds::default(),
+        })
+    }
+
+    /// The Go toolchain, when it is installed.
+    pub fn go_bin(&self) -> Option<&Path> {
+        self.go.as_ref().and_then(|g| g.bin.as_deref())
+    }
+
+    /// Builds what the cells need (leaving out cells whose runtime is unusable and cells whose
+    /// server language has no such build: those are skipped with a reason).
+    pub fn build(&mut self, cells: &[Cell]) -> Result<()> {
+        let mut needed: Vec<&'static ArtifactKind> = Vec::new();
+        for cell in cells {
+            if self.runtimes[&cell.runtime].problem.is_none() {
+                if let Ok(kind) = artifact_kind(self.def(cell), &cell.mode, &cell.server)? {
+                    needed.push(kind);
+                }
+            }
+        }
+        self.builds = crate::build::build_all(
+            &needed,
+            self.go_bin(),
+            &self.root,
+            &self.target_dir,
+            &self.logs,
+        );
+        Ok(())
+    }
+
+    /// Whether a Go build was among those needed.
+    pub fn built_go(&self) -> bool {
+        self.builds.results.keys().any(|k| k.starts_with("go/"))
+    }
+
+    /// Every tool and runtime as the run records it.
+    pub fn tools(&self) -> BTreeMap<String, ToolInfo> {
+        let mut tools: BTreeMap<String, ToolInfo> = self
+            .generators
+            .iter()
+            .map(|(name, r)| (name.to_string(), r.tool_info()))
+            .collect();
+        for (name, r) in &self.runtimes {
+            tools.insert(name.clone(), r.tool_info());
+        }
+        if let (Some(go), true) = (&self.go, self.built_go()) {
+            if go.problem.is_none() {
+                tools.insert("go".into(), go.tool_info());
+            }
+        }
+        tools
+    }
+
+    fn def(&self, cell: &Cell) -> &'a RuntimeDef {
+        self.defs.get(&cell.runtime).expect("cells name defined runtimes")
+    }
+
+    /// The plan for one cell and whether it can be measured. `settings` bound the launch and
+    /// the windows; the generator is left empty when the setup resolved none (check).
+    pub fn plan<'c>(
+        &'c self,
+        index: usize,
+        cell: &'c Cell,
+        settings: &'c Settings,
+    ) -> Result<(Plan<'c>, Decision)> {
+        let def = self.def(cell);
+        let kind = artifact_kind(def, &cell.mode, &cell.server)?;
+        let resolved = &self.runtimes[&cell.runtime];
+        let generator = self.generators.get(cell.load.model.generator());
+        let plan = self.plan_for(index, cell, def, resolved, &kind, generator, settings);
+        let decision = if let Some(problem) = &resolved.problem {
+            Decision::Skip(problem.clone())
+        } else if let Err(reason) = &kind {
+            Decision::Skip(reason.clone())
+        } else if let Some(problem) = generator.and_then(|g| g.problem.as_ref()) {
+            Decision::Skip(format!("load generator missing: {problem}"))
+        } else if let Err(reason) = def.mode_support(&cell.mode, resolved.bin.as_deref()) {
+            Decision::Skip(reason)
+        } else {
+            match kind.ok().and_then(|k| self.builds.results.get(&k.key())) {
+                Some(Ok(_)) => Decision::Ready,
+                Some(Err(e)) => Decision::Fail(e.clone()),
+                None => Decision::Fail(crate::measure::CellError::NotBuilt.to_string()),
+            }
+        };
+        Ok((plan, decision))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_for<'c>(
+        &'c self,
+        index: usize,
+        cell: &'c Cell,
+        def: &'c RuntimeDef,
+        resolved: &Resolved,
+        kind: &std::result::Result<&'static ArtifactKind, String>,
+        generator: Option<&Resolved>,
+        settings: &'c Settings,
+    ) -> Plan<'c> {
+        let kind = kind.as_ref().ok().copied();
+        let script = match cell.load.model.generator() {
+            "wrk" => "wrk-report.lua",
+            _ => "k6.js",
+        };
+        Plan {
+            index,
+            cell,
+            launch: Launch {
+                tag: format!("{index:03}"),
+                def,
+                mode_name: &cell.mode,
+                mode: &def.modes[&cell.mode],
+                write: &cell.write,
+                bin: resolved.bin.clone(),
+                runtime_version: self.runtime_version(def, cell, resolved),
+                artifact: kind.map(|k| k.path(&self.target_dir)).unwrap_or_default(),
+                server_cpus: &settings.server_cpus,
+                ready_timeout: settings.ready_timeout,
+                logs: self.logs.clone(),
+                prepared_cache: self.target_dir.join("matrix-prepared"),
             },
-            Ok(None) => Resolved {
-                bin: None,
-                version: Some(rustc_version(root)),
+            kind,
+            artifact_stripped_bytes: kind.and_then(|k| self.builds.stripped.get(&k.key()).copied()),
+            settings,
+            generator: generator.and_then(|g| g.bin.clone()).unwrap_or_default(),
+            script: self.root.join("scripts").join(script),
+        }
+    }
+
+    /// Native Go is "run" by the Go toolchain that built it; other native builds by rustc.
+    fn runtime_version(&self, def: &RuntimeDef, cell: &Cell, resolved: &Resolved) -> Option<String> {
+        if def.binary.is_none() && cell.server == "go" {
+            return self
+                .go
+                .as_ref()
+                .filter(|_| self.built_go())
+                .and_then(|g| g.version.clone())
+                .map(|v| format!("go {v}"));
+        }
+        resolved.version.clone()
+    }
+}
+
+/// Finds and versions one definition's binary. Definitions without one (native) are "versioned"
+/// by the compiler.
+fn locate(def: &RuntimeDef, tools_dir: &Path, root: &Path) -> Resolved {
+    match def.locate(tools_dir) {
+        Ok(Some(found)) => match def.version(&found.path) {
+            Ok(v) => Resolved {
+                bin: Some(found.path),
+                version: Some(v),
                 problem: None,
             },
-            Err(problem) => Resolved {
+            Err(e) => Resolved {
                 bin: None,
                 version: None,
-                problem: Some(problem),
+                problem: Some(format!("{e:#}")),
             },
-        };
-        resolved.insert(name.to_string(), r);
+        },
+        Ok(None) => Resolved {
+            bin: None,
+            version: Some(rustc_version(root)),
+            problem: None,
+        },
+        Err(problem) => Resolved {
+            bin: None,
+            version: None,
+            problem: Some(problem),
+        },
     }
-    resolved
 }
 
 /// The build named by a mode (its `artifact`, else its runtime's), for a server language.
@@ -84,8 +293,8 @@ pub fn artifact_kind(
         .and_then(|m| m.artifact.as_deref())
         .or(def.artifact.as_deref())
         .unwrap_or("");
-    if !crate::artifacts::KINDS.iter().any(|k| k.name == name) {
-        let mut known: Vec<&str> = crate::artifacts::KINDS.iter().map(|k| k.name).collect();
+    if !crate::build::KINDS.iter().any(|k| k.name == name) {
+        let mut known: Vec<&str> = crate::build::KINDS.iter().map(|k| k.name).collect();
         known.dedup();
         anyhow::bail!(
             "runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})",
@@ -93,113 +302,7 @@ pub fn artifact_kind(
             known.join(", ")
         );
     }
-    Ok(ArtifactKind::find(server, name)
-        .ok_or_else(|| crate::artifacts::missing_reason(server, name)))
-}
-
-/// The distinct builds the cells need, leaving out cells whose runtime is unusable and cells whose
-/// server language has no such build (those are skipped with a reason).
-pub fn needed_builds(
-    defs: &RuntimeDefs,
-    cells: &[crate::matrix::Cell],
-    resolved: &BTreeMap<String, Resolved>,
-) -> Result<Vec<&'static ArtifactKind>> {
-    let mut needed = Vec::new();
-    for cell in cells {
-        if resolved[&cell.runtime].problem.is_none() {
-            let def = defs
-                .get(&cell.runtime)
-                .expect("cells name defined runtimes");
-            if let Ok(kind) = artifact_kind(def, &cell.mode, &cell.server)? {
-                needed.push(kind);
-            }
-        }
-    }
-    Ok(needed)
-}
-
-pub struct Builds {
-    /// Artifact path, or why it could not be built (cells that need it fail with that reason).
-    pub results: BTreeMap<String, Result<PathBuf, String>>,
-    /// Stripped size of native builds.
-    pub stripped: BTreeMap<String, u64>,
-}
-
-/// Builds each distinct flavour once (cargo and go skip unchanged work).
-pub fn build_artifacts(
-    kinds: &[&'static ArtifactKind],
-    go: Option<&Path>,
-    root: &Path,
-    target_dir: &Path,
-    logs: &Path,
-) -> Builds {
-    let mut builds = Builds {
-        results: BTreeMap::new(),
-        stripped: BTreeMap::new(),
-    };
-    for kind in kinds {
-        let key = kind.key();
-        if builds.results.contains_key(&key) {
-            continue;
-        }
-        eprintln!(
-            "building the {key} server ({})",
-            kind.build_args(target_dir).join(" ")
-        );
-        let log = logs.join(format!("build-{}.log", key.replace('/', "-")));
-        let built = kind
-            .build(root, target_dir, go, &log)
-            .map_err(|e| format!("{e:#}"));
-        if let (Ok(path), true) = (&built, kind.is_native()) {
-            if let Some(size) = crate::artifacts::stripped_size(path, logs) {
-                builds.stripped.insert(key.clone(), size);
-            }
-        }
-        builds.results.insert(key, built);
-    }
-    builds
-}
-
-/// The Go toolchain, when a Go build is needed and it is installed.
-pub fn go_toolchain(defs: &RuntimeDefs, tools_dir: &Path) -> Option<PathBuf> {
-    defs.tool("go")?
-        .locate(tools_dir)
-        .ok()
-        .flatten()
-        .map(|found| found.path)
-}
-
-/// The plan for one cell with everything `run` and `check` resolve alike; the caller adds the load
-/// generator (run) or leaves it empty (check).
-#[allow(clippy::too_many_arguments)]
-pub fn plan<'a>(
-    index: usize,
-    cell: &'a crate::matrix::Cell,
-    def: &'a RuntimeDef,
-    resolved: &Resolved,
-    kind: &std::result::Result<&'static ArtifactKind, String>,
-    builds: &Builds,
-    settings: &'a crate::matrix::Settings,
-    target_dir: &Path,
-    logs: PathBuf,
-) -> crate::measure::Plan<'a> {
-    let kind = kind.as_ref().ok().copied();
-    crate::measure::Plan {
-        index,
-        cell,
-        def,
-        mode: &def.modes[&cell.mode],
-        bin: resolved.bin.clone(),
-        runtime_version: resolved.version.clone(),
-        kind,
-        artifact: kind.map(|k| k.path(target_dir)).unwrap_or_default(),
-        artifact_stripped_bytes: kind.and_then(|k| builds.stripped.get(&k.key()).copied()),
-        settings,
-        generator: PathBuf::new(),
-        script: PathBuf::new(),
-        logs,
-        prepared_cache: target_dir.join("matrix-prepared"),
-    }
+    Ok(ArtifactKind::find(server, name).ok_or_else(|| crate::build::missing_reason(server, name)))
 }
 
 fn rustc_version(root: &Path) -> String {
@@ -208,7 +311,9 @@ fn rustc_version(root: &Path) -> String {
         .current_dir(root)
         .output()
         .ok()
-        .and_then(|o| crate::runtime::parse_version(None, &String::from_utf8_lossy(&o.stdout)))
+        .and_then(|o| {
+            crate::config::runtimes::parse_version(None, &String::from_utf8_lossy(&o.stdout))
+        })
         .map(|v| format!("rustc {v}"))
         .unwrap_or_else(|| "unknown".into())
 }

@@ -31,17 +31,17 @@ fn render_fixture(out: &Path) {
 fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
     let dir = tempfile::tempdir().unwrap();
     render_fixture(dir.path());
-    let run = read_json(&dir.path().join("fixture-run/run.json"));
+    let run = read_run(&dir.path().join("fixture-run/run.json"));
     let md = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
-    for cell in run["cells"].as_array().unwrap() {
-        let id = cell["id"].as_str().unwrap();
-        match cell["status"].as_str().unwrap() {
-            "ok" => {
-                let shown = thousands(cell["metrics"]["rps"].as_f64().unwrap());
+    for cell in &run.cells {
+        let id = &cell.id;
+        match cell.status {
+            Status::Ok => {
+                let shown = thousands(cell.metrics.rps.unwrap());
                 assert!(md.contains(&shown), "{id}: req/s {shown} not on the page");
             }
             _ => assert!(
-                md.contains(id),
+                md.contains(id.as_str()),
                 "{id} (not measured) must be listed with its reason"
             ),
         }

@@ -56,11 +56,8 @@ fn processes_of(out: &Path) -> Vec<String> {
     found
 }
 
-fn cells(out: &Path) -> Vec<serde_json::Value> {
-    read_json(&out.join("latest.json"))["cells"]
-        .as_array()
-        .unwrap()
-        .clone()
+fn cells(out: &Path) -> Vec<CellResult> {
+    read_run(&out.join("latest.json")).cells
 }
 
 #[test]
@@ -97,11 +94,11 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
         "failed cells must make the run exit 1"
     );
     let cells = cells(&out);
-    let by = |name: &str| cells.iter().find(|c| c["runtime"] == name).unwrap().clone();
-    let expect = |name: &str, status: &str, needles: &[&str]| {
+    let by = |name: &str| cells.iter().find(|c| c.runtime == name).unwrap().clone();
+    let expect = |name: &str, status: Status, needles: &[&str]| {
         let cell = by(name);
-        let reason = cell["reason"].as_str().unwrap_or_default();
-        assert_eq!(cell["status"], status, "{name}: {reason}");
+        let reason = cell.reason.as_deref().unwrap_or_default();
+        assert_eq!(cell.status, status, "{name}: {reason}");
         for needle in needles {
             assert!(
                 reason.contains(needle),
@@ -109,37 +106,28 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
             );
         }
     };
-    expect("crasher", "failed", &["exited", "boom: no such engine"]);
-    expect("hanger", "failed", &["did not answer within 3s"]);
-    expect("dier", "failed", &["died during load"]);
-    expect("liar", "failed", &["wrong answer", "status 404"]);
+    expect("crasher", Status::Failed, &["exited", "boom: no such engine"]);
+    expect("hanger", Status::Failed, &["did not answer within 3s"]);
+    expect("dier", Status::Failed, &["died during load"]);
+    expect("liar", Status::Failed, &["wrong answer", "status 404"]);
     expect(
         "ghost",
-        "skipped",
+        Status::Skipped,
         &["no-such-runtime-binary-xyz not found"],
     );
     // The cell after all of them was still measured.
-    assert_eq!(by("native")["status"], "ok");
+    assert_eq!(by("native").status, Status::Ok);
     // Each cell got its own port.
     let ports: std::collections::HashSet<String> = cells
         .iter()
         .flat_map(|c| {
-            c["command"]
-                .as_array()
-                .unwrap()
+            c.command
                 .iter()
-                .filter_map(|a| a.as_str()?.strip_prefix("127.0.0.1:").map(String::from))
+                .filter_map(|a| a.strip_prefix("127.0.0.1:").map(String::from))
         })
         .collect();
     assert!(ports.len() >= 2, "{ports:?}");
-    assert!(processes_of(
-        &out.join("runs").join(
-            read_json(&out.join("latest.json"))["run_id"]
-                .as_str()
-                .unwrap()
-        )
-    )
-    .is_empty());
+    assert!(processes_of(&out.join("runs").join(read_run(&out.join("latest.json")).run_id)).is_empty());
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
         page.contains("boom: no such engine"),

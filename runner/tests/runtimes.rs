@@ -129,11 +129,10 @@ launch = ["{prepared}", "--addr", "{addr}"]
     let out = dir.path().join("out");
     let output = run_matrix_file(&matrix, &out, &["--runtimes", runtimes.to_str().unwrap()]);
     assert!(output.status.success());
-    let run = read_json(&out.join("latest.json"));
-    let cells = run["cells"].as_array().unwrap();
+    let cells = read_run(&out.join("latest.json")).cells;
     let prepare: Vec<f64> = cells
         .iter()
-        .map(|c| c["metrics"]["prepare_ms"].as_f64().unwrap())
+        .map(|c| c.metrics.prepare_ms.unwrap())
         .collect();
     assert!(prepare[0] > 0.0, "the first cell compiles: {prepare:?}");
     assert_eq!(
@@ -142,5 +141,5 @@ launch = ["{prepared}", "--addr", "{addr}"]
     );
     assert!(cells
         .iter()
-        .all(|c| c["metrics"]["prepared_bytes"].as_u64().unwrap() > 0));
+        .all(|c| c.metrics.prepared_bytes.unwrap() > 0));
 }

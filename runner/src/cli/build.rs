@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::artifacts::{ArtifactKind, KINDS};
-use crate::runtime::RuntimeDefs;
+use crate::build::{ArtifactKind, KINDS};
+use crate::config::RuntimeDefs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,8 +31,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .is_none_or(|only| k.key().contains(only))
         })
         .collect();
-    let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
-    let builds = crate::setup::build_artifacts(
+    let go = defs
+        .tool("go")
+        .and_then(|def| def.locate(&args.common.tools_dir).ok().flatten())
+        .map(|found| found.path);
+    let builds = crate::build::build_all(
         &kinds,
         go.as_deref(),
         &crate::paths::repo_root(),

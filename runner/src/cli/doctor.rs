@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::runtime::{RuntimeDef, RuntimeDefs};
+use crate::config::{RuntimeDef, RuntimeDefs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

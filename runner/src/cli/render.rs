@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             crate::results::read_run(&latest)?
         }
     };
-    let written = crate::render::render_all(&args.templates, &run, &args.out)
+    let written = crate::report::render_all(&args.templates, &run, &args.out)
         .context("rendering the results page")?;
     for path in written {
         println!("wrote {}", path.display());

@@ -1,18 +1,19 @@
-//! `matrix run`: validate the matrix, resolve runtimes and tools, build the servers, measure every
-//! cell (writing each as it finishes), then write the run summary and render the page.
+//! `matrix run`: load the matrix, resolve the tools, open the run directory, build the servers,
+//! measure every cell (writing each as it finishes), then finish: the run summary and the page.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::matrix::Matrix;
-use crate::measure::{Plan, Progress};
-use crate::results::{self, CellResult, Run, RunDir, Status, Timing, ToolInfo};
-use crate::runtime::RuntimeDefs;
+use crate::config::{Matrix, RuntimeDefs};
+use crate::report::format::{millis, thousands};
+use crate::results::{self, CellResult, Run, RunDir, Status, Timing};
+use crate::setup::{Decision, Setup};
+use crate::sys::process;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,9 +38,31 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let started_at = Instant::now();
-    let root = crate::paths::repo_root();
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
-    let mut matrix = Matrix::load(&args.matrix, &defs)?;
+    let matrix = load_matrix(&args, &defs)?;
+    // Everything that can be wrong with the input is checked above: nothing is written before here.
+    process::install_signal_handlers()?;
+    let run_dir = open_run_dir(&args.out)?;
+    let mut setup = Setup::resolve(
+        &defs,
+        &matrix.cells,
+        &args.common.tools_dir,
+        run_dir.logs_dir(),
+        true,
+    )?;
+    let mut run = new_run(&args, &matrix, &run_dir, &setup)?;
+    let build_start = Instant::now();
+    setup.build(&matrix.cells)?;
+    run.tools = setup.tools();
+    run.timing.build_s = build_start.elapsed().as_secs_f64();
+    run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run)?;
+    run.timing.wall_s = started_at.elapsed().as_secs_f64();
+    finish(&args, &matrix, &run_dir, run)
+}
+
+/// The matrix file, narrowed by `--quick` and `--only`.
+fn load_matrix(args: &Args, defs: &RuntimeDefs) -> Result<Matrix> {
+    let mut matrix = Matrix::load(&args.matrix, defs)?;
     if args.quick {
         matrix.settings.duration = Duration::from_secs(1);
         matrix.settings.warmup = Duration::ZERO;
@@ -53,99 +76,42 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.matrix.display()
         );
     }
-    // Everything that can be wrong with the input is checked above: nothing is written before here.
-    crate::process::install_signal_handlers()?;
+    Ok(matrix)
+}
 
-    // Load generators (k6, wrk) the matrix's load models use; a missing one skips its cells.
-    let mut tools: BTreeMap<String, ToolInfo> = BTreeMap::new();
-    let mut generators: BTreeMap<&'static str, Result<PathBuf, String>> = BTreeMap::new();
-    for cell in &matrix.cells {
-        let name = cell.load.model.generator();
-        if generators.contains_key(name) {
-            continue;
-        }
-        let def = defs
-            .tool(name)
-            .with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
-        let found = match def.locate(&args.common.tools_dir) {
-            Ok(Some(found)) => Ok(found.path),
-            Ok(None) => Err(format!("runtimes/tools/{name}.toml names no binary")),
-            Err(problem) => Err(problem),
-        };
-        let info = match &found {
-            Ok(path) => ToolInfo {
-                version: def.version(path).ok(),
-                path: Some(path.display().to_string()),
-                problem: None,
-            },
-            Err(problem) => ToolInfo {
-                version: None,
-                path: None,
-                problem: Some(problem.clone()),
-            },
-        };
-        tools.insert(name.to_string(), info);
-        generators.insert(name, found);
-    }
-
-    let resolved = crate::setup::resolve_runtimes(
-        &defs,
-        matrix.cells.iter().map(|c| c.runtime.as_str()),
-        &args.common.tools_dir,
-        &root,
-    );
-    for (name, r) in &resolved {
-        tools.insert(name.clone(), r.tool_info());
-    }
-
+/// `out/runs/<id>/` with its cells/ and logs/, marked on every child so leftovers can be traced.
+fn open_run_dir(out: &Path) -> Result<RunDir> {
     let run_id = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-    let run_dir = RunDir::new(&args.out, &run_id);
-    crate::process::set_run_marker(&run_dir.dir.display().to_string());
+    let run_dir = RunDir::new(out, &run_id);
+    process::set_run_marker(&run_dir.dir.display().to_string());
     std::fs::create_dir_all(run_dir.cells_dir())?;
     std::fs::create_dir_all(run_dir.logs_dir())?;
-    let mut run = Run {
+    Ok(run_dir)
+}
+
+/// The run record, written as the run's header before the first cell so a partial run renders.
+fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Result<Run> {
+    let root = crate::paths::repo_root();
+    let run = Run {
         schema: results::RUN_SCHEMA.into(),
-        run_id: run_id.clone(),
-        started: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        run_id: run_dir.run_id(),
+        started: now(),
         finished: None,
         complete: false,
         matrix_file: display_relative(&args.matrix, &root),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         settings: matrix.settings.clone(),
-        environment: crate::environment::capture(&root),
-        tools,
+        environment: crate::results::environment::capture(&root),
+        tools: setup.tools(),
         cells: Vec::new(),
         timing: Timing::default(),
     };
     results::write_json_atomic(&run_dir.header_file(), &run)?;
+    Ok(run)
+}
 
-    // Build each server flavour the available runtimes need, once.
-    let build_start = Instant::now();
-    let target_dir = crate::paths::target_dir();
-    let needed = crate::setup::needed_builds(&defs, &matrix.cells, &resolved)?;
-    let go = crate::setup::go_toolchain(&defs, &args.common.tools_dir);
-    if let Some(go_path) = &go {
-        if needed.iter().any(|k| k.server == "go") {
-            let version = defs.tool("go").and_then(|d| d.version(go_path).ok());
-            run.tools.insert(
-                "go".into(),
-                ToolInfo {
-                    version,
-                    path: Some(go_path.display().to_string()),
-                    problem: None,
-                },
-            );
-        }
-    }
-    let builds = crate::setup::build_artifacts(
-        &needed,
-        go.as_deref(),
-        &root,
-        &target_dir,
-        &run_dir.logs_dir(),
-    );
-    run.timing.build_s = build_start.elapsed().as_secs_f64();
-
+/// Every cell in matrix order, each written as it finishes. Returns the seconds spent measuring.
+fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run) -> Result<f64> {
     let bar = ProgressBar::new(matrix.cells.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}")
@@ -153,73 +119,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     let mut load_s = 0.0;
     for (index, cell) in matrix.cells.iter().enumerate() {
-        if crate::process::interrupted() {
+        if process::interrupted() {
             break;
         }
-        let def = defs.get(&cell.runtime).expect("validated");
-        let kind = crate::setup::artifact_kind(def, &cell.mode, &cell.server)?;
-        let r = &resolved[&cell.runtime];
-        let generator = &generators[cell.load.model.generator()];
-        let script = root
-            .join("scripts")
-            .join(match cell.load.model.generator() {
-                "wrk" => "wrk-report.lua",
-                _ => "k6.js",
-            });
-        let plan = Plan {
-            // Native Go is "run" by the Go toolchain that built it.
-            runtime_version: match (def.binary.is_none(), cell.server.as_str()) {
-                (true, "go") => run
-                    .tools
-                    .get("go")
-                    .and_then(|t| t.version.clone())
-                    .map(|v| format!("go {v}")),
-                _ => r.version.clone(),
-            },
-            generator: generator.clone().unwrap_or_default(),
-            script,
-            ..crate::setup::plan(
-                index,
-                cell,
-                def,
-                r,
-                &kind,
-                &builds,
-                &matrix.settings,
-                &target_dir,
-                run_dir.logs_dir(),
-            )
-        };
+        let (plan, decision) = setup.plan(index, cell, &matrix.settings)?;
         let cell_start = Instant::now();
-        let result = if let Some(problem) = &r.problem {
-            plan.blank(Status::Skipped, Some(problem.clone()))
-        } else if let Err(reason) = &kind {
-            plan.blank(Status::Skipped, Some(reason.clone()))
-        } else if let Err(problem) = generator {
-            plan.blank(
-                Status::Skipped,
-                Some(format!("load generator missing: {problem}")),
-            )
-        } else if let Err(reason) = def.mode_support(&cell.mode, r.bin.as_deref()) {
-            plan.blank(Status::Skipped, Some(reason))
-        } else {
-            match kind
-                .as_ref()
-                .ok()
-                .and_then(|k| builds.results.get(&k.key()))
-            {
-                Some(Ok(_)) => plan.measure(&Phase {
-                    bar: &bar,
-                    id: &cell.id,
-                }),
-                Some(Err(e)) => plan.blank(Status::Failed, Some(e.clone())),
-                None => plan.blank(Status::Failed, Some("the server was not built".into())),
+        let result = match decision {
+            Decision::Skip(reason) => plan.blank(Status::Skipped, Some(reason)),
+            Decision::Fail(reason) => plan.blank(Status::Failed, Some(reason)),
+            Decision::Ready => {
+                plan.measure(&|text: &str| bar.set_message(format!("{} · {text}", cell.id)))
             }
         };
         if result.status == Status::Ok || result.partial {
             load_s += cell_start.elapsed().as_secs_f64();
         }
-        if crate::process::interrupted() && result.status != Status::Ok {
+        if process::interrupted() && result.status != Status::Ok {
             // A cell cut short by Ctrl-C is not a measurement; the ones before it are kept.
             break;
         }
@@ -235,16 +150,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    Ok(load_s)
+}
 
-    run.complete = !crate::process::interrupted() && run.cells.len() == matrix.cells.len();
-    run.finished = Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    run.timing.wall_s = started_at.elapsed().as_secs_f64();
-    run.timing.load_s = load_s;
+/// The run summary and the page when complete (else how to render what was measured), the flag
+/// notes, the counts, and the exit code: 130 interrupted, 1 some cell failed, else 0.
+fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Result<ExitCode> {
+    run.complete = !process::interrupted() && run.cells.len() == matrix.cells.len();
+    run.finished = Some(now());
     if run.complete {
         results::write_json_atomic(&run_dir.run_file(), &run)?;
         results::write_json_atomic(&args.out.join("latest.json"), &run)?;
-        let written = crate::render::render_all(&args.templates, &run, &args.out)?;
-        for path in written {
+        for path in crate::report::render_all(&args.templates, &run, &args.out)? {
             eprintln!("wrote {}", path.display());
         }
     } else {
@@ -257,27 +174,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     print_flag_notes(&run);
-    let failed = run
-        .cells
-        .iter()
-        .filter(|c| c.status == Status::Failed)
-        .count();
-    let skipped = run
-        .cells
-        .iter()
-        .filter(|c| c.status == Status::Skipped)
-        .count();
+    let count = |status| run.cells.iter().filter(|c| c.status == status).count();
+    let (failed, skipped) = (count(Status::Failed), count(Status::Skipped));
+    let t = &run.timing;
     eprintln!(
         "{} cells: {} ok, {skipped} skipped, {failed} failed · wall {:.0} s: build {:.0} s, measuring cells {:.0} s ({:.0}%), other {:.0} s",
         run.cells.len(),
         run.cells.len() - failed - skipped,
-        run.timing.wall_s,
-        run.timing.build_s,
-        load_s,
-        load_s / run.timing.wall_s.max(1e-9) * 100.0,
-        run.timing.wall_s - run.timing.build_s - load_s
+        t.wall_s,
+        t.build_s,
+        t.load_s,
+        t.load_s / t.wall_s.max(1e-9) * 100.0,
+        t.wall_s - t.build_s - t.load_s
     );
-    Ok(if crate::process::interrupted() {
+    Ok(if process::interrupted() {
         ExitCode::from(130)
     } else if failed > 0 {
         ExitCode::from(1)
@@ -286,36 +196,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-struct Phase<'a> {
-    bar: &'a ProgressBar,
-    id: &'a str,
-}
-
-impl Progress for Phase<'_> {
-    fn phase(&self, text: &str) {
-        self.bar.set_message(format!("{} · {text}", self.id));
-    }
+fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Each flag that occurred, once, with its cause and remedy and the cells it concerns.
 fn print_flag_notes(run: &Run) {
-    let mut seen: BTreeMap<&str, Vec<&CellResult>> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, Vec<(&CellResult, &results::Flag)>> = BTreeMap::new();
     for cell in &run.cells {
         for flag in &cell.flags {
-            seen.entry(flag.code()).or_default().push(cell);
+            seen.entry(flag.code()).or_default().push((cell, flag));
         }
     }
     for (code, cells) in seen {
-        let flag = cells[0]
-            .flags
-            .iter()
-            .find(|f| f.code() == code)
-            .expect("grouped by code");
-        eprintln!("\nwarning [{code}]: {}", flag.cause_and_remedy());
-        for cell in cells {
-            if let Some(f) = cell.flags.iter().find(|f| f.code() == code) {
-                eprintln!("  {}: {}", cell.id, f.evidence());
-            }
+        eprintln!("\nwarning [{code}]: {}", cells[0].1.cause_and_remedy());
+        for (cell, flag) in cells {
+            eprintln!("  {}: {}", cell.id, flag.evidence());
         }
     }
 }
@@ -328,11 +224,9 @@ fn summary_line(index: usize, total: usize, r: &CellResult) -> String {
             let flags: Vec<&str> = r.flags.iter().map(|f| f.code()).collect();
             format!(
                 "{head}: {} req/s, p99 {}, receiving {}, RSS {}{}",
-                m.rps.map(crate::render::thousands).unwrap_or_default(),
-                m.p99_ms.map(crate::render::millis).unwrap_or_default(),
-                m.receiving_avg_ms
-                    .map(crate::render::millis)
-                    .unwrap_or_default(),
+                m.rps.map(thousands).unwrap_or_default(),
+                m.p99_ms.map(millis).unwrap_or_default(),
+                m.receiving_avg_ms.map(millis).unwrap_or_default(),
                 m.rss_peak_kb
                     .map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
                     .unwrap_or_default(),

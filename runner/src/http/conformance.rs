@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::probe;
-use crate::workload::{self, Workload, WORKLOADS};
+use super::probe;
+use super::workload::{self, Workload, WORKLOADS};
 
 pub struct Check {
     pub name: &'static str,

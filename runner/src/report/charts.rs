@@ -1,4 +1,4 @@
-//! SVG charts of a run (plotters): req/s with the ratio to native, latency percentiles, peak
+//! SVG charts of a page (plotters): req/s with the ratio to native, latency percentiles, peak
 //! memory and startup. Written next to the page and inlined into the HTML.
 
 use std::path::Path;
@@ -9,7 +9,8 @@ use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::render::{Page, Row};
+use super::format::axis_number;
+use super::view::{Page, Row, Section};
 
 /// A chart as the templates see it.
 #[derive(Debug, Clone, Serialize)]
@@ -148,16 +149,6 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
     Ok(svg)
 }
 
-fn axis_number(v: f64) -> String {
-    if v >= 1000.0 {
-        crate::render::thousands(v)
-    } else if v >= 10.0 || v == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
 fn label(r: &Row) -> String {
     let mut text = format!("{} {}", r.runtime, r.mode);
     if r.write != "single" {
@@ -185,101 +176,121 @@ fn slug(text: &str) -> String {
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     for section in &page.sections {
-        let measured: Vec<&Row> = section
-            .rows
-            .iter()
-            .filter(|r| r.raw_rps.is_some())
-            .collect();
-        if measured.is_empty() {
-            continue;
-        }
-        let bars: Vec<(String, f64, String)> = measured
-            .iter()
-            .map(|r| {
-                (
-                    label(r),
-                    r.raw_rps.unwrap_or(0.0),
-                    if r.ratio_value.is_some() {
-                        format!("{} · {}", r.rps, r.ratio)
-                    } else {
-                        r.rps.clone()
-                    },
-                )
-            })
-            .collect();
+        charts.extend(section_charts(section)?);
+    }
+    charts.extend(run_wide_charts(page)?);
+    write_files(&charts, out)?;
+    Ok(charts)
+}
+
+/// req/s (with the ratio to native) and latency percentiles of one section's measured rows.
+fn section_charts(section: &Section) -> Result<Vec<Chart>> {
+    let measured: Vec<&Row> = section
+        .rows
+        .iter()
+        .filter(|r| r.rps.value.is_some())
+        .collect();
+    if measured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bars: Vec<(String, f64, String)> = measured
+        .iter()
+        .map(|r| {
+            (
+                label(r),
+                r.rps.value.unwrap_or(0.0),
+                if r.ratio.value.is_some() {
+                    format!("{} · {}", r.rps.text, r.ratio.text)
+                } else {
+                    r.rps.text.clone()
+                },
+            )
+        })
+        .collect();
+    let file = |kind: &str| {
+        format!(
+            "charts/{}-{}-{kind}.svg",
+            slug(&section.workload),
+            slug(&section.load)
+        )
+    };
+    let title = format!(
+        "{} · {}: requests per second (× native)",
+        section.workload, section.load
+    );
+    let mut charts = vec![Chart {
+        file: file("rps"),
+        svg: bar_chart(&title, "requests per second", &bars)?,
+        title,
+        section: section.key(),
+    }];
+    let latency: Vec<(String, [f64; 3])> = measured
+        .iter()
+        .filter_map(|r| Some((label(r), [r.p50.value?, r.p95.value?, r.p99.value?])))
+        .collect();
+    if !latency.is_empty() {
         let title = format!(
-            "{} · {}: requests per second (× native)",
+            "{} · {}: latency percentiles",
             section.workload, section.load
         );
-        let key = format!("{}/{}", section.workload, section.load);
-        let file = |kind: &str| {
-            format!(
-                "charts/{}-{}-{kind}.svg",
-                slug(&section.workload),
-                slug(&section.load)
-            )
-        };
         charts.push(Chart {
-            file: file("rps"),
-            title: title.clone(),
-            section: key.clone(),
-            svg: bar_chart(&title, "requests per second", &bars)?,
+            file: file("latency"),
+            svg: latency_chart(&title, &latency)?,
+            title,
+            section: section.key(),
         });
-        let latency: Vec<(String, [f64; 3])> = measured
-            .iter()
-            .filter_map(|r| Some((label(r), [r.raw_p50?, r.raw_p95?, r.raw_p99?])))
-            .collect();
-        if !latency.is_empty() {
-            let title = format!(
-                "{} · {}: latency percentiles",
-                section.workload, section.load
-            );
-            charts.push(Chart {
-                file: file("latency"),
-                title: title.clone(),
-                section: key,
-                svg: latency_chart(&title, &latency)?,
-            });
-        }
     }
-    // Memory and startup do not depend on the workload: one bar per runtime x mode x write, from
-    // its first measured cell.
+    Ok(charts)
+}
+
+/// Memory and startup do not depend on the workload: one bar per runtime x mode x write, from
+/// its first measured cell.
+fn run_wide_charts(page: &Page) -> Result<Vec<Chart>> {
     let mut seen = std::collections::BTreeSet::new();
     let firsts: Vec<&Row> = page
         .sections
         .iter()
         .flat_map(|s| &s.rows)
-        .filter(|r| r.raw_rps.is_some() && seen.insert(label(r)))
+        .filter(|r| r.rps.value.is_some() && seen.insert(label(r)))
         .collect();
-    let memory: Vec<(String, f64, String)> = firsts
-        .iter()
-        .filter_map(|r| Some((label(r), r.raw_rss_mb?, r.rss.clone())))
-        .collect();
-    if !memory.is_empty() {
-        let title = "Peak resident memory of the server (MB)".to_string();
-        charts.push(Chart {
-            file: "charts/memory.svg".into(),
-            title: title.clone(),
-            section: String::new(),
-            svg: bar_chart(&title, "MB", &memory)?,
-        });
+    let mut charts = Vec::new();
+    for (file, title, unit, figure) in [
+        (
+            "charts/memory.svg",
+            "Peak resident memory of the server (MB)",
+            "MB",
+            (|r: &Row| r.rss.clone()) as fn(&Row) -> crate::report::format::Figure,
+        ),
+        (
+            "charts/startup.svg",
+            "Startup: launch to first correct response (ms)",
+            "milliseconds",
+            |r: &Row| r.startup.clone(),
+        ),
+    ] {
+        let bars: Vec<(String, f64, String)> = firsts
+            .iter()
+            .filter_map(|r| {
+                let f = figure(r);
+                Some((label(r), f.value?, f.text))
+            })
+            .collect();
+        if !bars.is_empty() {
+            charts.push(Chart {
+                file: file.into(),
+                title: title.into(),
+                section: String::new(),
+                svg: bar_chart(title, unit, &bars)?,
+            });
+        }
     }
-    let startup: Vec<(String, f64, String)> = firsts
-        .iter()
-        .filter_map(|r| Some((label(r), r.raw_startup_ms?, r.startup.clone())))
-        .collect();
-    if !startup.is_empty() {
-        let title = "Startup: launch to first correct response (ms)".to_string();
-        charts.push(Chart {
-            file: "charts/startup.svg".into(),
-            title: title.clone(),
-            section: String::new(),
-            svg: bar_chart(&title, "milliseconds", &startup)?,
-        });
-    }
+    Ok(charts)
+}
+
+/// Writes the charts, removing those of an earlier render that this run no longer has (stale).
+fn write_files(charts: &[Chart], out: &Path) -> Result<()> {
     let dir = out.join("charts");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Charts of an earlier render that this run no longer has would be stale: remove them.
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for entry in entries.flatten() {
             let name = format!("charts/{}", entry.file_name().to_string_lossy());
@@ -288,8 +299,8 @@ pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
             }
         }
     }
-    for chart in &charts {
+    for chart in charts {
         crate::results::write_atomic(&out.join(&chart.file), chart.svg.as_bytes())?;
     }
-    Ok(charts)
+    Ok(())
 }

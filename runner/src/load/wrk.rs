@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::k6::{LoadSummary, Trend};
+use super::{LoadSummary, Trend};
 
 pub const SCHEMA: &str = "wasm-bench/wrk-report/1";
 const MARKER: &str = "WRK_REPORT ";
@@ -116,7 +116,7 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
 mod tests {
     use super::*;
 
-    const OUTPUT: &str = include_str!("../tests/fixtures/wrk-output.txt");
+    const OUTPUT: &str = include_str!("../../tests/fixtures/wrk-output.txt");
 
     #[test]
     fn parses_the_report_line() {

@@ -2,15 +2,16 @@
 //! and how to measure. Parsing is strict: unknown keys and unknown names are errors that say what
 //! would have been valid, before anything runs or is written.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::RuntimeDefs;
-use crate::workload::Workload;
+use super::names::{check_name, nearest, with_suggestion};
+use super::runtimes::RuntimeDefs;
+use crate::build::SERVERS;
+use crate::http::workload::Workload;
 
 /// Everything in a matrix file.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,10 +45,10 @@ fn default_writes() -> Vec<String> {
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Measured window per repeat, e.g. "8s".
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "super::duration")]
     pub duration: Duration,
     /// Load before the measured window, excluded from the numbers.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "super::duration")]
     pub warmup: Duration,
     pub repeats: u32,
     /// CPUs the server is pinned to (taskset list syntax: "0", "0-1", "0,2").
@@ -55,7 +56,7 @@ pub struct Settings {
     /// CPUs the load generator is pinned to; must not overlap `server_cpus`.
     pub generator_cpus: String,
     /// How long a server may take to answer its first request correctly.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "super::duration")]
     pub ready_timeout: Duration,
 }
 
@@ -111,6 +112,15 @@ pub enum LoadModel {
 }
 
 impl LoadModel {
+    /// The name used in matrix files and results: "closed", "open", "peak".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadModel::Closed => "closed",
+            LoadModel::Open => "open",
+            LoadModel::Peak => "peak",
+        }
+    }
+
     pub fn generator(self) -> &'static str {
         match self {
             LoadModel::Closed | LoadModel::Open => "k6",
@@ -140,7 +150,7 @@ impl LoadSpec {
                 [("vus", self.vus), ("rate", self.rate)],
             ),
         };
-        let model = format!("{:?}", self.model).to_lowercase();
+        let model = self.model.as_str();
         match value {
             None => {
                 return Err(format!(
@@ -197,7 +207,6 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
 }
 
-use crate::artifacts::SERVERS;
 const WRITES: &[&str] = &["single", "vectored"];
 
 impl Matrix {
@@ -207,122 +216,21 @@ impl Matrix {
         Matrix::parse(&text, path, runtimes)
     }
 
+    /// Parses and validates a matrix file; every error names the file and what would be valid.
     pub fn parse(text: &str, path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
         let file: MatrixFile = toml::from_str(text).map_err(|e| {
             anyhow::anyhow!("{}: {}", path.display(), with_suggestion(&e.to_string()))
         })?;
         let here = |what: &str| format!("{}: {what}", path.display());
-        validate_cpus(&file.settings, &here)?;
-        if file.settings.duration.is_zero() {
-            bail!(
-                "{}",
-                here("settings.duration is 0s: give the measured window, e.g. \"8s\"")
-            );
-        }
-        if file.settings.repeats == 0 {
-            bail!("{}", here("settings.repeats is 0: use 1 or more"));
-        }
-        for server in &file.servers {
-            check_name("servers", server, SERVERS.iter().copied(), &here)?;
-        }
-        for workload in &file.workloads {
-            check_name("workloads", workload, Workload::names(), &here)?;
-        }
-        let mut seen_loads = BTreeMap::new();
-        for load in &file.loads {
-            load.validate()
-                .map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
-            for workload in load.workloads.iter().flatten() {
-                check_name(
-                    &format!("load {:?} workloads", load.name),
-                    workload,
-                    file.workloads.iter().map(String::as_str),
-                    &here,
-                )?;
-            }
-            if seen_loads.insert(load.name.clone(), ()).is_some() {
-                bail!(
-                    "{}",
-                    here(&format!(
-                        "load name {:?} is used twice: give each [[load]] its own name",
-                        load.name
-                    ))
-                );
-            }
-        }
+        validate_settings(&file.settings).map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+        validate_names(&file, &here)?;
+        validate_loads(&file, &here)?;
         let mut cells = Vec::new();
         for entry in &file.runtimes {
-            let def = runtimes.get(&entry.name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}",
-                    here(&format!(
-                        "runtime {:?} has no definition in runtimes/ (valid: {}){}",
-                        entry.name,
-                        runtimes.names().join(", "),
-                        nearest(&entry.name, runtimes.names().iter().map(String::as_str))
-                            .map(|n| format!("; did you mean {n:?}?"))
-                            .unwrap_or_default()
-                    ))
-                )
-            })?;
-            for mode in &entry.modes {
-                check_name(
-                    &format!("runtime {:?} modes", entry.name),
-                    mode,
-                    def.modes.keys().map(String::as_str),
-                    &here,
-                )?;
-            }
-            let writes = entry.writes.as_ref().unwrap_or(&file.writes);
-            for write in writes {
-                check_name("writes", write, WRITES.iter().copied(), &here)?;
-            }
-            for server in &file.servers {
-                for mode in &entry.modes {
-                    for write in writes {
-                        for workload in &file.workloads {
-                            for load in &file.loads {
-                                if load
-                                    .workloads
-                                    .as_ref()
-                                    .is_some_and(|only| !only.contains(workload))
-                                {
-                                    continue;
-                                }
-                                let id = [server, &entry.name, mode, write, workload, &load.name]
-                                    .map(|s| s.as_str())
-                                    .join("/");
-                                cells.push(Cell {
-                                    id,
-                                    server: server.clone(),
-                                    runtime: entry.name.clone(),
-                                    mode: mode.clone(),
-                                    write: write.clone(),
-                                    workload: workload.clone(),
-                                    load: load.clone(),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
+            validate_runtime(entry, &file, runtimes, &here)?;
+            cells.extend(expand(entry, &file));
         }
-        if cells.is_empty() {
-            bail!(
-                "{}",
-                here("the matrix expands to no cells: list at least one [[runtime]] with modes, one workload and one [[load]]")
-            );
-        }
-        let mut ids = std::collections::HashSet::new();
-        if let Some(dup) = cells.iter().find(|c| !ids.insert(c.id.clone())) {
-            bail!(
-                "{}",
-                here(&format!(
-                    "cell {} appears twice: a runtime, mode or write is listed more than once",
-                    dup.id
-                ))
-            );
-        }
+        check_cells(&cells, &here)?;
         Ok(Matrix {
             settings: file.settings,
             cells,
@@ -330,129 +238,142 @@ impl Matrix {
     }
 }
 
-fn check_name<'a>(
-    field: &str,
-    value: &str,
-    valid: impl Iterator<Item = &'a str> + Clone,
-    here: &impl Fn(&str) -> String,
-) -> Result<()> {
-    if valid.clone().any(|v| v == value) {
-        return Ok(());
+fn validate_settings(settings: &Settings) -> std::result::Result<(), String> {
+    super::cpus::validate_pair(&settings.server_cpus, &settings.generator_cpus)?;
+    if settings.duration.is_zero() {
+        return Err("settings.duration is 0s: give the measured window, e.g. \"8s\"".into());
     }
-    let list: Vec<&str> = valid.clone().collect();
-    let hint = nearest(value, valid)
-        .map(|n| format!("; did you mean {n:?}?"))
-        .unwrap_or_default();
-    bail!(
-        "{}",
-        here(&format!(
-            "{field}: unknown {value:?} (valid: {}){hint}",
-            list.join(", ")
-        ))
-    )
-}
-
-/// The closest valid name, when it is close enough to be a likely typo.
-pub fn nearest<'a>(value: &str, valid: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    valid
-        .map(|v| (strsim::levenshtein(value, v), v))
-        .filter(|(d, v)| *d <= 2.max(v.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, v)| v)
-}
-
-/// Adds "did you mean" to serde's unknown-field errors, which list the expected keys.
-fn with_suggestion(message: &str) -> String {
-    let re = regex::Regex::new(r"unknown field `([^`]+)`, expected (?:one of )?(.+)")
-        .expect("static regex");
-    let Some(caps) = re.captures(message) else {
-        return message.to_string();
-    };
-    let expected: Vec<&str> = caps[2]
-        .split(", ")
-        .map(|s| s.trim_matches(|c| c == '`' || c == ' ' || c == '\n'))
-        .collect();
-    let expected: Vec<&str> = expected
-        .iter()
-        .map(|s| s.trim_start_matches("or ").trim_matches('`'))
-        .collect();
-    match nearest(&caps[1], expected.iter().copied()) {
-        Some(n) => format!("{}\n  hint: did you mean `{n}`?", message.trim_end()),
-        None => message.to_string(),
+    if settings.repeats == 0 {
+        return Err("settings.repeats is 0: use 1 or more".into());
     }
+    Ok(())
 }
 
-fn validate_cpus(settings: &Settings, here: &impl Fn(&str) -> String) -> Result<()> {
-    let server = parse_cpu_list(&settings.server_cpus)
-        .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.server_cpus: {e}"))))?;
-    let generator = parse_cpu_list(&settings.generator_cpus)
-        .map_err(|e| anyhow::anyhow!("{}", here(&format!("settings.generator_cpus: {e}"))))?;
-    let online = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    for (name, cpus) in [("server_cpus", &server), ("generator_cpus", &generator)] {
-        if let Some(cpu) = cpus.iter().find(|&&c| c >= online) {
+fn validate_names(file: &MatrixFile, here: &impl Fn(&str) -> String) -> Result<()> {
+    for server in &file.servers {
+        check_name("servers", server, SERVERS.iter().copied(), here)?;
+    }
+    for workload in &file.workloads {
+        check_name("workloads", workload, Workload::names(), here)?;
+    }
+    Ok(())
+}
+
+fn validate_loads(file: &MatrixFile, here: &impl Fn(&str) -> String) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for load in &file.loads {
+        load.validate()
+            .map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+        for workload in load.workloads.iter().flatten() {
+            check_name(
+                &format!("load {:?} workloads", load.name),
+                workload,
+                file.workloads.iter().map(String::as_str),
+                here,
+            )?;
+        }
+        if !seen.insert(load.name.as_str()) {
             bail!(
                 "{}",
                 here(&format!(
-                    "settings.{name}: CPU {cpu} does not exist here (CPUs 0-{})",
-                    online - 1
+                    "load name {:?} is used twice: give each [[load]] its own name",
+                    load.name
                 ))
             );
         }
     }
-    if let Some(shared) = server.iter().find(|c| generator.contains(c)) {
+    Ok(())
+}
+
+fn validate_runtime(
+    entry: &RuntimeEntry,
+    file: &MatrixFile,
+    runtimes: &RuntimeDefs,
+    here: &impl Fn(&str) -> String,
+) -> Result<()> {
+    let def = runtimes.get(&entry.name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}",
+            here(&format!(
+                "runtime {:?} has no definition in runtimes/ (valid: {}){}",
+                entry.name,
+                runtimes.names().join(", "),
+                nearest(&entry.name, runtimes.names().iter().map(String::as_str))
+                    .map(|n| format!("; did you mean {n:?}?"))
+                    .unwrap_or_default()
+            ))
+        )
+    })?;
+    for mode in &entry.modes {
+        check_name(
+            &format!("runtime {:?} modes", entry.name),
+            mode,
+            def.modes.keys().map(String::as_str),
+            here,
+        )?;
+    }
+    for write in entry.writes.as_ref().unwrap_or(&file.writes) {
+        check_name("writes", write, WRITES.iter().copied(), here)?;
+    }
+    Ok(())
+}
+
+/// The cells of one `[[runtime]]` entry: servers x modes x writes x workloads x loads, leaving out
+/// workloads a load does not take.
+fn expand<'a>(entry: &'a RuntimeEntry, file: &'a MatrixFile) -> impl Iterator<Item = Cell> + 'a {
+    let writes = entry.writes.as_ref().unwrap_or(&file.writes);
+    file.servers.iter().flat_map(move |server| {
+        entry.modes.iter().flat_map(move |mode| {
+            writes.iter().flat_map(move |write| {
+                file.workloads.iter().flat_map(move |workload| {
+                    file.loads
+                        .iter()
+                        .filter(move |load| {
+                            load.workloads
+                                .as_ref()
+                                .is_none_or(|only| only.contains(workload))
+                        })
+                        .map(move |load| Cell {
+                            id: [server, &entry.name, mode, write, workload, &load.name]
+                                .map(|s| s.as_str())
+                                .join("/"),
+                            server: server.clone(),
+                            runtime: entry.name.clone(),
+                            mode: mode.clone(),
+                            write: write.clone(),
+                            workload: workload.clone(),
+                            load: load.clone(),
+                        })
+                })
+            })
+        })
+    })
+}
+
+fn check_cells(cells: &[Cell], here: &impl Fn(&str) -> String) -> Result<()> {
+    if cells.is_empty() {
         bail!(
             "{}",
-            here(&format!("settings.server_cpus and generator_cpus share CPU {shared}: give them disjoint sets so the generator does not steal the server's CPU"))
+            here("the matrix expands to no cells: list at least one [[runtime]] with modes, one workload and one [[load]]")
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    if let Some(dup) = cells.iter().find(|c| !ids.insert(c.id.as_str())) {
+        bail!(
+            "{}",
+            here(&format!(
+                "cell {} appears twice: a runtime, mode or write is listed more than once",
+                dup.id
+            ))
         );
     }
     Ok(())
 }
 
-/// Parses taskset's list syntax ("0", "0-2", "0,3") into CPU numbers.
-pub fn parse_cpu_list(text: &str) -> std::result::Result<Vec<usize>, String> {
-    let mut cpus = Vec::new();
-    for part in text.split(',').map(str::trim) {
-        let bad = || format!("{text:?} is not a CPU list (write \"0\", \"0-1\" or \"0,2\")");
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (usize, usize) =
-                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-                if a > b {
-                    return Err(bad());
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().map_err(|_| bad())?),
-        }
-    }
-    Ok(cpus)
-}
-
-/// Durations as "8s", "500ms", "1m" in TOML.
-mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration ({e}); write e.g. \"8s\" or \"500ms\""
-            ))
-        })
-    }
-
-    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::RuntimeDefs;
+    use crate::config::runtimes::RuntimeDefs;
 
     fn defs() -> RuntimeDefs {
         RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap()
@@ -611,12 +532,5 @@ vus = 50
         .unwrap_err()
         .to_string();
         assert!(err.contains("expands to no cells"), "{err}");
-    }
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("0").unwrap(), vec![0]);
-        assert_eq!(parse_cpu_list("0-2,5").unwrap(), vec![0, 1, 2, 5]);
-        assert!(parse_cpu_list("2-1").is_err());
     }
 }

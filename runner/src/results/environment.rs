@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::results::Environment;
+use super::schema::Environment;
 
 pub fn capture(root: &std::path::Path) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

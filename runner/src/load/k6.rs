@@ -6,19 +6,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::{LoadModel, LoadSpec};
-
-/// Percentiles of one k6 trend, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct Trend {
-    pub avg: f64,
-    pub min: f64,
-    pub med: f64,
-    pub max: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-}
+use super::{LoadSummary, Trend};
+use crate::config::{LoadModel, LoadSpec};
 
 /// What `scripts/k6.js` writes.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -121,37 +110,11 @@ impl Summary {
     }
 }
 
-/// What any generator measured in one window, in one shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadSummary {
-    pub requests: u64,
-    /// Length of the measured window, seconds.
-    pub elapsed_s: f64,
-    pub failed_rate: f64,
-    pub dropped: Option<u64>,
-    pub duration_ms: Option<Trend>,
-    pub blocked_ms: Option<Trend>,
-    pub connecting_ms: Option<Trend>,
-    pub sending_ms: Option<Trend>,
-    pub waiting_ms: Option<Trend>,
-    pub receiving_ms: Option<Trend>,
-}
-
-impl LoadSummary {
-    pub fn rps(&self) -> f64 {
-        if self.elapsed_s > 0.0 {
-            self.requests as f64 / self.elapsed_s
-        } else {
-            0.0
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = include_str!("../tests/fixtures/k6-summary.json");
+    const FIXTURE: &str = include_str!("../../tests/fixtures/k6-summary.json");
 
     #[test]
     fn parses_the_script_summary() {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::workload::{Observed, Workload};
+use super::workload::{Observed, Workload};
 
 pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -72,6 +72,6 @@ pub fn timed_check(
     let start = Instant::now();
     let observed = probe(agent, base, workload)?;
     let took = start.elapsed();
-    crate::workload::check(workload, &observed)?;
+    super::workload::check(workload, &observed)?;
     Ok(took)
 }

@@ -1,16 +1,14 @@
-//! Helpers shared by the integration tests: run the real `matrix` binary on a matrix file.
+//! Helpers shared by the integration tests: run the real `matrix` binary on a matrix file, read
+//! what it wrote through the library's own types.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+pub use runner::paths::repo_root;
+pub use runner::report::format::thousands;
+pub use runner::results::{CellResult, Run, Status};
 
 pub fn matrix_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_matrix"))
@@ -79,6 +77,7 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
 }
 
+/// The JSON as written, for checks of the published field names themselves.
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -86,17 +85,14 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
-/// req/s as the page prints it: rounded, with thousands separators.
-pub fn thousands(value: f64) -> String {
-    let digits = (value.round() as u64).to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+/// A run file (`latest.json`, `run.json`) as the runner's own type.
+pub fn read_run(path: &Path) -> Run {
+    runner::results::read_run(path).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// The flag codes of a cell.
+pub fn flag_codes(cell: &CellResult) -> Vec<&'static str> {
+    cell.flags.iter().map(|f| f.code()).collect()
 }
 
 /// A runtimes dir under `dir` holding the repository's definitions plus `extra` (file stem -> TOML).

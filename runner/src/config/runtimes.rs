@@ -9,6 +9,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::placeholders::Placeholders;
+use crate::sys::process::{find_on_path, is_executable};
+
 /// One file of `runtimes/`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,74 +356,6 @@ pub fn parse_version(pattern: Option<&str>, text: &str) -> Option<String> {
         .map(|m| m.as_str().to_string())
 }
 
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| is_executable(p))
-    })
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// `{name}` placeholders in argv templates. Each template element expands to exactly one argument,
-/// so no value can split into several or reach a shell.
-#[derive(Debug, Clone, Default)]
-pub struct Placeholders(BTreeMap<String, String>);
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum PlaceholderError {
-    #[error("unknown placeholder {{{name}}} in {template:?} (known: {known})")]
-    Unknown {
-        name: String,
-        template: String,
-        known: String,
-    },
-    #[error("unclosed {{ in {0:?}")]
-    Unclosed(String),
-}
-
-impl Placeholders {
-    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.0.insert(key.to_string(), value.into());
-        self
-    }
-
-    pub fn expand(&self, template: &str) -> Result<String, PlaceholderError> {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find('{') {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 1..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| PlaceholderError::Unclosed(template.to_string()))?;
-            let name = &after[..end];
-            let value = self.0.get(name).ok_or_else(|| PlaceholderError::Unknown {
-                name: name.to_string(),
-                template: template.to_string(),
-                known: self
-                    .0
-                    .keys()
-                    .map(|k| format!("{{{k}}}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })?;
-            out.push_str(value);
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-
-    pub fn expand_all(&self, templates: &[String]) -> Result<Vec<String>, PlaceholderError> {
-        templates.iter().map(|t| self.expand(t)).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,24 +399,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn placeholders_expand_to_one_argument_each() {
-        let mut vars = Placeholders::default();
-        vars.set("addr", "127.0.0.1:1234")
-            .set("artifact", "/a b/server.wasm");
-        assert_eq!(vars.expand("ADDR={addr}").unwrap(), "ADDR=127.0.0.1:1234");
-        assert_eq!(vars.expand("{artifact}").unwrap(), "/a b/server.wasm");
-        let err = vars.expand("{nope}").unwrap_err();
-        assert!(
-            err.to_string().contains("unknown placeholder {nope}")
-                && err.to_string().contains("{addr}")
-        );
-        assert_eq!(
-            vars.expand("{addr").unwrap_err(),
-            PlaceholderError::Unclosed("{addr".into())
-        );
     }
 
     #[test]

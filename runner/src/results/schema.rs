@@ -1,14 +1,11 @@
-//! The results schema (`latest.json`, `runs/<id>/run.json`, one file per finished cell) and atomic
-//! writing, so an interrupted or crashed run leaves only whole files behind.
+//! The results schema: `latest.json`, `runs/<id>/run.json` and one file per finished cell.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::flags::Flag;
-use crate::matrix::Settings;
+use super::flags::Flag;
+use crate::config::{LoadModel, Settings};
 
 pub const RUN_SCHEMA: &str = "wasm-bench/run/1";
 
@@ -18,6 +15,17 @@ pub enum Status {
     Ok,
     Skipped,
     Failed,
+}
+
+impl Status {
+    /// As in the JSON: "ok", "skipped", "failed".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 /// Every figure of a cell. `null` means "not measured" (skipped, failed before that point, or not
@@ -95,7 +103,7 @@ pub struct CellResult {
     pub write: String,
     pub workload: String,
     pub load: String,
-    pub load_model: String,
+    pub load_model: LoadModel,
     /// k6 or wrk.
     pub generator: String,
     /// VUs (closed), VU pool (open) or connections (peak).
@@ -158,139 +166,3 @@ pub struct Run {
     pub timing: Timing,
 }
 
-/// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    write_atomic(path, text.as_bytes())
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
-}
-
-/// Layout of one run's directory.
-pub struct RunDir {
-    pub dir: PathBuf,
-}
-
-impl RunDir {
-    pub fn new(out: &Path, run_id: &str) -> RunDir {
-        RunDir {
-            dir: out.join("runs").join(run_id),
-        }
-    }
-    pub fn cells_dir(&self) -> PathBuf {
-        self.dir.join("cells")
-    }
-    pub fn logs_dir(&self) -> PathBuf {
-        self.dir.join("logs")
-    }
-    pub fn cell_file(&self, cell: &CellResult) -> PathBuf {
-        self.cells_dir().join(format!(
-            "{:03}-{}.json",
-            cell.index,
-            cell.id.replace('/', "_")
-        ))
-    }
-    pub fn run_file(&self) -> PathBuf {
-        self.dir.join("run.json")
-    }
-    /// The run header (settings, environment) written before the first cell, so a partial run can
-    /// be rendered.
-    pub fn header_file(&self) -> PathBuf {
-        self.dir.join("header.json")
-    }
-}
-
-/// Reads a run: its `run.json` when complete, otherwise its header plus every finished cell file.
-pub fn load_run_dir(dir: &Path) -> Result<Run> {
-    let run_file = dir.join("run.json");
-    if run_file.exists() {
-        return read_run(&run_file);
-    }
-    let header = dir.join("header.json");
-    let mut run = read_run(&header).with_context(|| {
-        format!(
-            "{} has neither run.json nor a readable header.json",
-            dir.display()
-        )
-    })?;
-    let mut cells = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir.join("cells")) {
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let text = std::fs::read_to_string(&path)?;
-            cells.push(
-                serde_json::from_str::<CellResult>(&text)
-                    .with_context(|| format!("{} is not a cell result", path.display()))?,
-            );
-        }
-    }
-    run.cells = cells;
-    run.complete = false;
-    Ok(run)
-}
-
-pub fn read_run(path: &Path) -> Result<Run> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let run: Run = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a run of schema {RUN_SCHEMA}", path.display()))?;
-    Ok(run)
-}
-
-/// Median of non-empty values.
-pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let mid = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b.json");
-        write_json_atomic(&path, &serde_json::json!({"x": 1})).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap().trim(),
-            "{\n  \"x\": 1\n}"
-        );
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
-    }
-}

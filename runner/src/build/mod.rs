@@ -1,0 +1,54 @@
+//! Server builds: which exist (`kinds`), how each is compiled (`compile`, with the Go workaround
+//! in `go_patch`), and what they weigh (`sizes`). Each distinct build is made once per run.
+
+mod compile;
+pub mod go_patch;
+pub mod kinds;
+pub mod sizes;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use kinds::{missing_reason, ArtifactKind, KINDS, SERVERS};
+
+/// What a run built.
+#[derive(Debug, Default)]
+pub struct Builds {
+    /// Artifact path, or why it could not be built (cells that need it fail with that reason).
+    pub results: BTreeMap<String, Result<PathBuf, String>>,
+    /// Stripped size of native builds.
+    pub stripped: BTreeMap<String, u64>,
+}
+
+/// Builds each distinct flavour once (cargo and go skip unchanged work). `go` is the Go toolchain,
+/// needed by Go builds only.
+pub fn build_all(
+    kinds: &[&'static ArtifactKind],
+    go: Option<&Path>,
+    root: &Path,
+    target_dir: &Path,
+    logs: &Path,
+) -> Builds {
+    let mut builds = Builds::default();
+    for kind in kinds {
+        let key = kind.key();
+        if builds.results.contains_key(&key) {
+            continue;
+        }
+        eprintln!(
+            "building the {key} server ({})",
+            kind.build_args(target_dir).join(" ")
+        );
+        let log = logs.join(format!("build-{}.log", key.replace('/', "-")));
+        let built = kind
+            .build(root, target_dir, go, &log)
+            .map_err(|e| format!("{e:#}"));
+        if let (Ok(path), true) = (&built, kind.is_native()) {
+            if let Some(size) = sizes::stripped_size(path, logs) {
+                builds.stripped.insert(key.clone(), size);
+            }
+        }
+        builds.results.insert(key, built);
+    }
+    builds
+}

@@ -1,0 +1,13 @@
+//! What to measure and with what: the matrix file, the runtime and tool definitions, and the
+//! pieces of syntax they share (CPU lists, durations, names, argv placeholders).
+
+pub mod cpus;
+mod duration;
+pub mod matrix;
+pub mod names;
+pub mod placeholders;
+pub mod runtimes;
+
+pub use matrix::{Cell, LoadModel, LoadSpec, Matrix, Settings};
+pub use placeholders::Placeholders;
+pub use runtimes::{RuntimeDef, RuntimeDefs};

@@ -1,0 +1,93 @@
+//! What can go wrong with one cell. Each variant's text is what the cell's `reason` says on the
+//! page and in the JSON.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CellError {
+    /// Ctrl-C or SIGTERM arrived while the cell was being measured.
+    #[error("interrupted before this cell finished")]
+    Interrupted,
+    /// The runtime's definition or the environment could not produce a command (placeholders,
+    /// cache directories, spawning).
+    #[error("{0}")]
+    Setup(String),
+    #[error("prepare step failed ({argv}): {log}")]
+    PrepareFailed { argv: String, log: String },
+    /// The build this cell runs failed (the build's own error).
+    #[error("{0}")]
+    BuildFailed(String),
+    #[error("the server was not built")]
+    NotBuilt,
+    #[error("the server exited ({status}) before answering: {log}")]
+    ServerExited { status: ExitStatus, log: String },
+    #[error("the server did not answer within {timeout:?} (last error: {last_error}); its log: {log}")]
+    NotReady {
+        timeout: Duration,
+        last_error: String,
+        log: String,
+    },
+    #[error("wrong answer: {0}")]
+    WrongAnswer(String),
+    #[error("warm request: {0}")]
+    WarmRequest(String),
+    #[error("the server died during load: {log}")]
+    ServerDied { log: String },
+    #[error("wrk warm-up did not finish within {limit:?}")]
+    WarmupHung { limit: Duration },
+    #[error("{generator} did not finish within {limit:?}: {log}")]
+    GeneratorHung {
+        generator: &'static str,
+        limit: Duration,
+        log: String,
+    },
+    #[error("the generator exited before its warm-up ended")]
+    GeneratorExitedEarly,
+    /// The generator's report is missing or unreadable.
+    #[error("{0}")]
+    GeneratorReport(String),
+    #[error("{generator} completed no request in the {window_s:.1} s window: the server accepted connections but answered none (log: {log})")]
+    NoRequests {
+        generator: &'static str,
+        window_s: f64,
+        log: String,
+    },
+    #[error("no measurement was made")]
+    NoMeasurement,
+}
+
+impl CellError {
+    /// Errors of the machinery (spawning, files) as setup errors, with their whole chain.
+    pub fn setup(e: impl std::fmt::Display) -> CellError {
+        CellError::Setup(format!("{e:#}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_happened() {
+        assert_eq!(
+            CellError::Interrupted.to_string(),
+            "interrupted before this cell finished"
+        );
+        let e = CellError::NotReady {
+            timeout: Duration::from_secs(3),
+            last_error: "connection refused".into(),
+            log: "booting".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the server did not answer within 3s (last error: connection refused); its log: booting"
+        );
+        let e = CellError::NoRequests {
+            generator: "wrk",
+            window_s: 5.04,
+            log: "logs/003-wrk-0.log".into(),
+        };
+        assert!(e.to_string().starts_with("wrk completed no request in the 5.0 s window"));
+    }
+}

@@ -1,0 +1,139 @@
+//! One measured window: the generator runs against a started server, pinned to the generator
+//! CPUs, while server and generator CPU (and the server's threads) are read at the window's start
+//! and end. The server is watched all along: a death ends the window at once.
+
+use std::time::{Duration, Instant};
+
+use super::error::CellError;
+use super::threads::{ThreadSnapshot, ThreadSplit};
+use crate::load::{Invocation, LoadSummary};
+use crate::sys::{self, procfs, Managed};
+
+/// What one window measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub summary: LoadSummary,
+    pub window_s: f64,
+    /// Server CPU (user, system) seconds inside the window.
+    pub server_cpu: (f64, f64),
+    pub server_threads: ThreadSplit,
+    pub generator_cpu_s: f64,
+}
+
+/// How one window is run.
+pub struct WindowSpec<'a> {
+    pub invocation: Invocation,
+    /// "k6" or "wrk", for messages.
+    pub generator: &'static str,
+    pub generator_cpus: &'a str,
+    pub duration: Duration,
+    /// Length of the generator's warm-up (bounds a separate warm-up run).
+    pub warmup: Duration,
+}
+
+/// Readings at the start of the measured window.
+struct Mark {
+    at: Instant,
+    server_cpu: (f64, f64),
+    generator_cpu_s: f64,
+    threads: ThreadSnapshot,
+}
+
+impl Mark {
+    fn now(server: &Managed, generator: &Managed) -> Mark {
+        Mark {
+            at: Instant::now(),
+            server_cpu: procfs::tree_cpu_pair(server.pid),
+            generator_cpu_s: procfs::tree_cpu_seconds(generator.pid),
+            threads: procfs::thread_usage(server.pid),
+        }
+    }
+}
+
+/// Runs the generator (after its separate warm-up run, if it has one) and returns the window.
+pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellError> {
+    let inv = &spec.invocation;
+    inv.clear();
+    if let Some(argv) = &inv.warmup {
+        run_warmup(argv, &inv.env, spec)?;
+    }
+    let mut generator = sys::spawn_pinned(spec.generator_cpus, &inv.argv, &inv.env, &inv.log)
+        .map_err(CellError::setup)?;
+    let limit = inv.window_delay + spec.duration + Duration::from_secs(60);
+    let mut start: Option<Mark> = None;
+    loop {
+        if start.is_none() && generator.started.elapsed() >= inv.window_delay {
+            start = Some(Mark::now(server, &generator));
+        }
+        if generator.exited_keep_zombie() {
+            break;
+        }
+        watch(server)?;
+        if generator.started.elapsed() > limit {
+            return Err(CellError::GeneratorHung {
+                generator: spec.generator,
+                limit,
+                log: generator.log_tail(5),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The generator is a zombie until reaped: its final CPU time is still readable.
+    let end = Mark::now(server, &generator);
+    let status = generator.exited();
+    generator.stop();
+    let start = start.ok_or(CellError::GeneratorExitedEarly)?;
+    let summary = inv
+        .read(spec.duration, status)
+        .map_err(CellError::GeneratorReport)?;
+    let window_s = (end.at - start.at).as_secs_f64();
+    if summary.requests == 0 {
+        return Err(CellError::NoRequests {
+            generator: spec.generator,
+            window_s,
+            log: inv.log.display().to_string(),
+        });
+    }
+    Ok(Window {
+        summary,
+        window_s,
+        server_cpu: (
+            end.server_cpu.0 - start.server_cpu.0,
+            end.server_cpu.1 - start.server_cpu.1,
+        ),
+        server_threads: ThreadSplit::between(&start.threads, &end.threads),
+        generator_cpu_s: end.generator_cpu_s - start.generator_cpu_s,
+    })
+}
+
+/// Fails at once when the run was interrupted or the server died.
+pub fn watch(server: &Managed) -> Result<(), CellError> {
+    if sys::interrupted() {
+        return Err(CellError::Interrupted);
+    }
+    if server.exited_keep_zombie() {
+        return Err(CellError::ServerDied {
+            log: server.log_tail(5),
+        });
+    }
+    Ok(())
+}
+
+/// wrk has no warm-up phase: a separate run whose figures are discarded.
+fn run_warmup(argv: &[String], env: &[(String, String)], spec: &WindowSpec) -> Result<(), CellError> {
+    let log = spec.invocation.warmup_log();
+    let mut warm =
+        sys::spawn_pinned(spec.generator_cpus, argv, env, &log).map_err(CellError::setup)?;
+    let limit = spec.warmup + Duration::from_secs(30);
+    while !warm.exited_keep_zombie() {
+        if sys::interrupted() {
+            return Err(CellError::Interrupted);
+        }
+        if warm.started.elapsed() > limit {
+            return Err(CellError::WarmupHung { limit });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    warm.stop();
+    Ok(())
+}

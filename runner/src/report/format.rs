@@ -1,0 +1,110 @@
+//! How figures are written on the page, and the `Figure` that carries a number with its text.
+
+use serde::{Serialize, Serializer};
+
+/// What the page shows where nothing was measured.
+pub const DASH: &str = "–";
+
+/// A measured number and how the page writes it. Templates see the text; charts and comparisons
+/// use the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub value: Option<f64>,
+    pub text: String,
+}
+
+impl Figure {
+    /// `value` written with `format`, or a dash when it was not measured.
+    pub fn new(value: Option<f64>, format: impl Fn(f64) -> String) -> Figure {
+        Figure {
+            value,
+            text: value.map(format).unwrap_or_else(|| DASH.to_string()),
+        }
+    }
+}
+
+impl Serialize for Figure {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Rounded, with thousands separators: 19,680.
+pub fn thousands(value: f64) -> String {
+    let whole = value.round() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Milliseconds with the precision their size deserves.
+pub fn millis(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+/// File sizes: KB below a megabyte, MB with two decimals above.
+pub fn bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.2} MB", n as f64 / 1024.0 / 1024.0)
+    } else {
+        format!("{:.0} KB", n as f64 / 1024.0)
+    }
+}
+
+/// Memory given in MB: "3.3 MB".
+pub fn megabytes(mb: f64) -> String {
+    format!("{mb:.1} MB")
+}
+
+/// Microseconds: "7.8 µs".
+pub fn micros(us: f64) -> String {
+    format!("{us:.1} µs")
+}
+
+/// A ratio: "0.38×".
+pub fn times(ratio: f64) -> String {
+    format!("{ratio:.2}×")
+}
+
+/// Chart axis ticks: separators for thousands, one decimal below ten.
+pub fn axis_number(v: f64) -> String {
+    if v >= 1000.0 {
+        thousands(v)
+    } else if v >= 10.0 || v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(19680.47), "19,680");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(millis(43.98), "43.98 ms");
+        assert_eq!(millis(0.0351), "0.035 ms");
+        assert_eq!(bytes(2_894_069), "2.76 MB");
+        assert_eq!(axis_number(2.5), "2.5");
+        assert_eq!(Figure::new(None, thousands).text, DASH);
+        assert_eq!(
+            serde_json::to_string(&Figure::new(Some(1234.0), thousands)).unwrap(),
+            "\"1,234\""
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! From a run's JSON to the published page: the view model (`view`, compared with the `previous`
+//! run), how figures are written (`format`), the SVG charts (`charts`), and the templates
+//! rendered with both (`render`).
+
+pub mod charts;
+pub mod format;
+pub mod previous;
+pub mod render;
+pub mod view;
+
+pub use render::render_all;

@@ -1,0 +1,12 @@
+//! What a run produces: the schema of its JSON (`schema`), how its files are laid out and written
+//! (`store`), the flags that explain a cell's numbers (`flags`), and the machine it ran on
+//! (`environment`).
+
+pub mod environment;
+pub mod flags;
+pub mod schema;
+pub mod store;
+
+pub use flags::Flag;
+pub use schema::{CellResult, Environment, Metrics, Run, Status, Timing, ToolInfo, RUN_SCHEMA};
+pub use store::{load_run_dir, read_run, write_atomic, write_json_atomic, RunDir};

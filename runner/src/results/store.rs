@@ -1,0 +1,131 @@
+//! Where a run's files go and how they are written: atomically (temporary file + rename), so an
+//! interrupted or crashed run leaves only whole files behind, and read back, partial runs too.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::schema::{CellResult, Run, RUN_SCHEMA};
+
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+}
+
+/// Layout of one run's directory.
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(out: &Path, run_id: &str) -> RunDir {
+        RunDir {
+            dir: out.join("runs").join(run_id),
+        }
+    }
+    /// The run's id: its directory's name.
+    pub fn run_id(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    }
+    pub fn cells_dir(&self) -> PathBuf {
+        self.dir.join("cells")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+    pub fn cell_file(&self, cell: &CellResult) -> PathBuf {
+        self.cells_dir().join(format!(
+            "{:03}-{}.json",
+            cell.index,
+            cell.id.replace('/', "_")
+        ))
+    }
+    pub fn run_file(&self) -> PathBuf {
+        self.dir.join("run.json")
+    }
+    /// The run header (settings, environment) written before the first cell, so a partial run can
+    /// be rendered.
+    pub fn header_file(&self) -> PathBuf {
+        self.dir.join("header.json")
+    }
+}
+
+/// Reads a run: its `run.json` when complete, otherwise its header plus every finished cell file.
+pub fn load_run_dir(dir: &Path) -> Result<Run> {
+    let run_file = dir.join("run.json");
+    if run_file.exists() {
+        return read_run(&run_file);
+    }
+    let header = dir.join("header.json");
+    let mut run = read_run(&header).with_context(|| {
+        format!(
+            "{} has neither run.json nor a readable header.json",
+            dir.display()
+        )
+    })?;
+    let mut cells = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("cells")) {
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path)?;
+            cells.push(
+                serde_json::from_str::<CellResult>(&text)
+                    .with_context(|| format!("{} is not a cell result", path.display()))?,
+            );
+        }
+    }
+    run.cells = cells;
+    run.complete = false;
+    Ok(run)
+}
+
+pub fn read_run(path: &Path) -> Result<Run> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let run: Run = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run of schema {RUN_SCHEMA}", path.display()))?;
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b.json");
+        write_json_atomic(&path, &serde_json::json!({"x": 1})).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().trim(),
+            "{\n  \"x\": 1\n}"
+        );
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}

@@ -1,0 +1,172 @@
+//! What /proc says about a process tree: CPU time (per process and per thread), context switches,
+//! memory, descendants.
+
+use std::collections::HashMap;
+
+/// CPU time (user, system) of a process, in seconds, from /proc/<pid>/stat.
+pub fn cpu_seconds(pid: i32) -> Option<(f64, f64)> {
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// (user, system) seconds from the text of a `/proc/.../stat` file (process or thread).
+fn stat_cpu_seconds(stat: &str) -> Option<(f64, f64)> {
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = clock_ticks();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime / ticks, stime / ticks))
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU time and context switches of one thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadUsage {
+    pub cpu_s: f64,
+    /// Voluntary + involuntary context switches.
+    pub switches: u64,
+}
+
+/// Every thread of a process tree, by thread id. A runtime that serves from one thread while
+/// others drive its I/O shows up here as CPU outside the busiest thread.
+pub fn thread_usage(root: i32) -> HashMap<i32, ThreadUsage> {
+    let mut threads = HashMap::new();
+    for pid in process_tree(root) {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let dir = task.path();
+            let Some((user, system)) = std::fs::read_to_string(dir.join("stat"))
+                .ok()
+                .and_then(|stat| stat_cpu_seconds(&stat))
+            else {
+                continue;
+            };
+            let switches = std::fs::read_to_string(dir.join("status"))
+                .map(|status| {
+                    status
+                        .lines()
+                        .filter(|l| l.contains("ctxt_switches:"))
+                        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                        .sum()
+                })
+                .unwrap_or(0);
+            threads.insert(
+                tid,
+                ThreadUsage {
+                    cpu_s: user + system,
+                    switches,
+                },
+            );
+        }
+    }
+    threads
+}
+
+/// (VmRSS, VmHWM) in KiB from /proc/<pid>/status.
+pub fn memory_kb(pid: i32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// The process and all its descendants (wasm runtimes may fork helpers).
+pub fn process_tree(root: i32) -> Vec<i32> {
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        {
+            tree.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// Sum of CPU seconds (user+system) over a process tree.
+pub fn tree_cpu_seconds(pid: i32) -> f64 {
+    process_tree(pid)
+        .into_iter()
+        .filter_map(cpu_seconds)
+        .map(|(u, s)| u + s)
+        .sum()
+}
+
+
+/// Sum of VmRSS over a process tree (KiB), `None` when nothing could be read.
+pub fn tree_rss_kb(pid: i32) -> Option<u64> {
+    process_tree(pid)
+        .into_iter()
+        .filter_map(memory_kb)
+        .map(|m| m.0)
+        .reduce(|a, b| a + b)
+}
+
+/// (user, system) CPU seconds summed over a process tree.
+pub fn tree_cpu_pair(pid: i32) -> (f64, f64) {
+    process_tree(pid)
+        .into_iter()
+        .filter_map(cpu_seconds)
+        .fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn proc_readers_see_this_process() {
+        let me = std::process::id() as i32;
+        let (rss, hwm) = memory_kb(me).unwrap();
+        assert!(rss > 0 && hwm >= rss);
+        assert!(cpu_seconds(me).is_some());
+        // A second thread that sleeps (switches out) and stays alive while /proc is read.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let helper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = rx.recv();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let threads = thread_usage(me);
+        tx.send(()).unwrap();
+        helper.join().unwrap();
+        assert!(threads.len() >= 2, "{threads:?}");
+        assert!(threads.values().any(|t| t.switches > 0), "{threads:?}");
+        assert_eq!(process_tree(me)[0], me);
+    }
+
+}
