@@ -71,3 +71,6 @@ func setNoDelay(c net.Conn) {
 		}
 	}
 }
+
+// connWrite is the file write: wasmer ignores SIGPIPE (a Rust host), so fd_write is safe here.
+func connWrite(c *wasiConn, b []byte) (int, error) { return c.File.Write(b) }

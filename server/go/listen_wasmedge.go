@@ -8,6 +8,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"runtime"
+	"syscall"
 	"unsafe"
 )
 
@@ -51,4 +53,45 @@ func listen(addr *net.TCPAddr) (net.Listener, error) {
 	return newWasiListener(fd, addr)
 }
 
+// WasmEdge's socket extension has no TCP_NODELAY (its sock_setsockopt takes SOL_SOCKET options
+// only), so Nagle stays on: pipelined requests, which net/http answers one write each, stall.
 func setNoDelay(net.Conn) {}
+
+//go:wasmimport wasi_snapshot_preview1 sock_send
+func wasmedgeSockSend(fd int32, iovs unsafe.Pointer, iovsLen int32, flags int32, sent unsafe.Pointer) int32
+
+// ciovec is WASI's { buf: *const u8, buf_len: usize } on wasm32.
+type ciovec struct {
+	buf uint32
+	len uint32
+}
+
+// connWrite sends with sock_send, which WasmEdge implements with MSG_NOSIGNAL. fd_write on a
+// socket whose client has gone raises SIGPIPE in the WasmEdge process, and WasmEdge (C++) does not
+// ignore it: the whole server dies (seen under pipelined load, when wrk closes its connections).
+func connWrite(c *wasiConn, b []byte) (int, error) {
+	raw, err := c.File.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	for written < len(b) {
+		chunk := b[written:]
+		iov := ciovec{buf: uint32(uintptr(unsafe.Pointer(&chunk[0]))), len: uint32(len(chunk))}
+		var sent uint32
+		var errno int32
+		err := raw.Write(func(fd uintptr) bool {
+			errno = wasmedgeSockSend(int32(fd), unsafe.Pointer(&iov), 1, 0, unsafe.Pointer(&sent))
+			return errno != errnoAgain // false: wait until writable, then try again
+		})
+		runtime.KeepAlive(chunk)
+		if err != nil {
+			return written, err
+		}
+		if errno != 0 {
+			return written, syscall.Errno(errno)
+		}
+		written += int(sent)
+	}
+	return written, nil
+}

@@ -1,6 +1,7 @@
 //! One HTTP server for every target. Each binary in `src/bin/` only obtains a listening socket the
 //! way its runtime allows (the listener bootstrap); `run` does everything after that.
 
+pub mod coalesce;
 pub mod config;
 mod date;
 pub mod routes;
@@ -87,9 +88,18 @@ async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy) {
         .keep_alive(true);
     // Connection errors (resets, timeouts, malformed requests already answered) end that
     // connection only.
-    let _ = http
-        .serve_connection(TokioIo::new(stream), service_fn(handle))
-        .await;
+    let _ = match write {
+        // One write per response, and the answers to a pipelined batch in one write together.
+        WriteStrategy::Single => {
+            let io = TokioIo::new(coalesce::Coalescing::new(stream));
+            http.serve_connection(io, service_fn(handle)).await
+        }
+        // hyper's own writes, as they are: the stall reproduction.
+        WriteStrategy::Vectored => {
+            http.serve_connection(TokioIo::new(stream), service_fn(handle))
+                .await
+        }
+    };
 }
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
