@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
+.PHONY: selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -22,10 +22,10 @@ toolchain:
 runner: toolchain
 	$(CARGO) build --locked -p matrix
 
-# What `make test` needs: toolchain, k6, wasmtime, Go (seconds when already installed), and wrk for
+# What `make test` needs: toolchain, k6, wasmtime, Go, oha (a crates.io build, a few minutes once), and wrk for
 # the peak-throughput load (Debian package; optional: without it peak cells are skipped).
 init-core: runner
-	$(RUNNER) install k6 wasmtime go
+	$(RUNNER) install k6 wasmtime go oha
 	$(RUNNER) install --optional wrk
 
 # wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
@@ -53,6 +53,11 @@ matrix: init
 # Seconds-long smoke run of the same matrix.
 quick: init-core
 	$(RUNNER) run --quick --matrix $(MATRIX) --out $(OUT)
+
+# A/A and A/B self-test of the statistics on this machine (results/selftest/).
+TRIES ?= 5
+selftest: init-core
+	$(RUNNER) selftest --tries $(TRIES)
 
 # Re-render the page from saved JSON; nothing is measured.
 results: runner

@@ -41,7 +41,7 @@ export const options = {
   scenarios,
   thresholds,
   discardResponseBodies: true,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)'],
   noConnectionReuse: false,
 };
 
@@ -54,7 +54,8 @@ function trend(data, name) {
   const m = data.metrics[`${name}${MEASURE}`];
   if (!m) return null;
   const v = m.values;
-  return { avg: v.avg, min: v.min, med: v.med, max: v.max, p90: v['p(90)'], p95: v['p(95)'], p99: v['p(99)'] };
+  return { avg: v.avg, min: v.min, med: v.med, max: v.max, p90: v['p(90)'], p95: v['p(95)'], p99: v['p(99)'],
+    p999: v['p(99.9)'] };
 }
 
 // The runner reads this file: a small, stable schema instead of k6's whole summary.

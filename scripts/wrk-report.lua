@@ -1,11 +1,23 @@
--- wrk script for peak-throughput cells. The runner sets WRK_METHOD and WRK_BODY_BYTES (for /echo);
--- done() prints one line the runner parses: totals and latency percentiles in microseconds,
--- including p95 which wrk's own --latency table lacks.
+-- wrk script for peak-throughput cells. The runner sets WRK_METHOD and WRK_BODY_BYTES (for /echo)
+-- and WRK_PIPELINE (requests written back to back per connection before reading, HTTP/1.1
+-- pipelining; 1 = none). done() prints one line the runner parses: totals and latency percentiles
+-- in microseconds, including p95 which wrk's own --latency table lacks.
 local method = os.getenv("WRK_METHOD") or "GET"
 local body_bytes = tonumber(os.getenv("WRK_BODY_BYTES") or "0")
+local depth = tonumber(os.getenv("WRK_PIPELINE") or "1")
 wrk.method = method
 if body_bytes > 0 then
   wrk.body = string.rep("e", body_bytes)
+end
+
+if depth > 1 then
+  local batch = nil
+  init = function(args)
+    batch = string.rep(wrk.format(), depth)
+  end
+  request = function()
+    return batch
+  end
 end
 
 done = function(summary, latency, requests)
@@ -13,9 +25,10 @@ done = function(summary, latency, requests)
   io.write(string.format(
     'WRK_REPORT {"schema":"wasm-bench/wrk-report/1","requests":%d,"duration_us":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-    '"latency_us":{"min":%d,"max":%d,"mean":%.3f,"p50":%d,"p90":%d,"p95":%d,"p99":%d}}\n',
+    '"latency_us":{"min":%d,"max":%d,"mean":%.3f,"p50":%d,"p90":%d,"p95":%d,"p99":%d,"p999":%d}}\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency.min, latency.max, latency.mean,
-    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99),
+    latency:percentile(99.9)))
 end

@@ -55,7 +55,11 @@ fn try_method(
         InstallMethod::Pypi {
             package,
             binary_path,
-        } => pypi(&tools_dir.join("pypi").join(&def.name), package, binary_path),
+        } => pypi(
+            &tools_dir.join("pypi").join(&def.name),
+            package,
+            binary_path,
+        ),
         InstallMethod::Cargo {
             krate,
             version,
@@ -64,7 +68,14 @@ fn try_method(
         } => {
             let root = tools_dir.join("cargo").join(&def.name);
             eprintln!("{}: building {krate} {version} from source; this can take 15 minutes (cargo shows progress)", def.name);
-            cargo(&root, tools_dir, krate, version, features, toolchain.as_deref())?;
+            cargo(
+                &root,
+                tools_dir,
+                krate,
+                version,
+                features,
+                toolchain.as_deref(),
+            )?;
             Ok(root.join("bin").join(binary))
         }
         InstallMethod::OfficialInstaller {

@@ -16,6 +16,8 @@ pub mod measure;
 pub mod paths;
 pub mod report;
 pub mod results;
+pub mod schedule;
+pub mod selftest;
 pub mod setup;
 pub mod stats;
 pub mod sys;

@@ -67,13 +67,15 @@ impl<'a> Setup<'a> {
         let mut runtimes = BTreeMap::new();
         for cell in cells {
             if !runtimes.contains_key(&cell.runtime) {
-                let def = defs.get(&cell.runtime).expect("cells name defined runtimes");
+                let def = defs
+                    .get(&cell.runtime)
+                    .expect("cells name defined runtimes");
                 runtimes.insert(cell.runtime.clone(), locate(def, tools_dir, &root));
             }
         }
         let mut generators = BTreeMap::new();
         for cell in cells.iter().filter(|_| with_generators) {
-            let name = cell.load.model.generator();
+            let name = cell.load.generator().name();
             if !generators.contains_key(name) {
                 let def = defs
                     .tool(name)
@@ -162,7 +164,9 @@ impl<'a> Setup<'a> {
     }
 
     fn def(&self, cell: &Cell) -> &'a RuntimeDef {
-        self.defs.get(&cell.runtime).expect("cells name defined runtimes")
+        self.defs
+            .get(&cell.runtime)
+            .expect("cells name defined runtimes")
     }
 
     /// The plan for one cell and whether it can be measured. `settings` bound the launch and
@@ -176,7 +180,7 @@ impl<'a> Setup<'a> {
         let def = self.def(cell);
         let kind = artifact_kind(def, &cell.mode, &cell.server)?;
         let resolved = &self.runtimes[&cell.runtime];
-        let generator = self.generators.get(cell.load.model.generator());
+        let generator = self.generators.get(cell.load.generator().name());
         let plan = self.plan_for(index, cell, def, resolved, &kind, generator, settings);
         let decision = if let Some(problem) = &resolved.problem {
             Decision::Skip(problem.clone())
@@ -208,7 +212,7 @@ impl<'a> Setup<'a> {
         settings: &'c Settings,
     ) -> Plan<'c> {
         let kind = kind.as_ref().ok().copied();
-        let script = match cell.load.model.generator() {
+        let script = match cell.load.generator().name() {
             "wrk" => "wrk-report.lua",
             _ => "k6.js",
         };
@@ -216,7 +220,6 @@ impl<'a> Setup<'a> {
             index,
             cell,
             launch: Launch {
-                tag: format!("{index:03}"),
                 def,
                 mode_name: &cell.mode,
                 mode: &def.modes[&cell.mode],
@@ -238,7 +241,12 @@ impl<'a> Setup<'a> {
     }
 
     /// Native Go is "run" by the Go toolchain that built it; other native builds by rustc.
-    fn runtime_version(&self, def: &RuntimeDef, cell: &Cell, resolved: &Resolved) -> Option<String> {
+    fn runtime_version(
+        &self,
+        def: &RuntimeDef,
+        cell: &Cell,
+        resolved: &Resolved,
+    ) -> Option<String> {
         if def.binary.is_none() && cell.server == "go" {
             return self
                 .go

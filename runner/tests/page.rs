@@ -9,11 +9,13 @@ use std::process::Command;
 
 use common::*;
 
-fn render_fixture(out: &Path) {
+/// Renders a recorded run: `rounds-run.json` (5 rounds: intervals, ties, curves) or `run.json`
+/// (a run from before rounds, which must still render).
+fn render_fixture_named(out: &Path, fixture: &str) {
     let fixture_dir = out.join("fixture-run");
     std::fs::create_dir_all(&fixture_dir).unwrap();
     std::fs::copy(
-        repo_root().join("runner/tests/fixtures/run.json"),
+        repo_root().join("runner/tests/fixtures").join(fixture),
         fixture_dir.join("run.json"),
     )
     .unwrap();
@@ -25,6 +27,18 @@ fn render_fixture(out: &Path) {
         out.to_str().unwrap(),
     ]);
     assert!(output.status.success());
+}
+
+fn render_fixture(out: &Path) {
+    render_fixture_named(out, "rounds-run.json");
+}
+
+#[test]
+fn a_run_from_before_rounds_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture_named(dir.path(), "run.json");
+    let md = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(md.contains("| native"), "{md}");
 }
 
 #[test]
@@ -39,6 +53,12 @@ fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
             Status::Ok => {
                 let shown = thousands(cell.metrics.rps.unwrap());
                 assert!(md.contains(&shown), "{id}: req/s {shown} not on the page");
+                // Every measured figure comes with its interval over the rounds.
+                let e = cell.estimates.rps.unwrap();
+                assert!(
+                    e.n >= 3 && e.lo <= e.median && e.median <= e.hi,
+                    "{id}: {e:?}"
+                );
             }
             _ => assert!(
                 md.contains(id.as_str()),
@@ -46,6 +66,9 @@ fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
             ),
         }
     }
+    assert!(md.contains("× native") && md.contains("baseline"), "{md}");
+    assert!(md.contains("How to read the numbers"), "{md}");
+    assert!(md.contains("latency against offered load"), "{md}");
     let charts: Vec<&str> = md
         .lines()
         .filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')'))
@@ -68,11 +91,19 @@ fn markdown_page_agrees_with_the_json_and_references_existing_charts() {
 const PROBE: &str = r#"<script>
 window.addEventListener('load', () => {
   const charts = [...document.querySelectorAll('figure.chart svg')];
-  const drawn = charts.filter(s => s.getBoundingClientRect().height > 20 && s.querySelectorAll('rect').length > 2);
+  const drawn = charts.filter(s => s.getBoundingClientRect().height > 20 &&
+    (s.querySelectorAll('rect').length > 2 || s.querySelectorAll('polyline').length > 2));
   const images = [...document.images];
   const broken = images.filter(i => !i.complete || i.naturalWidth === 0);
   const tables = [...document.querySelectorAll('table.results')].filter(t => t.rows.length > 1);
-  document.body.setAttribute('data-probe', `charts=${charts.length} drawn=${drawn.length} broken=${broken.length} tables=${tables.length}`);
+  // Error bars: black two-pixel lines on the req/s charts.
+  const bars = charts.filter(s => s.closest('figure').dataset.file.endsWith('-rps.svg'));
+  const errorBars = bars.filter(s => [...s.querySelectorAll('polyline')]
+    .some(l => l.getAttribute('stroke') === '#000000' && l.getAttribute('stroke-width') === '2'));
+  const cells = [...document.querySelectorAll('table.results td')].map(td => td.textContent);
+  const intervals = cells.filter(t => /\(.+–.+\)/.test(t)).length;
+  const ties = cells.filter(t => /^=\d+$/.test(t.trim())).length;
+  document.body.setAttribute('data-probe', `charts=${charts.length} drawn=${drawn.length} broken=${broken.length} tables=${tables.length} rps-charts=${bars.length} with-error-bars=${errorBars.length} intervals=${intervals > 0} ties=${ties > 0}`);
 });
 </script>"#;
 
@@ -139,9 +170,26 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+    let rps_charts = std::fs::read_dir(dir.path().join("charts"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-rps.svg")
+        })
+        .count();
+    // Ties as the library ranks the recorded run (view::tests checks the ranking itself).
+    let run = read_run(&dir.path().join("fixture-run/run.json"));
+    let ties = runner::report::view::page(&run, None)
+        .sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .any(|r| r.rank.starts_with('='));
     assert_eq!(
         probe,
-        format!("charts={expected_charts} drawn={expected_charts} broken=0 tables={sections}")
+        format!("charts={expected_charts} drawn={expected_charts} broken=0 tables={sections} rps-charts={rps_charts} with-error-bars={rps_charts} intervals=true ties={ties}")
     );
 
     let artifacts = repo_root().join("target/test-artifacts");

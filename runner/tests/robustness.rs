@@ -106,7 +106,11 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
             );
         }
     };
-    expect("crasher", Status::Failed, &["exited", "boom: no such engine"]);
+    expect(
+        "crasher",
+        Status::Failed,
+        &["exited", "boom: no such engine"],
+    );
     expect("hanger", Status::Failed, &["did not answer within 3s"]);
     expect("dier", Status::Failed, &["died during load"]);
     expect("liar", Status::Failed, &["wrong answer", "status 404"]);
@@ -127,7 +131,11 @@ fn crashing_hanging_dying_and_wrong_servers_fail_their_cells_and_the_run_goes_on
         })
         .collect();
     assert!(ports.len() >= 2, "{ports:?}");
-    assert!(processes_of(&out.join("runs").join(read_run(&out.join("latest.json")).run_id)).is_empty());
+    assert!(processes_of(
+        &out.join("runs")
+            .join(read_run(&out.join("latest.json")).run_id)
+    )
+    .is_empty());
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
         page.contains("boom: no such engine"),

@@ -55,7 +55,10 @@ fn tiny_matrix_end_to_end() {
     );
 
     // The published field names are the contract: every cell carries them, measured or not.
-    for cell in read_json(&out.join("latest.json"))["cells"].as_array().unwrap() {
+    for cell in read_json(&out.join("latest.json"))["cells"]
+        .as_array()
+        .unwrap()
+    {
         for key in [
             "server", "target", "runtime", "mode", "workload", "load", "status", "reason",
             "metrics",
@@ -123,7 +126,11 @@ fn tiny_matrix_end_to_end() {
     );
     assert!(page.contains("| native"), "{page}");
     assert!(page.contains("| wasmtime"), "{page}");
-    assert!(out.join("runs").join(&run.run_id).join("run.json").is_file());
+    assert!(out
+        .join("runs")
+        .join(&run.run_id)
+        .join("run.json")
+        .is_file());
 }
 
 #[test]

@@ -185,7 +185,6 @@ impl ArtifactKind {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

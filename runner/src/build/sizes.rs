@@ -34,4 +34,3 @@ pub fn stripped_size(binary: &Path, scratch: &Path) -> Option<u64> {
     let _ = std::fs::remove_file(&out);
     size
 }
-

@@ -67,12 +67,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// that serve plaintext with single writes.
 fn every_pair(defs: &RuntimeDefs, only: Option<&str>) -> Vec<Cell> {
     let load = LoadSpec {
-        name: "check".into(),
-        model: LoadModel::Closed,
         vus: Some(1),
-        rate: None,
-        connections: None,
-        workloads: None,
+        ..LoadSpec::new("check", LoadModel::Closed)
     };
     let mut cells = Vec::new();
     for server in crate::build::SERVERS {
@@ -119,10 +115,12 @@ fn check_pair(
         }
     }
     let plaintext = Workload::get("plaintext").expect("built in");
-    let started = match plan
-        .launch
-        .start(plaintext, &mut LaunchRecord::default(), &|_| {})
-    {
+    let started = match plan.launch.start(
+        &format!("{index:03}"),
+        plaintext,
+        &mut LaunchRecord::default(),
+        &|_| {},
+    ) {
         Ok(started) => started,
         Err(e) => {
             println!("FAILED  {}: could not start: {e}", cell.id);

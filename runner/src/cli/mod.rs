@@ -6,6 +6,7 @@ mod doctor;
 mod install;
 mod render;
 mod run;
+mod selftest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Install runtimes and tools into the project tools dir (pinned versions).
     Install(install::Args),
+    /// A/A and A/B self-test: how small a difference this machine resolves.
+    Selftest(selftest::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -47,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Install(args) => install::run(args),
+        Command::Selftest(args) => selftest::run(args),
     }
 }
 

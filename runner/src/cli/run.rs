@@ -10,6 +10,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Matrix, RuntimeDefs};
+use crate::measure::rounds::{measure_rounds, Observer};
 use crate::report::format::{millis, thousands};
 use crate::results::{self, CellResult, Run, RunDir, Status, Timing};
 use crate::setup::{Decision, Setup};
@@ -29,6 +30,9 @@ pub struct Args {
     /// Only cells whose id contains this text (e.g. "wasmtime" or "/json/").
     #[arg(long)]
     pub only: Option<String>,
+    /// Print the cells and the servers that would be launched, measure nothing.
+    #[arg(long)]
+    pub list: bool,
     /// Templates directory.
     #[arg(long, default_value_os_t = crate::paths::repo_root().join("templates"))]
     pub templates: PathBuf,
@@ -40,6 +44,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let started_at = Instant::now();
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
     let matrix = load_matrix(&args, &defs)?;
+    if args.list {
+        return list(&matrix);
+    }
     // Everything that can be wrong with the input is checked above: nothing is written before here.
     process::install_signal_handlers()?;
     let run_dir = open_run_dir(&args.out)?;
@@ -63,6 +70,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// The matrix file, narrowed by `--quick` and `--only`.
 fn load_matrix(args: &Args, defs: &RuntimeDefs) -> Result<Matrix> {
     let mut matrix = Matrix::load(&args.matrix, defs)?;
+    // The shuffles' seed is recorded with the run, so its order can be repeated.
+    matrix.settings.seed = Some(
+        matrix
+            .settings
+            .seed
+            .unwrap_or_else(crate::schedule::fresh_seed),
+    );
     if args.quick {
         matrix.settings.duration = Duration::from_secs(1);
         matrix.settings.warmup = Duration::ZERO;
@@ -77,6 +91,23 @@ fn load_matrix(args: &Args, defs: &RuntimeDefs) -> Result<Matrix> {
         );
     }
     Ok(matrix)
+}
+
+/// `--list`: the cells, the launch groups, and how many windows the rounds will measure.
+fn list(matrix: &Matrix) -> Result<ExitCode> {
+    for cell in &matrix.cells {
+        println!("{}", cell.id);
+    }
+    let groups = crate::schedule::groups(&matrix.cells).len();
+    let s = &matrix.settings;
+    println!(
+        "{} cells on {groups} servers x {} rounds: {} windows of {:?}",
+        matrix.cells.len(),
+        s.repeats,
+        matrix.cells.len() * s.repeats as usize,
+        s.duration
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `out/runs/<id>/` with its cells/ and logs/, marked on every child so leftovers can be traced.
@@ -105,58 +136,108 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         tools: setup.tools(),
         cells: Vec::new(),
         timing: Timing::default(),
+        launches: Vec::new(),
+        generator_floors: Vec::new(),
     };
     results::write_json_atomic(&run_dir.header_file(), &run)?;
     Ok(run)
 }
 
-/// Every cell in matrix order, each written as it finishes. Returns the seconds spent measuring.
+/// Every cell, round by round, each cell's file rewritten after each of its windows. Returns the
+/// seconds spent measuring.
 fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run) -> Result<f64> {
-    let bar = ProgressBar::new(matrix.cells.len() as u64);
+    let plans: Vec<_> = matrix
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(index, cell)| setup.plan(index, cell, &matrix.settings))
+        .collect::<Result<_>>()?;
+    let ready = plans.iter().filter(|(_, d)| *d == Decision::Ready).count();
+    let rounds = matrix.settings.repeats;
+    let bar = ProgressBar::new(ready as u64 * u64::from(rounds));
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} cells · {msg} · ETA {eta}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} windows · {msg} · ETA {eta}")
             .expect("static template"),
     );
-    let mut load_s = 0.0;
-    for (index, cell) in matrix.cells.iter().enumerate() {
-        if process::interrupted() {
-            break;
-        }
-        let (plan, decision) = setup.plan(index, cell, &matrix.settings)?;
-        let cell_start = Instant::now();
+    let mut observer = Progress {
+        bar: &bar,
+        run_dir,
+        total: matrix.cells.len(),
+        rounds,
+    };
+    // Cells that will not be measured are written (and listed) first.
+    for (plan, decision) in &plans {
         let result = match decision {
-            Decision::Skip(reason) => plan.blank(Status::Skipped, Some(reason)),
-            Decision::Fail(reason) => plan.blank(Status::Failed, Some(reason)),
-            Decision::Ready => {
-                plan.measure(&|text: &str| bar.set_message(format!("{} · {text}", cell.id)))
-            }
+            Decision::Ready => continue,
+            Decision::Skip(reason) => plan.blank(Status::Skipped, Some(reason.clone())),
+            Decision::Fail(reason) => plan.blank(Status::Failed, Some(reason.clone())),
         };
-        if result.status == Status::Ok || result.partial {
-            load_s += cell_start.elapsed().as_secs_f64();
+        observer.print(summary_line(result.index, matrix.cells.len(), &result));
+        results::write_json_atomic(&run_dir.cell_file(&result), &result)?;
+    }
+    let groups = crate::schedule::groups(&matrix.cells);
+    let seed = matrix.settings.seed.expect("set when the run starts");
+    let outcome = measure_rounds(&plans, &groups, rounds, seed, &mut observer)?;
+    bar.finish_and_clear();
+    run.cells = outcome.cells;
+    crate::results::ratios::attach(&mut run.cells);
+    run.generator_floors = crate::results::floors::floors(&run.cells);
+    crate::results::floors::attach(&mut run.cells, &run.generator_floors);
+    for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
+        if !(process::interrupted() && cell.rounds.is_empty()) {
+            eprintln!("{}", summary_line(cell.index, matrix.cells.len(), cell));
         }
-        if process::interrupted() && result.status != Status::Ok {
-            // A cell cut short by Ctrl-C is not a measurement; the ones before it are kept.
-            break;
-        }
-        let line = summary_line(index, matrix.cells.len(), &result);
+    }
+    run.launches = outcome.launches;
+    run.timing.window_s = outcome.window_s;
+    Ok(outcome.busy_s)
+}
+
+/// The progress bar and the cell files, as the rounds report.
+struct Progress<'a> {
+    bar: &'a ProgressBar,
+    run_dir: &'a RunDir,
+    total: usize,
+    rounds: u32,
+}
+
+impl Progress<'_> {
+    fn print(&self, line: String) {
         // indicatif drops println when it draws nothing (not a terminal, e.g. CI): print plainly.
-        if bar.is_hidden() {
+        if self.bar.is_hidden() {
             eprintln!("{line}");
         } else {
-            bar.println(line);
+            self.bar.println(line);
         }
-        results::write_json_atomic(&run_dir.cell_file(&result), &result)?;
-        run.cells.push(result);
-        bar.inc(1);
     }
-    bar.finish_and_clear();
-    Ok(load_s)
+}
+
+impl Observer for Progress<'_> {
+    fn phase(&self, text: &str) {
+        self.bar.set_message(text.to_string());
+    }
+
+    fn measured(&mut self, result: &CellResult) -> Result<()> {
+        results::write_json_atomic(&self.run_dir.cell_file(result), result)?;
+        self.bar.inc(1);
+        if result.status == Status::Failed {
+            self.print(summary_line(result.index, self.total, result));
+        } else if self.rounds > 1 {
+            self.bar.set_message(format!(
+                "{}: {} of {} rounds",
+                result.id,
+                result.rounds.len(),
+                self.rounds
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The run summary and the page when complete (else how to render what was measured), the flag
 /// notes, the counts, and the exit code: 130 interrupted, 1 some cell failed, else 0.
 fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Result<ExitCode> {
-    run.complete = !process::interrupted() && run.cells.len() == matrix.cells.len();
+    run.complete = !process::interrupted();
     run.finished = Some(now());
     if run.complete {
         results::write_json_atomic(&run_dir.run_file(), &run)?;
@@ -165,9 +246,9 @@ fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Resul
             eprintln!("wrote {}", path.display());
         }
     } else {
+        let measured = run.cells.iter().filter(|c| !c.rounds.is_empty()).count();
         eprintln!(
-            "run interrupted after {} of {} cells; they are in {} — render them with `matrix render --run {}`",
-            run.cells.len(),
+            "run interrupted after measuring {measured} of {} cells; what was measured is in {} — render it with `matrix render --run {}`",
             matrix.cells.len(),
             run_dir.dir.display(),
             run_dir.dir.display()
@@ -178,14 +259,15 @@ fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Resul
     let (failed, skipped) = (count(Status::Failed), count(Status::Skipped));
     let t = &run.timing;
     eprintln!(
-        "{} cells: {} ok, {skipped} skipped, {failed} failed · wall {:.0} s: build {:.0} s, measuring cells {:.0} s ({:.0}%), other {:.0} s",
+        "{} cells: {} ok, {skipped} skipped, {failed} failed · {} round(s) · wall {:.0} s: build {:.0} s, measuring {:.0} s, of which inside measured windows {:.0} s = {:.0}% of the wall time",
         run.cells.len(),
         run.cells.len() - failed - skipped,
+        matrix.settings.repeats,
         t.wall_s,
         t.build_s,
         t.load_s,
-        t.load_s / t.wall_s.max(1e-9) * 100.0,
-        t.wall_s - t.build_s - t.load_s
+        t.window_s,
+        t.window_s / t.wall_s.max(1e-9) * 100.0,
     );
     Ok(if process::interrupted() {
         ExitCode::from(130)

@@ -44,13 +44,19 @@ fn default_writes() -> Vec<String> {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Measured window per repeat, e.g. "8s".
+    /// Measured window of each cell in each round, e.g. "8s".
     #[serde(with = "super::duration")]
     pub duration: Duration,
-    /// Load before the measured window, excluded from the numbers.
+    /// Load before the first window after a server starts, excluded from the numbers.
     #[serde(with = "super::duration")]
     pub warmup: Duration,
+    /// Load before each later window of the same server (it is warm already), excluded too.
+    #[serde(with = "super::duration")]
+    pub rewarm: Duration,
+    /// Rounds: each visits every cell once, in an order shuffled per round.
     pub repeats: u32,
+    /// Seed of the per-round shuffles (a fresh one, recorded, when absent).
+    pub seed: Option<u64>,
     /// CPUs the server is pinned to (taskset list syntax: "0", "0-1", "0,2").
     pub server_cpus: String,
     /// CPUs the load generator is pinned to; must not overlap `server_cpus`.
@@ -65,7 +71,9 @@ impl Default for Settings {
         Settings {
             duration: Duration::from_secs(8),
             warmup: Duration::from_secs(2),
+            rewarm: Duration::ZERO,
             repeats: 1,
+            seed: None,
             server_cpus: "0".into(),
             generator_cpus: "1".into(),
             ready_timeout: Duration::from_secs(30),
@@ -81,6 +89,10 @@ pub struct RuntimeEntry {
     pub modes: Vec<String>,
     /// Overrides the top-level `writes` for this runtime.
     pub writes: Option<Vec<String>>,
+    /// Only these loads for this entry (default: every `[[load]]`).
+    pub loads: Option<Vec<String>>,
+    /// Only these server languages for this entry (default: the top-level `servers`).
+    pub servers: Option<Vec<String>>,
 }
 
 /// `[[load]]`: how the generator drives a cell.
@@ -95,6 +107,24 @@ pub struct LoadSpec {
     pub rate: Option<u32>,
     /// Connections kept open (peak model, wrk).
     pub connections: Option<u32>,
+    /// Peak model: requests sent back to back on each connection before reading the answers
+    /// (HTTP/1.1 pipelining), so the generator spends less per request than the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u32>,
+    /// The load generator (default: k6 for closed and open, wrk for peak; oha for open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
+    /// Open model: instead of a fixed `rate`, offer these shares of the same server's req/s under
+    /// the `peak` load (measured just before, in the same round), e.g. [0.1, 0.5, 0.9]: latency
+    /// against load. One load per share, named "<name>@<percent>%".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of_peak: Option<Vec<f64>>,
+    /// The peak-model load whose req/s `of_peak` takes shares of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<String>,
+    /// Set on each load an `of_peak` list expands into: its share, and the list's load name.
+    #[serde(skip)]
+    pub share: Option<(f64, String)>,
     /// Only these workloads under this load (default: all of the top-level `workloads`).
     pub workloads: Option<Vec<String>>,
 }
@@ -121,15 +151,65 @@ impl LoadModel {
         }
     }
 
-    pub fn generator(self) -> &'static str {
+    /// The generator a load of this model uses unless it names one.
+    pub fn default_generator(self) -> Generator {
         match self {
-            LoadModel::Closed | LoadModel::Open => "k6",
-            LoadModel::Peak => "wrk",
+            LoadModel::Closed | LoadModel::Open => Generator::K6,
+            LoadModel::Peak => Generator::Wrk,
         }
     }
 }
 
+/// A load generator: its definition is `runtimes/tools/<name>.toml`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generator {
+    /// Grafana k6: the origin README's generator; closed and open models.
+    K6,
+    /// wrk: peak throughput, pipelining.
+    Wrk,
+    /// oha: a fixed request rate with coordinated-omission correction, low scheduling noise.
+    Oha,
+}
+
+impl Generator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::K6 => "k6",
+            Generator::Wrk => "wrk",
+            Generator::Oha => "oha",
+        }
+    }
+
+    /// The models it can drive.
+    fn drives(self, model: LoadModel) -> bool {
+        matches!(
+            (self, model),
+            (Generator::K6, LoadModel::Closed | LoadModel::Open)
+                | (Generator::Wrk, LoadModel::Peak)
+                | (Generator::Oha, LoadModel::Open)
+        )
+    }
+}
+
 impl LoadSpec {
+    /// A load with only its name and model set (the fields its model needs are still to be set).
+    pub fn new(name: &str, model: LoadModel) -> LoadSpec {
+        LoadSpec {
+            name: name.into(),
+            model,
+            vus: None,
+            rate: None,
+            connections: None,
+            pipeline: None,
+            generator: None,
+            of_peak: None,
+            peak: None,
+            share: None,
+            workloads: None,
+        }
+    }
+
     /// Checks that the fields the model needs are there, and only those.
     fn validate(&self) -> std::result::Result<(), String> {
         type Field<'a> = (&'a str, Option<u32>);
@@ -139,6 +219,9 @@ impl LoadSpec {
                 self.vus,
                 [("rate", self.rate), ("connections", self.connections)],
             ),
+            LoadModel::Open if self.of_peak.is_some() => {
+                return self.validate_shares();
+            }
             LoadModel::Open => (
                 "rate",
                 self.rate,
@@ -172,7 +255,91 @@ impl LoadSpec {
                 self.name
             ));
         }
+        if !self.generator().drives(self.model) {
+            return Err(format!(
+                "load {:?}: generator {} does not drive model {model} (k6: closed, open; wrk: peak; oha: open)",
+                self.name,
+                self.generator().name()
+            ));
+        }
+        match (self.model, self.pipeline) {
+            (_, None) => Ok(()),
+            (LoadModel::Peak, Some(0)) => Err(format!(
+                "load {:?} has pipeline = 0: use 1 (no pipelining) or more, e.g. 16",
+                self.name
+            )),
+            (LoadModel::Peak, Some(_)) => Ok(()),
+            (_, Some(_)) => Err(format!(
+                "load {:?}: `pipeline` applies to model peak only (wrk pipelines; k6 cannot)",
+                self.name
+            )),
+        }
+    }
+
+    /// An open load offering shares of a peak: shares in (0, 2], a `peak`, no fixed rate.
+    fn validate_shares(&self) -> std::result::Result<(), String> {
+        let shares = self.of_peak.as_deref().unwrap_or_default();
+        if shares.is_empty() || shares.iter().any(|s| s.is_nan() || *s <= 0.0 || *s > 2.0) {
+            return Err(format!(
+                "load {:?}: of_peak {shares:?} needs shares above 0 and at most 2, e.g. [0.1, 0.5, 0.9]",
+                self.name
+            ));
+        }
+        if self.peak.is_none() {
+            return Err(format!(
+                "load {:?}: of_peak needs `peak`, the peak-model load to take shares of",
+                self.name
+            ));
+        }
+        if let Some((key, _)) = [
+            ("rate", self.rate),
+            ("vus", self.vus),
+            ("connections", self.connections),
+        ]
+        .iter()
+        .find(|(_, v)| v.is_some())
+        {
+            return Err(format!(
+                "load {:?}: `{key}` does not apply with of_peak (the rate comes from the peak)",
+                self.name
+            ));
+        }
         Ok(())
+    }
+
+    /// The loads this one stands for: itself, or one per share of `of_peak`.
+    fn expand(&self) -> Vec<LoadSpec> {
+        match &self.of_peak {
+            None => vec![self.clone()],
+            Some(shares) => shares
+                .iter()
+                .map(|share| LoadSpec {
+                    name: format!("{}@{:.0}%", self.name, share * 100.0),
+                    of_peak: None,
+                    share: Some((*share, self.name.clone())),
+                    ..self.clone()
+                })
+                .collect(),
+        }
+    }
+
+    /// Does a runtime entry's `loads` list name this load (or the list it expanded from)?
+    fn named_in(&self, names: &[String]) -> bool {
+        names.contains(&self.name)
+            || self
+                .share
+                .as_ref()
+                .is_some_and(|(_, family)| names.contains(family))
+    }
+
+    /// The generator that drives this load.
+    pub fn generator(&self) -> Generator {
+        self.generator.unwrap_or(self.model.default_generator())
+    }
+
+    /// Requests in flight on each connection: the pipelining depth, 1 without it.
+    pub fn depth(&self) -> u32 {
+        self.pipeline.unwrap_or(1).max(1)
     }
 
     /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool.
@@ -200,6 +367,15 @@ pub struct Cell {
     pub load: LoadSpec,
 }
 
+impl Cell {
+    /// "server/runtime/mode/write": cells with the same key run on one launched server.
+    pub fn launch_key(&self) -> String {
+        [&self.server, &self.runtime, &self.mode, &self.write]
+            .map(|s| s.as_str())
+            .join("/")
+    }
+}
+
 /// A parsed, validated matrix ready to run.
 #[derive(Debug, Clone)]
 pub struct Matrix {
@@ -225,6 +401,20 @@ impl Matrix {
         validate_settings(&file.settings).map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
         validate_names(&file, &here)?;
         validate_loads(&file, &here)?;
+        let mut file = file;
+        file.loads = file.loads.iter().flat_map(LoadSpec::expand).collect();
+        // A share of a peak offers its requests over as many connections as the peak used.
+        let peaks: Vec<(String, Option<u32>)> = file
+            .loads
+            .iter()
+            .map(|l| (l.name.clone(), l.connections))
+            .collect();
+        for load in file.loads.iter_mut().filter(|l| l.share.is_some()) {
+            load.connections = peaks
+                .iter()
+                .find(|(name, _)| Some(name) == load.peak.as_ref())
+                .and_then(|(_, c)| *c);
+        }
         let mut cells = Vec::new();
         for entry in &file.runtimes {
             validate_runtime(entry, &file, runtimes, &here)?;
@@ -281,6 +471,15 @@ fn validate_loads(file: &MatrixFile, here: &impl Fn(&str) -> String) -> Result<(
                 ))
             );
         }
+        if let Some(peak) = &load.peak {
+            let peaks = file.loads.iter().filter(|l| l.model == LoadModel::Peak);
+            check_name(
+                &format!("load {:?} peak", load.name),
+                peak,
+                peaks.map(|l| l.name.as_str()),
+                here,
+            )?;
+        }
     }
     Ok(())
 }
@@ -315,6 +514,47 @@ fn validate_runtime(
     for write in entry.writes.as_ref().unwrap_or(&file.writes) {
         check_name("writes", write, WRITES.iter().copied(), here)?;
     }
+    for server in entry.servers.iter().flatten() {
+        check_name(
+            &format!("runtime {:?} servers", entry.name),
+            server,
+            SERVERS.iter().copied(),
+            here,
+        )?;
+    }
+    let names: Vec<&str> = file
+        .loads
+        .iter()
+        .map(|l| {
+            l.share
+                .as_ref()
+                .map_or(l.name.as_str(), |(_, family)| family.as_str())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for load in entry.loads.iter().flatten() {
+        check_name(
+            &format!("runtime {:?} loads", entry.name),
+            load,
+            names.iter().copied(),
+            here,
+        )?;
+    }
+    // A share of a peak needs that peak measured on the same server.
+    let runs = |l: &LoadSpec| entry.loads.as_ref().is_none_or(|only| l.named_in(only));
+    for load in file.loads.iter().filter(|l| l.share.is_some() && runs(l)) {
+        let peak = load.peak.as_deref().unwrap_or_default();
+        if !file.loads.iter().any(|l| l.name == peak && runs(l)) {
+            bail!(
+                "{}",
+                here(&format!(
+                    "runtime {:?}: load {:?} offers shares of {peak:?}, which this entry does not run: add it to its `loads`",
+                    entry.name, load.name
+                ))
+            );
+        }
+    }
     Ok(())
 }
 
@@ -322,7 +562,8 @@ fn validate_runtime(
 /// workloads a load does not take.
 fn expand<'a>(entry: &'a RuntimeEntry, file: &'a MatrixFile) -> impl Iterator<Item = Cell> + 'a {
     let writes = entry.writes.as_ref().unwrap_or(&file.writes);
-    file.servers.iter().flat_map(move |server| {
+    let servers = entry.servers.as_ref().unwrap_or(&file.servers);
+    servers.iter().flat_map(move |server| {
         entry.modes.iter().flat_map(move |mode| {
             writes.iter().flat_map(move |write| {
                 file.workloads.iter().flat_map(move |workload| {
@@ -332,6 +573,7 @@ fn expand<'a>(entry: &'a RuntimeEntry, file: &'a MatrixFile) -> impl Iterator<It
                             load.workloads
                                 .as_ref()
                                 .is_none_or(|only| only.contains(workload))
+                                && entry.loads.as_ref().is_none_or(|only| load.named_in(only))
                         })
                         .map(move |load| Cell {
                             id: [server, &entry.name, mode, write, workload, &load.name]
@@ -519,7 +761,10 @@ vus = 50
         let peak = GOOD
             .replace("vus = 50", "connections = 50")
             .replace("\"closed\"", "\"peak\"");
-        assert_eq!(parse(&peak).unwrap().cells[0].load.model.generator(), "wrk");
+        assert_eq!(
+            parse(&peak).unwrap().cells[0].load.generator().name(),
+            "wrk"
+        );
     }
 
     #[test]

@@ -78,5 +78,4 @@ mod tests {
             PlaceholderError::Unclosed("{addr".into())
         );
     }
-
 }

@@ -45,6 +45,20 @@ pub const WORKLOADS: &[Workload] = &[
         about: "20,000 rounds of an FNV-1a hash chain (CPU-bound guest code)",
     },
     Workload {
+        name: "compute-slow",
+        method: "GET",
+        path: "/compute?n=22000",
+        body: None,
+        about: "the compute chain with 10% more rounds: a known slowdown for the A/B self-test",
+    },
+    Workload {
+        name: "compute-double",
+        method: "GET",
+        path: "/compute?n=40000",
+        body: None,
+        about: "the compute chain with twice the rounds: the strong slowdown of the live A/B test",
+    },
+    Workload {
         name: "bytes",
         method: "GET",
         path: "/bytes?n=65536",

@@ -54,6 +54,8 @@ pub struct Request<'a> {
     pub method: &'a str,
     pub body_bytes: usize,
     pub load: &'a LoadSpec,
+    /// Open model: requests per second to start.
+    pub rate: u32,
     pub duration_ms: u128,
     pub warmup_ms: u128,
     pub summary: &'a Path,
@@ -74,7 +76,7 @@ pub fn args(r: &Request) -> Vec<String> {
         ("METHOD", r.method.to_string()),
         ("BODY_BYTES", r.body_bytes.to_string()),
         ("VUS", r.load.concurrency().to_string()),
-        ("RATE", r.load.rate.unwrap_or(0).to_string()),
+        ("RATE", r.rate.to_string()),
         ("DURATION", format!("{}ms", r.duration_ms)),
         (
             "WARMUP",
@@ -137,12 +139,8 @@ mod tests {
     #[test]
     fn args_carry_every_setting() {
         let load = LoadSpec {
-            name: "c".into(),
-            model: LoadModel::Closed,
             vus: Some(50),
-            rate: None,
-            connections: None,
-            workloads: None,
+            ..LoadSpec::new("c", LoadModel::Closed)
         };
         let request = Request {
             script: Path::new("s.js"),
@@ -150,6 +148,7 @@ mod tests {
             method: "GET",
             body_bytes: 0,
             load: &load,
+            rate: 0,
             duration_ms: 8000,
             warmup_ms: 0,
             summary: Path::new("/tmp/o.json"),
@@ -176,6 +175,7 @@ mod tests {
         };
         let a = args(&Request {
             load: &open,
+            rate: 3000,
             ..request
         });
         assert!(

@@ -1,7 +1,9 @@
-//! Load generators: k6 (closed and open models) and wrk (peak). Each file builds its generator's
-//! command line and parses what it reports into one generator-neutral `LoadSummary`.
+//! Load generators: k6 (closed and open models), wrk (peak) and oha (open, low noise). Each file
+//! builds its generator's command line and parses what it reports into one generator-neutral
+//! `LoadSummary`.
 
 pub mod k6;
+pub mod oha;
 pub mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{LoadModel, LoadSpec};
+use crate::config::{Generator, LoadSpec};
 
 /// Latency percentiles of one window (or one k6 trend), in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -21,6 +23,9 @@ pub struct Trend {
     pub p90: f64,
     pub p95: f64,
     pub p99: f64,
+    /// Only where the generator reports it (oha).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p999: Option<f64>,
 }
 
 /// What any generator measured in one window, in one shape.
@@ -49,15 +54,16 @@ impl LoadSummary {
     }
 }
 
-
 /// One measured window, as the generator is asked to run it.
 pub struct WindowRequest<'a> {
-    /// The generator's binary (k6 or wrk, after the load model) and its script.
+    /// The generator's binary (k6, wrk or oha, as the load says) and its script (k6, wrk).
     pub generator: &'a Path,
     pub script: &'a Path,
     pub url: &'a str,
     pub method: &'a str,
     pub body_bytes: usize,
+    /// Open model: the rate to offer (the load's, or a share of a measured peak).
+    pub rate: u32,
     pub load: &'a LoadSpec,
     pub duration: Duration,
     pub warmup: Duration,
@@ -67,15 +73,15 @@ pub struct WindowRequest<'a> {
     pub tag: PathBuf,
 }
 
-/// How to run the generator for one window and where it reports.
+/// How to run the generator for one window and where it reports. Warm-up load runs as a process
+/// of its own before it, so the measured process is the window and nothing else: its requests are
+/// exactly those the server's CPU readings around it cover.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
     /// A separate, discarded run before the window (wrk has no warm-up phase of its own).
     pub warmup: Option<Vec<String>>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// How long after its start the measured window begins (k6 runs its warm-up scenario first).
-    pub window_delay: Duration,
     /// The generator's stdout and stderr.
     pub log: PathBuf,
     report: Report,
@@ -85,38 +91,67 @@ pub struct Invocation {
 enum Report {
     /// `scripts/k6.js` writes its summary to this file.
     K6Summary(PathBuf),
-    /// `scripts/wrk-report.lua` prints one line into the log.
-    WrkLine,
+    /// `scripts/wrk-report.lua` prints one line into the log. wrk times a pipelined batch, not
+    /// each request in it, so pipelined windows report no latency.
+    WrkLine { pipelined: bool },
+    /// oha prints its JSON report into the log.
+    OhaJson,
 }
 
 impl Invocation {
     pub fn for_window(r: &WindowRequest) -> Invocation {
         let log = with_suffix(&r.tag, ".log");
-        match r.load.model {
-            LoadModel::Closed | LoadModel::Open => {
-                let summary = with_suffix(&r.tag, ".json");
-                let mut argv = vec![r.generator.display().to_string()];
-                argv.extend(k6::args(&k6::Request {
-                    script: r.script,
-                    url: r.url,
-                    method: r.method,
-                    body_bytes: r.body_bytes,
-                    load: r.load,
-                    duration_ms: r.duration.as_millis(),
-                    warmup_ms: r.warmup.as_millis(),
-                    summary: &summary,
-                }));
+        match r.load.generator() {
+            Generator::Oha => {
+                let body = (r.body_bytes > 0).then(|| "e".repeat(r.body_bytes));
+                let oha_argv = |duration: Duration| {
+                    let mut argv = vec![r.generator.display().to_string()];
+                    argv.extend(oha::args(&oha::Request {
+                        url: r.url,
+                        method: r.method,
+                        body: body.as_deref(),
+                        rate: r.rate,
+                        connections: r.load.concurrency(),
+                        duration_ms: duration.as_millis(),
+                    }));
+                    argv
+                };
                 Invocation {
-                    warmup: None,
-                    argv,
+                    warmup: (!r.warmup.is_zero()).then(|| oha_argv(r.warmup)),
+                    argv: oha_argv(r.duration),
+                    env: Vec::new(),
+                    log,
+                    report: Report::OhaJson,
+                }
+            }
+            Generator::K6 => {
+                let summary = with_suffix(&r.tag, ".json");
+                let k6_argv = |duration: Duration, summary: &Path| {
+                    let mut argv = vec![r.generator.display().to_string()];
+                    argv.extend(k6::args(&k6::Request {
+                        script: r.script,
+                        url: r.url,
+                        method: r.method,
+                        body_bytes: r.body_bytes,
+                        load: r.load,
+                        rate: r.rate,
+                        duration_ms: duration.as_millis(),
+                        warmup_ms: 0,
+                        summary,
+                    }));
+                    argv
+                };
+                let warmup_summary = with_suffix(&r.tag, "-warmup.json");
+                Invocation {
+                    warmup: (!r.warmup.is_zero()).then(|| k6_argv(r.warmup, &warmup_summary)),
+                    argv: k6_argv(r.duration, &summary),
                     // k6 must not phone home.
                     env: vec![("K6_NO_USAGE_REPORT".into(), "true".into())],
-                    window_delay: r.warmup,
                     log,
                     report: Report::K6Summary(summary),
                 }
             }
-            LoadModel::Peak => {
+            Generator::Wrk => {
                 let connections = r.load.connections.unwrap_or(50);
                 let wrk_argv = |duration: Duration| {
                     let mut argv = vec![r.generator.display().to_string()];
@@ -135,10 +170,12 @@ impl Invocation {
                     env: vec![
                         ("WRK_METHOD".into(), r.method.to_string()),
                         ("WRK_BODY_BYTES".into(), r.body_bytes.to_string()),
+                        ("WRK_PIPELINE".into(), r.load.depth().to_string()),
                     ],
-                    window_delay: Duration::ZERO,
                     log,
-                    report: Report::WrkLine,
+                    report: Report::WrkLine {
+                        pipelined: r.load.depth() > 1,
+                    },
                 }
             }
         }
@@ -174,9 +211,17 @@ impl Invocation {
                     .map_err(|e| format!("{e:#}"))?
                     .into_load_summary(duration.as_secs_f64()))
             }
-            Report::WrkLine => {
+            Report::OhaJson => {
                 let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-                wrk::parse(&text).map_err(|e| format!("{e:#}"))
+                oha::parse(&text).map_err(|e| format!("{e:#}"))
+            }
+            Report::WrkLine { pipelined } => {
+                let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let mut summary = wrk::parse(&text).map_err(|e| format!("{e:#}"))?;
+                if *pipelined {
+                    summary.duration_ms = None;
+                }
+                Ok(summary)
             }
         }
     }
@@ -200,6 +245,7 @@ mod tests {
             method: "GET",
             body_bytes: 0,
             load,
+            rate: 0,
             duration: Duration::from_secs(5),
             warmup,
             threads: 1,
@@ -208,17 +254,12 @@ mod tests {
     }
 
     #[test]
-    fn wrk_warms_up_in_a_separate_run_and_k6_inside_its_own() {
+    fn warm_up_load_runs_as_its_own_process_before_the_window() {
         let peak = LoadSpec {
-            name: "p".into(),
-            model: LoadModel::Peak,
-            vus: None,
-            rate: None,
             connections: Some(50),
-            workloads: None,
+            ..LoadSpec::new("p", crate::config::LoadModel::Peak)
         };
         let wrk = Invocation::for_window(&request(&peak, Duration::from_secs(2)));
-        assert_eq!(wrk.window_delay, Duration::ZERO);
         assert!(wrk.warmup.as_ref().unwrap().contains(&"-d2s".to_string()));
         assert!(wrk.argv.contains(&"-d5s".to_string()));
         assert_eq!(wrk.log, PathBuf::from("logs/003-wrk-0.log"));
@@ -226,14 +267,19 @@ mod tests {
         let no_warmup = Invocation::for_window(&request(&peak, Duration::ZERO));
         assert_eq!(no_warmup.warmup, None);
         let closed = LoadSpec {
-            model: LoadModel::Closed,
+            model: crate::config::LoadModel::Closed,
             vus: Some(50),
             connections: None,
             ..peak
         };
         let k6 = Invocation::for_window(&request(&closed, Duration::from_secs(2)));
-        assert_eq!(k6.warmup, None);
-        assert_eq!(k6.window_delay, Duration::from_secs(2));
+        assert!(k6
+            .warmup
+            .as_ref()
+            .unwrap()
+            .contains(&"DURATION=2000ms".to_string()));
+        assert!(k6.argv.contains(&"DURATION=5000ms".to_string()));
         assert!(k6.argv.iter().any(|a| a == "SUMMARY=logs/003-wrk-0.json"));
+        assert!(k6.argv.contains(&"WARMUP=0s".to_string()));
     }
 }

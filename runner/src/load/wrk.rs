@@ -36,6 +36,8 @@ struct Latency {
     p90: f64,
     p95: f64,
     p99: f64,
+    #[serde(default)]
+    p999: Option<f64>,
 }
 
 /// Arguments after `wrk`: one thread per generator CPU, `connections` connections.
@@ -103,6 +105,7 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
             p90: ms(l.p90),
             p95: ms(l.p95),
             p99: ms(l.p99),
+            p999: l.p999.map(ms),
         }),
         blocked_ms: None,
         connecting_ms: None,

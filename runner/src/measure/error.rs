@@ -4,7 +4,7 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CellError {
     /// Ctrl-C or SIGTERM arrived while the cell was being measured.
     #[error("interrupted before this cell finished")]
@@ -22,7 +22,9 @@ pub enum CellError {
     NotBuilt,
     #[error("the server exited ({status}) before answering: {log}")]
     ServerExited { status: ExitStatus, log: String },
-    #[error("the server did not answer within {timeout:?} (last error: {last_error}); its log: {log}")]
+    #[error(
+        "the server did not answer within {timeout:?} (last error: {last_error}); its log: {log}"
+    )]
     NotReady {
         timeout: Duration,
         last_error: String,
@@ -42,8 +44,6 @@ pub enum CellError {
         limit: Duration,
         log: String,
     },
-    #[error("the generator exited before its warm-up ended")]
-    GeneratorExitedEarly,
     /// The generator's report is missing or unreadable.
     #[error("{0}")]
     GeneratorReport(String),
@@ -55,6 +55,16 @@ pub enum CellError {
     },
     #[error("no measurement was made")]
     NoMeasurement,
+    #[error("no {peak} measurement on this server in this round to offer a share of")]
+    NoPeak { peak: String },
+    /// The generator's own clock said the window lasted longer than it did: the wall clock
+    /// stepped (wrk times with gettimeofday), so its req/s and timeouts are wrong.
+    #[error("{generator} reported a {reported_s:.1} s window that lasted {measured_s:.2} s: the wall clock stepped during it (twice in a row)")]
+    ClockStepped {
+        generator: &'static str,
+        reported_s: f64,
+        measured_s: f64,
+    },
 }
 
 impl CellError {
@@ -88,6 +98,8 @@ mod tests {
             window_s: 5.04,
             log: "logs/003-wrk-0.log".into(),
         };
-        assert!(e.to_string().starts_with("wrk completed no request in the 5.0 s window"));
+        assert!(e
+            .to_string()
+            .starts_with("wrk completed no request in the 5.0 s window"));
     }
 }

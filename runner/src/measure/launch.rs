@@ -13,8 +13,6 @@ use crate::sys::{self, Managed};
 
 /// How to start one server: a runtime mode running a build with a write strategy.
 pub struct Launch<'a> {
-    /// Prefix of this launch's log files, e.g. "003".
-    pub tag: String,
     pub def: &'a RuntimeDef,
     pub mode_name: &'a str,
     pub mode: &'a ModeDef,
@@ -39,6 +37,8 @@ pub struct LaunchRecord {
     /// Launch to first correct response, and that response's own latency.
     pub startup_ms: Option<f64>,
     pub first_request_ms: Option<f64>,
+    /// RSS of the server's tree once it answered, before any load.
+    pub rss_idle_kb: Option<u64>,
 }
 
 /// A server that answered correctly.
@@ -61,7 +61,7 @@ impl Launch<'_> {
         vars
     }
 
-    fn prepare_step(&self) -> PrepareStep<'_> {
+    fn prepare_step(&self, tag: &str) -> PrepareStep<'_> {
         PrepareStep {
             runtime: &self.def.name,
             mode: self.mode_name,
@@ -69,21 +69,22 @@ impl Launch<'_> {
             artifact: &self.artifact,
             runtime_version: self.runtime_version.as_deref(),
             cache_dir: &self.prepared_cache,
-            log: self.logs.join(format!("{}-prepare.log", self.tag)),
+            log: self.logs.join(format!("{tag}-prepare.log")),
         }
     }
 
     /// Prepares the artifact, starts the server and waits until it answers `workload` correctly,
-    /// filling `record` as it goes.
+    /// filling `record` as it goes. `tag` prefixes its log files (e.g. "L03-r1").
     pub fn start(
         &self,
+        tag: &str,
         workload: &Workload,
         record: &mut LaunchRecord,
         phase: &dyn Fn(&str),
     ) -> Result<Started, CellError> {
         let mut vars = self.placeholders();
         phase("prepare");
-        if let Some(prepared) = prepare(&self.prepare_step(), &vars)? {
+        if let Some(prepared) = prepare(&self.prepare_step(tag), &vars)? {
             record.prepared_bytes = std::fs::metadata(&prepared.path).ok().map(|m| m.len());
             record.prepare_ms = Some(prepared.ms);
             vars.set("prepared", prepared.path.display().to_string());
@@ -91,9 +92,9 @@ impl Launch<'_> {
         let port = sys::net::free_port().map_err(CellError::setup)?;
         let addr = format!("127.0.0.1:{port}");
         vars.set("addr", addr.clone()).set("port", port.to_string());
-        let argv = vars
-            .expand_all(&self.mode.launch)
-            .map_err(|e| CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name)))?;
+        let argv = vars.expand_all(&self.mode.launch).map_err(|e| {
+            CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name))
+        })?;
         let env: Vec<(String, String)> = self
             .mode
             .env
@@ -104,7 +105,7 @@ impl Launch<'_> {
         record.command = argv.clone();
 
         phase("starting server");
-        let server_log = self.logs.join(format!("{}-server.log", self.tag));
+        let server_log = self.logs.join(format!("{tag}-server.log"));
         let mut server = sys::spawn_pinned(self.server_cpus, &argv, &env, &server_log)
             .map_err(CellError::setup)?;
         let base = format!("http://{addr}");
@@ -116,6 +117,7 @@ impl Launch<'_> {
         let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
         record.startup_ms = Some(ms(startup));
         record.first_request_ms = Some(ms(first));
+        record.rss_idle_kb = crate::sys::procfs::tree_rss_kb(server.pid);
         Ok(Started { server, base, addr })
     }
 }
@@ -148,7 +150,8 @@ fn wait_ready(
         match probe::probe(&agent, base, workload) {
             Ok(observed) => {
                 let took = sent.elapsed();
-                crate::http::workload::check(workload, &observed).map_err(CellError::WrongAnswer)?;
+                crate::http::workload::check(workload, &observed)
+                    .map_err(CellError::WrongAnswer)?;
                 return Ok((server.started.elapsed(), took));
             }
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),

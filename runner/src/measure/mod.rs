@@ -1,10 +1,11 @@
-//! One cell, start to finish: start the server (`launch`), check it answers, load it for each
-//! repeat (`window`) while sampling its memory, stop it, and turn what was seen into figures
-//! (`summarize`). Nothing here is simulated: real processes, real sockets.
+//! Measuring: a server started once per round for all the cells it serves (`launch`), one load
+//! window per cell and round (`window`), the arithmetic from windows to figures (`summarize`),
+//! and the rounds themselves (`rounds`). Nothing here is simulated: real processes, real sockets.
 
 pub mod error;
 pub mod launch;
 mod prepare;
+pub mod rounds;
 pub mod summarize;
 pub mod threads;
 pub mod window;
@@ -20,7 +21,6 @@ use crate::config::{Cell, Settings};
 use crate::http::{probe, Workload};
 use crate::load::{Invocation, WindowRequest};
 use crate::results::{CellResult, Metrics, Status};
-use crate::sys::{procfs, sampler::Sampler};
 use window::{Window, WindowSpec};
 
 /// Everything a cell needs, resolved by `setup`.
@@ -53,9 +53,20 @@ impl Plan<'_> {
             workload: self.cell.workload.clone(),
             load: self.cell.load.name.clone(),
             load_model: self.cell.load.model,
-            generator: self.cell.load.model.generator().into(),
+            generator: self.cell.load.generator().name().into(),
             concurrency: self.cell.load.concurrency(),
             offered_rps: self.cell.load.rate,
+            pipeline: self.cell.load.pipeline.filter(|d| *d > 1),
+            share: self
+                .cell
+                .load
+                .share
+                .as_ref()
+                .map(|(share, curve)| crate::results::Share {
+                    curve: curve.clone(),
+                    share: *share,
+                    of: self.cell.load.peak.clone().unwrap_or_default(),
+                }),
             status,
             reason,
             runtime_version: self.launch.runtime_version.clone(),
@@ -71,134 +82,148 @@ impl Plan<'_> {
             flags: Vec::new(),
             repeats_rps: Vec::new(),
             partial: false,
+            rounds: Vec::new(),
+            estimates: Default::default(),
+            ratio: None,
         }
     }
 
-    /// Measures the cell: `Ok` with every figure, or `Failed` with the reason and what was
-    /// measured before it (`partial` when some windows finished).
-    pub fn measure(&self, phase: &dyn Fn(&str)) -> CellResult {
-        let mut result = self.blank(Status::Failed, None);
-        let mut record = LaunchRecord::default();
-        let outcome = self.measure_windows(&mut record, &mut result.metrics, phase);
-        result.command = record.command.clone();
-        apply_launch(&record, &mut result.metrics);
-        let (windows, failure) = match outcome {
-            Ok(windows) => (windows, None),
-            Err((windows, e)) => (windows, Some(e)),
-        };
-        let ctx = summarize::Context {
+    fn workload(&self) -> Result<&'static Workload, CellError> {
+        Workload::get(&self.cell.workload)
+            .ok_or_else(|| CellError::Setup("unknown workload".into()))
+    }
+
+    fn context(&self) -> summarize::Context {
+        summarize::Context {
             model: self.cell.load.model,
-            concurrency: self.cell.load.concurrency(),
+            concurrency: self.cell.load.concurrency() * self.cell.load.depth(),
             generator_cpus: crate::config::cpus::cpu_count(&self.settings.generator_cpus),
-        };
-        let summary = summarize::summarize(&windows, ctx, std::mem::take(&mut result.metrics));
-        result.metrics = summary.metrics;
-        result.repeats_rps = summary.repeats_rps;
-        result.flags = summary.flags;
-        match failure {
-            None if windows.is_empty() => result.reason = Some(CellError::NoMeasurement.to_string()),
-            None => result.status = Status::Ok,
-            Some(e) => {
-                result.partial = !windows.is_empty();
-                result.reason = Some(e.to_string());
-            }
         }
-        result
     }
 
-    /// Starts the server, runs every repeat's window and stops it. On failure, the windows that
-    /// finished come back with the error. Memory figures go straight into `metrics`.
-    fn measure_windows(
+    /// One window of this cell in `round`, after `warmup` of load that is not counted, offering
+    /// `rate` requests per second (open model).
+    fn window_spec(
         &self,
-        record: &mut LaunchRecord,
-        metrics: &mut Metrics,
-        phase: &dyn Fn(&str),
-    ) -> Result<Vec<Window>, (Vec<Window>, CellError)> {
-        let workload = Workload::get(&self.cell.workload)
-            .ok_or_else(|| (Vec::new(), CellError::Setup("unknown workload".into())))?;
-        let Started { mut server, base, .. } = self
-            .launch
-            .start(workload, record, phase)
-            .map_err(|e| (Vec::new(), e))?;
-        metrics.warm_request_ms = warm_up(&base, workload).map_err(|e| (Vec::new(), e))?;
-        metrics.rss_idle_kb = procfs::tree_rss_kb(server.pid);
-        let sampler = Sampler::start(server.pid);
-        let mut windows = Vec::new();
-        let mut failure = None;
-        for repeat in 0..self.settings.repeats {
-            phase(&format!(
-                "{} {}/{}",
-                self.cell.load.model.generator(),
-                repeat + 1,
-                self.settings.repeats
-            ));
-            match window::run_window(&server, &self.window_spec(workload, &base, repeat)) {
-                Ok(w) => windows.push(w),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if server.exited_keep_zombie() {
-                failure = Some(CellError::ServerDied {
-                    log: server.log_tail(5),
-                });
-                break;
-            }
-        }
-        let memory = sampler.finish();
-        metrics.rss_end_kb = procfs::tree_rss_kb(server.pid);
-        metrics.rss_peak_kb =
-            Some(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb)).filter(|&kb| kb > 0);
-        server.stop();
-        match failure {
-            None => Ok(windows),
-            Some(e) => Err((windows, e)),
-        }
-    }
-
-    fn window_spec(&self, workload: &Workload, base: &str, repeat: u32) -> WindowSpec<'_> {
+        base: &str,
+        round: u32,
+        warmup: Duration,
+        rate: u32,
+    ) -> Result<WindowSpec<'_>, CellError> {
+        let workload = self.workload()?;
         let url = format!("{base}{}", workload.path);
-        let generator = self.cell.load.model.generator();
+        let generator = self.cell.load.generator().name();
         let tag = self
             .launch
             .logs
-            .join(format!("{:03}-{generator}-{repeat}", self.index));
-        WindowSpec {
+            .join(format!("{:03}-{generator}-r{round}", self.index));
+        Ok(WindowSpec {
             invocation: Invocation::for_window(&WindowRequest {
                 generator: &self.generator,
                 script: &self.script,
                 url: &url,
                 method: workload.method,
                 body_bytes: workload.body.map_or(0, <[u8]>::len),
+                rate,
                 load: &self.cell.load,
                 duration: self.settings.duration,
-                warmup: self.settings.warmup,
+                warmup,
                 threads: crate::config::cpus::cpu_count(&self.settings.generator_cpus),
                 tag,
             }),
             generator,
+            offered_rps: (self.cell.load.model == crate::config::LoadModel::Open).then_some(rate),
             generator_cpus: &self.settings.generator_cpus,
             duration: self.settings.duration,
-            warmup: self.settings.warmup,
+            warmup,
+        })
+    }
+}
+
+/// What one cell has measured so far, over rounds.
+pub struct CellRun<'p, 'a> {
+    pub plan: &'p Plan<'a>,
+    pub windows: Vec<(u32, Window)>,
+    /// The launches that served it (startup and prepare figures), one or more per round.
+    pub launches: Vec<LaunchRecord>,
+    pub warm_ms: Vec<f64>,
+    /// Peak RSS of the server's tree over this cell's windows, and RSS after its last one.
+    pub rss_peak_kb: u64,
+    pub rss_end_kb: Option<u64>,
+    /// Why it stopped being measured; it is not measured in later rounds.
+    pub failure: Option<CellError>,
+}
+
+impl<'p, 'a> CellRun<'p, 'a> {
+    pub fn new(plan: &'p Plan<'a>) -> Self {
+        CellRun {
+            plan,
+            windows: Vec::new(),
+            launches: Vec::new(),
+            warm_ms: Vec::new(),
+            rss_peak_kb: 0,
+            rss_end_kb: None,
+            failure: None,
         }
     }
-}
 
-/// Ten checked single requests after readiness: the warm request latency (median).
-fn warm_up(base: &str, workload: &Workload) -> Result<Option<f64>, CellError> {
-    let agent = probe::agent(Duration::from_secs(5));
-    let mut warm = Vec::new();
-    for _ in 0..10 {
-        let took = probe::timed_check(&agent, base, workload).map_err(CellError::WarmRequest)?;
-        warm.push(launch::ms(took));
+    /// The cell's result from what it measured so far: `Ok` once a window finished and nothing
+    /// failed, else `Failed` with the reason (`partial` when some rounds finished first).
+    pub fn result(&self) -> CellResult {
+        let mut result = self.plan.blank(Status::Failed, None);
+        if let Some(first) = self.launches.first() {
+            result.command = first.command.clone();
+        }
+        let launch_figures = self.launch_metrics(std::mem::take(&mut result.metrics));
+        let summary = summarize::summarize(&self.windows, self.plan.context(), launch_figures);
+        result.metrics = summary.metrics;
+        result.repeats_rps = summary.repeats_rps;
+        result.rounds = summary.rounds;
+        result.estimates = summary.estimates;
+        result.flags = summary.flags;
+        let offered: Vec<f64> = result.rounds.iter().filter_map(|r| r.offered_rps).collect();
+        if let Some(rate) = crate::stats::median(&offered) {
+            result.offered_rps = Some(rate.round() as u32);
+        }
+        match &self.failure {
+            None if self.windows.is_empty() => {
+                result.reason = Some(CellError::NoMeasurement.to_string())
+            }
+            None => result.status = Status::Ok,
+            Some(e) => {
+                result.partial = !self.windows.is_empty();
+                result.reason = Some(e.to_string());
+            }
+        }
+        result
     }
-    Ok(crate::stats::median(&warm))
+
+    /// Startup, prepare and memory figures: medians over the launches that served the cell; the
+    /// prepare time is the first launch's (later ones reuse its cached output).
+    fn launch_metrics(&self, mut m: Metrics) -> Metrics {
+        let median = |f: fn(&LaunchRecord) -> Option<f64>| {
+            crate::stats::median(&self.launches.iter().filter_map(f).collect::<Vec<_>>())
+        };
+        m.startup_ms = median(|l| l.startup_ms);
+        m.first_request_ms = median(|l| l.first_request_ms);
+        m.rss_idle_kb = median(|l| l.rss_idle_kb.map(|kb| kb as f64)).map(|kb| kb as u64);
+        m.prepare_ms = self.launches.first().and_then(|l| l.prepare_ms);
+        m.prepared_bytes = self.launches.first().and_then(|l| l.prepared_bytes);
+        m.warm_request_ms = crate::stats::median(&self.warm_ms);
+        m.rss_peak_kb = Some(self.rss_peak_kb).filter(|&kb| kb > 0);
+        m.rss_end_kb = self.rss_end_kb;
+        m
+    }
 }
 
-fn apply_launch(record: &LaunchRecord, m: &mut Metrics) {
-    m.prepared_bytes = record.prepared_bytes;
-    m.prepare_ms = record.prepare_ms;
-    m.startup_ms = record.startup_ms;
-    m.first_request_ms = record.first_request_ms;
+/// Ten checked single requests before a window: the warm request latency (milliseconds each).
+fn warm_requests(base: &str, workload: &Workload) -> Result<Vec<f64>, CellError> {
+    let agent = probe::agent(Duration::from_secs(5));
+    (0..10)
+        .map(|_| {
+            probe::timed_check(&agent, base, workload)
+                .map(launch::ms)
+                .map_err(CellError::WarmRequest)
+        })
+        .collect()
 }

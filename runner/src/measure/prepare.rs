@@ -56,7 +56,10 @@ pub fn prepare(step: &PrepareStep, vars: &Placeholders) -> Result<Option<Prepare
     let status = std::process::Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(std::process::Stdio::null())
-        .stdout(out.try_clone().map_err(|e| CellError::Setup(e.to_string()))?)
+        .stdout(
+            out.try_clone()
+                .map_err(|e| CellError::Setup(e.to_string()))?,
+        )
         .stderr(out)
         .status()
         .map_err(|e| CellError::Setup(format!("cannot run {}: {e}", argv.join(" "))))?;

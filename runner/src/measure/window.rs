@@ -13,6 +13,10 @@ use crate::sys::{self, procfs, Managed};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub summary: LoadSummary,
+    /// Open model: the rate offered.
+    pub offered_rps: Option<u32>,
+    /// The generator's process from start to exit (the CPU readings span this); its own measured
+    /// time is `summary.elapsed_s`.
     pub window_s: f64,
     /// Server CPU (user, system) seconds inside the window.
     pub server_cpu: (f64, f64),
@@ -23,15 +27,17 @@ pub struct Window {
 /// How one window is run.
 pub struct WindowSpec<'a> {
     pub invocation: Invocation,
-    /// "k6" or "wrk", for messages.
+    /// "k6", "wrk" or "oha", for messages.
     pub generator: &'static str,
+    /// Open model: the rate offered.
+    pub offered_rps: Option<u32>,
     pub generator_cpus: &'a str,
     pub duration: Duration,
     /// Length of the generator's warm-up (bounds a separate warm-up run).
     pub warmup: Duration,
 }
 
-/// Readings at the start of the measured window.
+/// Readings at the start and the end of the generator's run.
 struct Mark {
     at: Instant,
     server_cpu: (f64, f64),
@@ -59,12 +65,9 @@ pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellErr
     }
     let mut generator = sys::spawn_pinned(spec.generator_cpus, &inv.argv, &inv.env, &inv.log)
         .map_err(CellError::setup)?;
-    let limit = inv.window_delay + spec.duration + Duration::from_secs(60);
-    let mut start: Option<Mark> = None;
+    let limit = spec.duration + Duration::from_secs(60);
+    let start = Mark::now(server, &generator);
     loop {
-        if start.is_none() && generator.started.elapsed() >= inv.window_delay {
-            start = Some(Mark::now(server, &generator));
-        }
         if generator.exited_keep_zombie() {
             break;
         }
@@ -82,11 +85,18 @@ pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellErr
     let end = Mark::now(server, &generator);
     let status = generator.exited();
     generator.stop();
-    let start = start.ok_or(CellError::GeneratorExitedEarly)?;
     let summary = inv
         .read(spec.duration, status)
         .map_err(CellError::GeneratorReport)?;
     let window_s = (end.at - start.at).as_secs_f64();
+    // No generator can run longer than the process that ran it: a wall-clock step did that.
+    if summary.elapsed_s > window_s + 0.05 {
+        return Err(CellError::ClockStepped {
+            generator: spec.generator,
+            reported_s: summary.elapsed_s,
+            measured_s: window_s,
+        });
+    }
     if summary.requests == 0 {
         return Err(CellError::NoRequests {
             generator: spec.generator,
@@ -96,6 +106,7 @@ pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellErr
     }
     Ok(Window {
         summary,
+        offered_rps: spec.offered_rps,
         window_s,
         server_cpu: (
             end.server_cpu.0 - start.server_cpu.0,
@@ -120,7 +131,11 @@ pub fn watch(server: &Managed) -> Result<(), CellError> {
 }
 
 /// wrk has no warm-up phase: a separate run whose figures are discarded.
-fn run_warmup(argv: &[String], env: &[(String, String)], spec: &WindowSpec) -> Result<(), CellError> {
+fn run_warmup(
+    argv: &[String],
+    env: &[(String, String)],
+    spec: &WindowSpec,
+) -> Result<(), CellError> {
     let log = spec.invocation.warmup_log();
     let mut warm =
         sys::spawn_pinned(spec.generator_cpus, argv, env, &log).map_err(CellError::setup)?;

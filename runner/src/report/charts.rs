@@ -9,8 +9,8 @@ use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use serde::Serialize;
 
-use super::format::axis_number;
-use super::view::{Page, Row, Section};
+use super::format::{axis_number, thousands, Figure};
+use super::view::{Curve, Page, Row, Section, Series};
 
 /// A chart as the templates see it.
 #[derive(Debug, Clone, Serialize)]
@@ -62,35 +62,80 @@ fn row_axes<'a, 'b>(
     Ok(chart)
 }
 
-/// One horizontal bar per row: (label, value, annotation).
-fn bar_chart(title: &str, unit: &str, bars: &[(String, f64, String)]) -> Result<String> {
+/// One bar of a bar chart.
+#[derive(Debug, Clone)]
+struct Bar {
+    label: String,
+    value: f64,
+    /// 95% interval, drawn as an error bar.
+    interval: Option<(f64, f64)>,
+    /// Written after the bar.
+    note: String,
+    /// The runtime family's colour.
+    color: RGBColor,
+}
+
+impl Bar {
+    fn of(row: &Row, figure: &Figure, note: String) -> Option<Bar> {
+        Some(Bar {
+            label: label(row),
+            value: figure.value?,
+            interval: figure.interval,
+            note,
+            color: family_color(&row.runtime),
+        })
+    }
+
+    /// Where the bar, or its error bar, ends.
+    fn reach(&self) -> f64 {
+        self.interval
+            .map_or(self.value, |(_, hi)| hi.max(self.value))
+    }
+}
+
+/// One horizontal bar per row, with its interval as an error bar and its annotation.
+fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Result<String> {
     // plotters counts categories from the bottom; reverse so the page's first row is on top.
-    let bars: Vec<(String, f64, String)> = bars.iter().rev().cloned().collect();
+    let bars: Vec<Bar> = bars.iter().rev().cloned().collect();
     let mut svg = String::new();
     {
         let height = 90 + ROW_HEIGHT * bars.len() as u32;
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let max = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9) * 1.25;
-        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        let max = bars.iter().map(Bar::reach).fold(0.0, f64::max).max(1e-9) * 1.3;
+        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
         let mut chart = row_axes(&root, title, unit, &labels, max)?;
-        chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, _))| {
-            // Colour by page order, not drawing order.
-            let color = Palette99::pick(bars.len() - 1 - i).mix(0.8);
-            let mut bar = Rectangle::new(
+        chart.draw_series(bars.iter().enumerate().map(|(i, bar)| {
+            let color = bar.color.mix(0.85);
+            let mut rect = Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(i)),
-                    (*value, SegmentValue::Exact(i + 1)),
+                    (bar.value, SegmentValue::Exact(i + 1)),
                 ],
                 color.filled(),
             );
-            bar.set_margin(3, 3, 0, 0);
-            bar
+            rect.set_margin(3, 3, 0, 0);
+            rect
         }))?;
-        chart.draw_series(bars.iter().enumerate().map(|(i, (_, value, note))| {
+        for (i, bar) in bars.iter().enumerate() {
+            if let Some((lo, hi)) = bar.interval {
+                let y = SegmentValue::CenterOf(i);
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(lo, y.clone()), (hi, y.clone())],
+                    BLACK.stroke_width(2),
+                )))?;
+                for end in [lo, hi] {
+                    chart.draw_series(std::iter::once(
+                        EmptyElement::at((end, y.clone()))
+                            + PathElement::new(vec![(0, -6), (0, 6)], BLACK.stroke_width(2)),
+                    ))?;
+                }
+            }
+        }
+        chart.draw_series(bars.iter().enumerate().map(|(i, bar)| {
             Text::new(
-                format!(" {note}"),
-                (*value, SegmentValue::CenterOf(i)),
+                format!("  {}", bar.note),
+                (bar.reach(), SegmentValue::CenterOf(i)),
                 ("sans-serif", 13).into_font(),
             )
         }))?;
@@ -149,6 +194,11 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
     Ok(svg)
 }
 
+/// The median alone (the error bar shows the interval).
+fn thousands_of(f: &Figure) -> String {
+    f.value.map(thousands).unwrap_or_default()
+}
+
 fn label(r: &Row) -> String {
     let mut text = format!("{} {}", r.runtime, r.mode);
     if r.write != "single" {
@@ -172,11 +222,116 @@ fn slug(text: &str) -> String {
         .collect()
 }
 
+/// The colour of a runtime family, the same on every chart (native, wasmtime, wasmer, WasmEdge,
+/// containers); `Palette99`'s order otherwise.
+pub fn family_color(runtime: &str) -> RGBColor {
+    match runtime {
+        "native" => RGBColor(90, 90, 90),
+        "wasmtime" => RGBColor(31, 119, 180),
+        "wasmer" => RGBColor(148, 103, 189),
+        "wasmedge" => RGBColor(255, 127, 14),
+        r if r.starts_with("container") => RGBColor(44, 160, 44),
+        _ => RGBColor(140, 86, 75),
+    }
+}
+
+/// Latency against offered load: p99 (solid, dots) and p50 (dashed) per series, log-log axes,
+/// the legend in its own column beside the plot.
+fn curve_chart(curve: &Curve) -> Result<String> {
+    let points = |s: &Series| -> Vec<(f64, f64, f64)> {
+        s.points
+            .iter()
+            .filter_map(|p| Some((p.offered.value?, p.p50.value?, p.p99.value?)))
+            .filter(|(x, a, b)| *x > 0.0 && *a > 0.0 && *b > 0.0)
+            .collect()
+    };
+    let all: Vec<(f64, f64, f64)> = curve.series.iter().flat_map(points).collect();
+    let (xmin, xmax) = all
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (ymin, ymax) = all
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.2)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (plot, legend) = root.split_horizontally(WIDTH - 250);
+        let title = format!(
+            "{} · latency against offered load (shares of each server's {} req/s)",
+            curve.workload, curve.of
+        );
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(&title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                ((xmin * 0.8).max(1.0)..xmax * 1.25).log_scale(),
+                ((ymin * 0.8).max(1e-3)..ymax * 1.5).log_scale(),
+            )?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 12))
+            .x_desc("offered requests per second")
+            .y_desc("latency, ms (p99 solid, p50 dashed)")
+            .x_label_formatter(&|v| axis_number(*v))
+            .y_label_formatter(&|v| format!("{v}"))
+            .draw()?;
+        for s in &curve.series {
+            let color = family_color(&s.runtime);
+            let pts = points(s);
+            chart.draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.2)),
+                color.stroke_width(2),
+            ))?;
+            chart.draw_series(
+                pts.iter()
+                    .map(|p| Circle::new((p.0, p.2), 4, color.filled())),
+            )?;
+            chart.draw_series(DashedLineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                6,
+                4,
+                color.stroke_width(1),
+            ))?;
+        }
+        for (i, s) in curve.series.iter().enumerate() {
+            let y = 50 + i as i32 * 22;
+            let color = family_color(&s.runtime);
+            legend.draw(&PathElement::new(
+                vec![(10, y), (40, y)],
+                color.stroke_width(2),
+            ))?;
+            legend.draw(&Text::new(
+                s.label.clone(),
+                (48, y - 7),
+                ("sans-serif", 13).into_font(),
+            ))?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 /// Draws every chart for the page and writes them under `out/charts/`.
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     for section in &page.sections {
         charts.extend(section_charts(section)?);
+    }
+    for curve in &page.curves {
+        let title = format!("{} · latency against offered load", curve.workload);
+        charts.push(Chart {
+            file: format!(
+                "charts/{}-{}-curve.svg",
+                slug(&curve.workload),
+                slug(&curve.name)
+            ),
+            svg: curve_chart(curve)?,
+            title,
+            section: format!("curve/{}/{}", curve.workload, curve.name),
+        });
     }
     charts.extend(run_wide_charts(page)?);
     write_files(&charts, out)?;
@@ -193,18 +348,14 @@ fn section_charts(section: &Section) -> Result<Vec<Chart>> {
     if measured.is_empty() {
         return Ok(Vec::new());
     }
-    let bars: Vec<(String, f64, String)> = measured
+    let bars: Vec<Bar> = measured
         .iter()
-        .map(|r| {
-            (
-                label(r),
-                r.rps.value.unwrap_or(0.0),
-                if r.ratio.value.is_some() {
-                    format!("{} · {}", r.rps.text, r.ratio.text)
-                } else {
-                    r.rps.text.clone()
-                },
-            )
+        .filter_map(|r| {
+            let note = match r.ratio.value {
+                Some(_) => format!("{} · {}", thousands_of(&r.rps), r.ratio.text),
+                None => thousands_of(&r.rps),
+            };
+            Bar::of(r, &r.rps, note)
         })
         .collect();
     let file = |kind: &str| {
@@ -259,7 +410,7 @@ fn run_wide_charts(page: &Page) -> Result<Vec<Chart>> {
             "charts/memory.svg",
             "Peak resident memory of the server (MB)",
             "MB",
-            (|r: &Row| r.rss.clone()) as fn(&Row) -> crate::report::format::Figure,
+            (|r: &Row| r.rss.clone()) as fn(&Row) -> Figure,
         ),
         (
             "charts/startup.svg",
@@ -268,11 +419,11 @@ fn run_wide_charts(page: &Page) -> Result<Vec<Chart>> {
             |r: &Row| r.startup.clone(),
         ),
     ] {
-        let bars: Vec<(String, f64, String)> = firsts
+        let bars: Vec<Bar> = firsts
             .iter()
             .filter_map(|r| {
                 let f = figure(r);
-                Some((label(r), f.value?, f.text))
+                Bar::of(r, &f, f.text.clone())
             })
             .collect();
         if !bars.is_empty() {

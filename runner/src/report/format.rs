@@ -5,11 +5,12 @@ use serde::{Serialize, Serializer};
 /// What the page shows where nothing was measured.
 pub const DASH: &str = "–";
 
-/// A measured number and how the page writes it. Templates see the text; charts and comparisons
-/// use the value.
+/// A measured number, its 95% interval when it has one, and how the page writes them. Templates
+/// see the text; charts and comparisons use the numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     pub value: Option<f64>,
+    pub interval: Option<(f64, f64)>,
     pub text: String,
 }
 
@@ -18,7 +19,26 @@ impl Figure {
     pub fn new(value: Option<f64>, format: impl Fn(f64) -> String) -> Figure {
         Figure {
             value,
+            interval: None,
             text: value.map(format).unwrap_or_else(|| DASH.to_string()),
+        }
+    }
+
+    /// An estimate over rounds: "median (lo–hi)" with the interval written by `bound`, or the
+    /// median alone when it comes from one round.
+    pub fn estimate(
+        e: Option<&crate::stats::Estimate>,
+        format: impl Fn(f64) -> String,
+        bound: impl Fn(f64) -> String,
+    ) -> Figure {
+        match e {
+            Some(e) if e.n >= 2 => Figure {
+                value: Some(e.median),
+                interval: Some((e.lo, e.hi)),
+                text: format!("{} ({}–{})", format(e.median), bound(e.lo), bound(e.hi)),
+            },
+            Some(e) => Figure::new(Some(e.median), format),
+            None => Figure::new(None, format),
         }
     }
 }
@@ -78,6 +98,29 @@ pub fn times(ratio: f64) -> String {
     format!("{ratio:.2}×")
 }
 
+/// Compact thousands for interval bounds: "45.1k", "1.13M", "950".
+pub fn compact(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e4 {
+        format!("{:.1}k", value / 1e3)
+    } else if value >= 1e3 {
+        format!("{:.2}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// A ratio's bound: two decimals, without the sign.
+pub fn plain2(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+/// A bound in one decimal.
+pub fn plain1(value: f64) -> String {
+    format!("{value:.1}")
+}
+
 /// Chart axis ticks: separators for thousands, one decimal below ten.
 pub fn axis_number(v: f64) -> String {
     if v >= 1000.0 {
@@ -102,6 +145,21 @@ mod tests {
         assert_eq!(bytes(2_894_069), "2.76 MB");
         assert_eq!(axis_number(2.5), "2.5");
         assert_eq!(Figure::new(None, thousands).text, DASH);
+        assert_eq!(compact(45_123.0), "45.1k");
+        assert_eq!(compact(1_130_000.0), "1.13M");
+        let e = crate::stats::Estimate {
+            median: 0.38,
+            lo: 0.351,
+            hi: 0.412,
+            cv: 0.04,
+            n: 3,
+        };
+        assert_eq!(
+            Figure::estimate(Some(&e), times, plain2).text,
+            "0.38× (0.35–0.41)"
+        );
+        let one = crate::stats::Estimate { n: 1, ..e };
+        assert_eq!(Figure::estimate(Some(&one), times, plain2).text, "0.38×");
         assert_eq!(
             serde_json::to_string(&Figure::new(Some(1234.0), thousands)).unwrap(),
             "\"1,234\""

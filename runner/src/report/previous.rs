@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::results::Run;
+use crate::results::compare::{compare, Verdict, ASSUMED_RUN_NOISE};
+use crate::results::{CellResult, Run};
+use crate::stats::RunNoise;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviousRun {
@@ -15,7 +17,44 @@ pub struct PreviousRun {
     /// description, since the deltas then mix machine and code.
     pub other_machine: Option<String>,
     #[serde(skip)]
-    pub rps: BTreeMap<String, f64>,
+    pub cells: BTreeMap<String, CellResult>,
+    /// How much runs shift beyond their rounds on this machine, and where that figure comes from.
+    pub noise: RunNoise,
+    pub noise_source: String,
+}
+
+impl PreviousRun {
+    /// What "vs previous" says about `cell`, when the earlier run measured it.
+    pub fn verdict(&self, cell: &CellResult) -> Option<Verdict> {
+        compare(cell, self.cells.get(&cell.id)?, self.noise)
+    }
+}
+
+/// The run noise `make selftest` measured beside this page (`out/selftest/selftest.json`), or
+/// the assumed one; with a sentence that says which.
+pub fn run_noise(out: &Path) -> (RunNoise, String) {
+    let measured = std::fs::read_to_string(out.join("selftest").join("selftest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| {
+            let noise: RunNoise =
+                serde_json::from_value(v["verdicts"]["run_noise"].clone()).ok()?;
+            Some((noise, v["verdicts"]["tries"].as_u64().unwrap_or(0)))
+        });
+    match measured {
+        Some((noise, tries)) => (
+            noise,
+            format!(
+                "measured by the A/A self-test beside this page ({tries} tries, selftest/README.md)"
+            ),
+        ),
+        None => (
+            ASSUMED_RUN_NOISE,
+            "assumed (what the self-test measured on this project's 2-core machine kind): run \
+             `make selftest` to measure it here"
+                .into(),
+        ),
+    }
 }
 
 /// The newest complete run in `out/runs/` that started before `run`, for the per-cell deltas.
@@ -32,7 +71,10 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
         let (then, now) = (&earlier.environment, &run.environment);
         let same_machine =
             (&then.cpu_model, then.cpus, &then.kernel) == (&now.cpu_model, now.cpus, &now.kernel);
+        let (noise, noise_source) = run_noise(out);
         Some(PreviousRun {
+            noise,
+            noise_source,
             run_id: earlier.run_id.clone(),
             started: earlier.started.clone(),
             other_machine: (!same_machine).then(|| {
@@ -41,10 +83,10 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
                     then.cpu_model, then.cpus, then.kernel
                 )
             }),
-            rps: earlier
+            cells: earlier
                 .cells
                 .iter()
-                .filter_map(|c| Some((c.id.clone(), c.metrics.rps?)))
+                .map(|c| (c.id.clone(), c.clone()))
                 .collect(),
         })
     })
@@ -88,7 +130,7 @@ mod tests {
             .iter()
             .find(|r| r.runtime == "native")
             .unwrap();
-        assert_eq!(native.delta, "+100.0%");
+        assert_eq!(native.delta, "+100.0% (untested)");
         assert_eq!(page.previous.as_ref().unwrap().other_machine, None);
         // A previous run from another machine is named, so its deltas are not read as code changes.
         older.run_id = "20000103-000000".into();
@@ -103,5 +145,4 @@ mod tests {
         let other = previous.other_machine.unwrap();
         assert!(other.starts_with("Another CPU, "), "{other}");
     }
-
 }

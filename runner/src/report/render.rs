@@ -11,12 +11,14 @@ use super::previous::previous_run;
 use super::view::{page, Page};
 use crate::results::Run;
 
-/// What templates see: the page's fields, plus `charts`.
+/// What templates see: the page's fields, plus `charts` and the self-test's verdict when
+/// `out/selftest/selftest.json` sits beside the page.
 #[derive(Serialize)]
 struct Context<'a> {
     #[serde(flatten)]
     page: Page<'a>,
     charts: Vec<Chart>,
+    selftest: Option<serde_json::Value>,
 }
 
 /// Draws the charts and renders every `templates/*.tera` into `out` (file name minus `.tera`).
@@ -27,9 +29,20 @@ pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<PathBuf
     let page = page(run, previous_run(out, run));
     let charts = charts::write_all(&page, out).context("drawing the charts")?;
     let mut written: Vec<PathBuf> = charts.iter().map(|c| out.join(&c.file)).collect();
-    let context = tera::Context::from_serialize(&Context { page, charts })
-        .context("cannot build the page context")?;
-    let mut names: Vec<&str> = tera.get_template_names().collect();
+    let selftest = std::fs::read_to_string(out.join("selftest").join("selftest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let context = tera::Context::from_serialize(&Context {
+        page,
+        charts,
+        selftest,
+    })
+    .context("cannot build the page context")?;
+    // Templates in subfolders belong to other pages (selftest/).
+    let mut names: Vec<&str> = tera
+        .get_template_names()
+        .filter(|n| !n.contains('/'))
+        .collect();
     names.sort();
     for name in names {
         let text = tera

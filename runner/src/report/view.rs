@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::format::{bytes, megabytes, micros, millis, thousands, times, Figure, DASH};
+use super::format::{
+    bytes, compact, megabytes, micros, millis, plain1, plain2, thousands, times, Figure, DASH,
+};
 use super::previous::PreviousRun;
 use crate::config::LoadModel;
 use crate::http::Workload;
@@ -28,7 +30,66 @@ pub struct Page<'a> {
     pub reproduce: String,
     /// Builds that differ from the shared source (runtime-bug workarounds), with where they ran.
     pub build_notes: Vec<BuildNote>,
+    /// How the figures and intervals were made.
+    pub method: Method,
+    /// Set when the baseline cells varied too much across rounds to rank close cells.
+    pub noise_notice: Option<String>,
+    /// Pipelined loads, described ("pipe-16: 16 requests in flight per connection").
+    pub pipelined: Vec<String>,
+    /// Latency against offered load: one curve per workload and `of_peak` load.
+    pub curves: Vec<Curve>,
+    /// Each open load's generator floor.
+    pub floors: Vec<FloorNote>,
 }
+
+/// Latency against offered load for one workload: a series per server x runtime x mode.
+#[derive(Debug, Serialize)]
+pub struct Curve {
+    pub workload: String,
+    /// The `[[load]]` name the shares came from, and the peak load they are shares of.
+    pub name: String,
+    pub of: String,
+    pub series: Vec<Series>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Series {
+    /// e.g. "wasmtime default".
+    pub label: String,
+    pub runtime: String,
+    pub points: Vec<Point>,
+}
+
+/// One share of the peak: what was offered and what came back (medians over rounds).
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub id: String,
+    pub share_pct: f64,
+    pub offered: Figure,
+    pub achieved: Figure,
+    pub p50: Figure,
+    pub p99: Figure,
+    pub flags: String,
+}
+
+/// An open load's generator floor, as the page states it.
+#[derive(Debug, Serialize)]
+pub struct FloorNote {
+    pub load: String,
+    pub generator: String,
+    pub floor: String,
+}
+
+/// The statistics behind the page, as the page states them.
+#[derive(Debug, Serialize)]
+pub struct Method {
+    pub rounds: u32,
+    pub seed: Option<u64>,
+    pub confidence_pct: f64,
+}
+
+/// Median CV of the baseline cells' req/s above which the page says the machine was too noisy.
+pub const NOISY_BASELINE_CV: f64 = 0.08;
 
 #[derive(Debug, Serialize)]
 pub struct BuildNote {
@@ -45,6 +106,8 @@ pub struct Section {
     pub load: String,
     /// One request in flight at a time (closed or peak load with one VU/connection).
     pub one_at_a_time: bool,
+    /// Requests pipelined per connection, when more than one.
+    pub pipeline: Option<u32>,
     pub rows: Vec<Row>,
 }
 
@@ -70,10 +133,15 @@ pub struct Row {
     pub reason: String,
     /// req/s was measured (the cell is ok, or partial).
     pub measured: bool,
+    /// Rounds the figures come from.
+    pub rounds: usize,
+    /// Median req/s over rounds with its 95% interval.
     pub rps: Figure,
-    pub rps_range: String,
-    /// req/s relative to native (current-thread, same server, workload, load and write strategy).
+    /// req/s relative to native (current-thread, same server, workload, load and write strategy),
+    /// paired by round.
     pub ratio: Figure,
+    /// Rank by req/s within the section; "=2" when tied (the difference is not significant).
+    pub rank: String,
     /// Server CPU time per request, e.g. "7.8 µs".
     pub cpu_per_request: Figure,
     /// CPU per request relative to the same native baseline, e.g. "2.9×" (empty without one).
@@ -81,6 +149,8 @@ pub struct Row {
     pub p50: Figure,
     pub p95: Figure,
     pub p99: Figure,
+    /// Only where a window had enough requests (see `stats::tail_supported`).
+    pub p999: Figure,
     pub receiving: Figure,
     /// Peak RSS in MB.
     pub rss: Figure,
@@ -89,8 +159,10 @@ pub struct Row {
     pub artifact: String,
     pub flags: String,
     pub command: String,
-    /// req/s change against the previous run's same cell, e.g. "+3.1%".
+    /// Against the previous run's same cell: "+12% ± 4%", "no significant change", ...
     pub delta: String,
+    /// The change is significant.
+    pub changed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,23 +181,7 @@ pub struct FlaggedCell {
 
 /// The cell a row's ratio is taken against.
 fn baseline<'a>(run: &'a Run, cell: &CellResult) -> Option<&'a CellResult> {
-    let same = |c: &&CellResult| {
-        c.runtime == "native"
-            && c.status == Status::Ok
-            && c.server == cell.server
-            && c.workload == cell.workload
-            && c.load == cell.load
-    };
-    run.cells
-        .iter()
-        .filter(same)
-        .find(|c| c.mode == "current-thread" && c.write == cell.write)
-        .or_else(|| {
-            run.cells
-                .iter()
-                .filter(same)
-                .find(|c| c.mode == "current-thread")
-        })
+    crate::results::ratios::baseline(&run.cells, cell)
 }
 
 /// For native rows the "runtime" is the server's own compiler: rustc for Rust, go for Go.
@@ -161,10 +217,7 @@ fn cpu_text(all: Option<f64>, other: Option<f64>) -> String {
 pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row {
     let m = &cell.metrics;
     let base = baseline(run, cell).map(|b| &b.metrics);
-    let cpu_cost = ratio_of(
-        m.server_cpu_us_per_request,
-        base.and_then(|b| b.server_cpu_us_per_request),
-    );
+    let verdict = previous.and_then(|p| p.verdict(cell));
     Row {
         id: cell.id.clone(),
         server: cell.server.clone(),
@@ -179,19 +232,26 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         status: cell.status.as_str().to_string() + if cell.partial { " (partial)" } else { "" },
         reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
         measured: m.rps.is_some(),
-        rps: Figure::new(m.rps, thousands),
-        rps_range: match (m.rps_min, m.rps_max) {
-            (Some(lo), Some(hi)) if cell.repeats_rps.len() > 1 => {
-                format!("{}–{}", thousands(lo), thousands(hi))
-            }
-            _ => String::new(),
+        rounds: cell.rounds.len(),
+        rps: match &cell.estimates.rps {
+            Some(e) => Figure::estimate(Some(e), thousands, compact),
+            None => Figure::new(m.rps, thousands),
         },
-        ratio: Figure::new(ratio_of(m.rps, base.and_then(|b| b.rps)), times),
-        cpu_per_request: Figure::new(m.server_cpu_us_per_request, micros),
-        cpu_cost: cpu_cost.map(|r| format!("{r:.1}×")).unwrap_or_default(),
+        ratio: ratio_figure(cell, m.rps, base.and_then(|b| b.rps)),
+        rank: String::new(),
+        cpu_per_request: match &cell.estimates.server_cpu_us_per_request {
+            Some(e) => Figure::estimate(Some(e), micros, plain1),
+            None => Figure::new(m.server_cpu_us_per_request, micros),
+        },
+        cpu_cost: cpu_cost(
+            cell,
+            m.server_cpu_us_per_request,
+            base.and_then(|b| b.server_cpu_us_per_request),
+        ),
         p50: Figure::new(m.p50_ms, millis),
         p95: Figure::new(m.p95_ms, millis),
         p99: Figure::new(m.p99_ms, millis),
+        p999: Figure::new(m.p999_ms, millis),
         receiving: Figure::new(m.receiving_avg_ms, millis),
         rss: Figure::new(m.rss_peak_kb.map(|kb| kb as f64 / 1024.0), megabytes),
         cpu: cpu_text(m.server_cpu_pct, m.server_other_threads_cpu_pct),
@@ -204,10 +264,44 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
             .collect::<Vec<_>>()
             .join(", "),
         command: cell.command.join(" "),
-        delta: match ratio_of(m.rps, previous.and_then(|p| p.rps.get(&cell.id).copied())) {
-            Some(r) => format!("{:+.1}%", (r - 1.0) * 100.0),
-            None => String::new(),
-        },
+        changed: verdict.as_ref().is_some_and(|v| v.changed()),
+        delta: verdict.map(|v| v.describe()).unwrap_or_default(),
+    }
+}
+
+/// The paired ratio to the baseline with its interval; runs from before rounds had only medians.
+fn ratio_figure(cell: &CellResult, rps: Option<f64>, base: Option<f64>) -> Figure {
+    // An open load's rate is fixed: its req/s says nothing about the server.
+    if cell.load_model == LoadModel::Open {
+        return Figure::new(None, times);
+    }
+    if is_baseline(cell) {
+        return Figure {
+            value: Some(1.0),
+            interval: None,
+            text: "baseline".into(),
+        };
+    }
+    match crate::results::ratios::rps_ratio(cell) {
+        Some(e) => Figure::estimate(Some(e), times, plain2),
+        None => Figure::new(ratio_of(rps, base), times),
+    }
+}
+
+/// The cell is its own baseline (native current-thread).
+fn is_baseline(cell: &CellResult) -> bool {
+    cell.ratio.as_ref().is_some_and(|r| r.baseline == cell.id)
+}
+
+/// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)", or empty without one.
+fn cpu_cost(cell: &CellResult, us: Option<f64>, base: Option<f64>) -> String {
+    let one = |r: f64| format!("{r:.1}×");
+    if is_baseline(cell) {
+        return one(1.0);
+    }
+    match cell.ratio.as_ref().and_then(|r| r.cpu.as_ref()) {
+        Some(e) => Figure::estimate(Some(e), one, plain1).text,
+        None => ratio_of(us, base).map(one).unwrap_or_default(),
     }
 }
 
@@ -221,10 +315,24 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         }
     }
     let sections = sections(run, previous.as_ref());
+    let curves = curves(run);
+    let floors = run
+        .generator_floors
+        .iter()
+        .map(|f| FloorNote {
+            load: f.load.clone(),
+            generator: f.generator.clone(),
+            floor: millis(f.floor_ms),
+        })
+        .collect();
     let headline = sections
         .iter()
         .position(|s| s.load_model == LoadModel::Peak && s.workload == "plaintext")
-        .or_else(|| sections.iter().position(|s| s.load_model == LoadModel::Peak))
+        .or_else(|| {
+            sections
+                .iter()
+                .position(|s| s.load_model == LoadModel::Peak)
+        })
         .or(if sections.is_empty() { None } else { Some(0) });
     let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') {
         String::new()
@@ -235,20 +343,63 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         run,
         previous,
         build_notes: build_notes(run),
+        noise_notice: noise_notice(run),
+        pipelined: sections
+            .iter()
+            .filter_map(|s| {
+                s.pipeline
+                    .map(|depth| format!("{}: {depth} requests in flight per connection", s.load))
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         sections,
+        curves,
+        floors,
         headline,
         flag_notes: flag_notes(run),
         not_measured,
         counts,
         reproduce: format!("make matrix{matrix_arg}"),
+        method: Method {
+            rounds: run.settings.repeats,
+            seed: run.settings.seed,
+            confidence_pct: crate::stats::CONFIDENCE * 100.0,
+        },
     }
+}
+
+/// The page-level notice when the baselines' req/s varied too much across rounds.
+fn noise_notice(run: &Run) -> Option<String> {
+    let cvs: Vec<f64> = run
+        .cells
+        .iter()
+        .filter(|c| c.runtime == "native" && c.mode == "current-thread")
+        .filter_map(|c| c.estimates.rps.filter(|e| e.n >= 2).map(|e| e.cv))
+        .collect();
+    let typical = crate::stats::median(&cvs)?;
+    (typical > NOISY_BASELINE_CV).then(|| {
+        format!(
+            "The machine was noisy: the native baselines' req/s varied across rounds with a median coefficient of \
+             variation of {:.0}% (above {:.0}%), so intervals are wide and close cells tie. Remedy: run on a quieter \
+             machine (no other load, fixed CPU frequency), raise `repeats` or `duration`, or compare ratios, which \
+             pair each cell with its baseline in the same round.",
+            typical * 100.0,
+            NOISY_BASELINE_CV * 100.0
+        )
+    })
 }
 
 /// One section per workload x load in matrix order, with its measured (or failed) rows; rows of one
 /// server language together (Rust first), in matrix order within each.
 fn sections(run: &Run, previous: Option<&PreviousRun>) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
-    for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
+    // Shares of a peak are points of a curve, shown in their own section.
+    for cell in run
+        .cells
+        .iter()
+        .filter(|c| c.status != Status::Skipped && c.share.is_none())
+    {
         let r = row(run, cell, previous);
         match sections
             .iter_mut()
@@ -264,9 +415,13 @@ fn sections(run: &Run, previous: Option<&PreviousRun>) -> Vec<Section> {
                     .into(),
                 load: cell.load.clone(),
                 one_at_a_time: cell.load_model != LoadModel::Open && cell.concurrency == 1,
+                pipeline: cell.pipeline,
                 rows: vec![r],
             }),
         }
+    }
+    for section in &mut sections {
+        rank_rows(run, section);
     }
     for section in &mut sections {
         section.rows.sort_by_key(|r| {
@@ -277,6 +432,104 @@ fn sections(run: &Run, previous: Option<&PreviousRun>) -> Vec<Section> {
         });
     }
     sections
+}
+
+/// The latency-against-load curves: cells that offer a share of a peak, grouped by workload and
+/// curve, one series per server x runtime x mode x write, points by share.
+fn curves(run: &Run) -> Vec<Curve> {
+    let mut curves: Vec<Curve> = Vec::new();
+    for cell in run.cells.iter().filter(|c| c.status == Status::Ok) {
+        let Some(share) = &cell.share else {
+            continue;
+        };
+        let at = match curves
+            .iter()
+            .position(|c| c.workload == cell.workload && c.name == share.curve)
+        {
+            Some(i) => i,
+            None => {
+                curves.push(Curve {
+                    workload: cell.workload.clone(),
+                    name: share.curve.clone(),
+                    of: share.of.clone(),
+                    series: Vec::new(),
+                });
+                curves.len() - 1
+            }
+        };
+        let label = series_label(cell);
+        let series = &mut curves[at].series;
+        let s = match series.iter().position(|s| s.label == label) {
+            Some(i) => &mut series[i],
+            None => {
+                series.push(Series {
+                    label,
+                    runtime: cell.runtime.clone(),
+                    points: Vec::new(),
+                });
+                series.last_mut().expect("just pushed")
+            }
+        };
+        let m = &cell.metrics;
+        s.points.push(Point {
+            id: cell.id.clone(),
+            share_pct: share.share * 100.0,
+            offered: Figure::new(cell.offered_rps.map(f64::from), thousands),
+            achieved: Figure::new(m.rps, thousands),
+            p50: Figure::estimate(cell.estimates.p50_ms.as_ref(), millis, |v| {
+                format!("{v:.3}")
+            }),
+            p99: Figure::estimate(cell.estimates.p99_ms.as_ref(), millis, |v| {
+                format!("{v:.3}")
+            }),
+            flags: cell
+                .flags
+                .iter()
+                .map(|f| f.code())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    for curve in &mut curves {
+        for s in &mut curve.series {
+            s.points.sort_by(|a, b| a.share_pct.total_cmp(&b.share_pct));
+        }
+    }
+    curves
+}
+
+/// "wasmtime default", with the server language and write strategy where they are not the usual.
+pub fn series_label(cell: &CellResult) -> String {
+    let mut text = format!("{} {}", cell.runtime, cell.mode);
+    if cell.write != "single" {
+        text.push_str(&format!(" ({} writes)", cell.write));
+    }
+    if cell.server != "rust" {
+        text = format!("{} · {text}", cell.server);
+    }
+    text
+}
+
+/// Ranks the measured rows by req/s, paired by round; rows no test can separate share a rank.
+fn rank_rows(run: &Run, section: &mut Section) {
+    if section.load_model == LoadModel::Open {
+        return;
+    }
+    let measured: Vec<(usize, Vec<(u32, f64)>)> = section
+        .rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let cell = run.cells.iter().find(|c| c.id == r.id)?;
+            (!cell.rounds.is_empty()).then(|| (i, cell.rps_by_round()))
+        })
+        .collect();
+    let values: Vec<Vec<(u32, f64)>> = measured.iter().map(|(_, v)| v.clone()).collect();
+    let ranks = crate::stats::ranks(&values);
+    for ((i, _), rank) in measured.iter().zip(&ranks) {
+        let tied = ranks.iter().filter(|r| *r == rank).count() > 1;
+        section.rows[*i].rank = format!("{}{rank}", if tied { "=" } else { "" });
+    }
 }
 
 /// Each flag kind once, with its cause and remedy and every cell's evidence.
@@ -326,6 +579,88 @@ mod tests {
     fn fixture() -> Run {
         let path = crate::paths::repo_root().join("runner/tests/fixtures/run.json");
         crate::results::read_run(&path).unwrap()
+    }
+
+    /// The fixture's plaintext cells of one load, given per-round req/s (ratios attached).
+    fn with_rounds(rounds: &[(&str, [f64; 3])]) -> Run {
+        let mut run = fixture();
+        let load = run.cells[0].load.clone();
+        run.cells
+            .retain(|c| c.load == load && c.workload == "plaintext" && c.status == Status::Ok);
+        for cell in &mut run.cells {
+            let Some((_, values)) = rounds.iter().find(|(id, _)| cell.id.contains(id)) else {
+                continue;
+            };
+            cell.repeats_rps = values.to_vec();
+            cell.rounds = values
+                .iter()
+                .enumerate()
+                .map(|(r, v)| crate::results::RoundFigures {
+                    round: r as u32,
+                    rps: *v,
+                    ..Default::default()
+                })
+                .collect();
+            cell.estimates.rps = crate::stats::Estimate::of(values);
+            cell.metrics.rps = crate::stats::median(values);
+        }
+        run.cells.retain(|c| !c.rounds.is_empty());
+        crate::results::ratios::attach(&mut run.cells);
+        run
+    }
+
+    #[test]
+    fn rows_show_intervals_paired_ratios_and_ties() {
+        let run = with_rounds(&[
+            ("native/current-thread", [100_000.0, 80_000.0, 95_000.0]),
+            ("wasmtime/default/single", [40_000.0, 32_100.0, 38_000.0]),
+            ("wasmtime/default/vectored", [41_000.0, 32_000.0, 38_500.0]),
+        ]);
+        let page = page(&run, None);
+        let rows = &page.sections[0].rows;
+        let row = |id: &str| rows.iter().find(|r| r.id.contains(id)).unwrap();
+        assert_eq!(row("native/current-thread").ratio.text, "baseline");
+        assert_eq!(row("native/current-thread").rank, "1");
+        let default = row("wasmtime/default/single");
+        assert!(
+            default.rps.text.starts_with("38,000 ("),
+            "{}",
+            default.rps.text
+        );
+        // Paired by round the ratio is tight although raw req/s moved 20% between rounds.
+        let (lo, hi) = default.ratio.interval.unwrap();
+        assert!(
+            hi - lo < 0.02 && default.ratio.text.starts_with("0.40×"),
+            "{}",
+            default.ratio.text
+        );
+        // The two wasmtime cells cannot be told apart: tied.
+        assert_eq!(
+            (
+                default.rank.as_str(),
+                row("wasmtime/default/vectored").rank.as_str()
+            ),
+            ("=2", "=2")
+        );
+    }
+
+    #[test]
+    fn a_noisy_baseline_puts_a_notice_on_the_page() {
+        let quiet = with_rounds(&[
+            ("native/current-thread", [100_000.0, 98_000.0, 101_000.0]),
+            ("wasmtime/default/single", [40_000.0, 39_000.0, 40_500.0]),
+        ]);
+        assert_eq!(page(&quiet, None).noise_notice, None);
+        let run = with_rounds(&[
+            ("native/current-thread", [100_000.0, 70_000.0, 95_000.0]),
+            ("wasmtime/default/single", [40_000.0, 28_000.0, 38_000.0]),
+        ]);
+        let notice = page(&run, None).noise_notice.unwrap();
+        assert!(
+            notice.contains("coefficient of variation of 18%"),
+            "{notice}"
+        );
+        assert!(notice.contains("Remedy"), "{notice}");
     }
 
     #[test]
@@ -450,5 +785,4 @@ mod tests {
         assert_eq!(row(&wasmtime_id).cpu_per_request.text, "22.6 µs");
         assert_eq!(row(&wasmtime_id).cpu_cost, "2.9×");
     }
-
 }

@@ -11,7 +11,7 @@ pub const STALL_IDLE_CPU_PCT: f64 = 30.0;
 /// A generator using this share of its CPUs is the bottleneck, not the server (k6 pinned to one
 /// CPU measured 86-89% here while it capped native and wasmtime at the same req/s).
 pub const GENERATOR_BOUND_PCT: f64 = 80.0;
-/// Repeats whose req/s range exceeds this share of the median are flagged.
+/// Rounds whose req/s vary by more than this coefficient of variation (percent) are flagged.
 pub const HIGH_SPREAD_PCT: f64 = 10.0;
 /// CPU outside the busiest server thread, as a share of all server CPU, that is worth explaining
 /// (native current-thread servers stay near 0; `wasmtime run` measured 25-30% here).
@@ -42,6 +42,13 @@ pub enum Flag {
         implied_rps: f64,
         concurrency: u32,
     },
+    /// A latency tail within reach of what the generator itself adds (its p99 against the native
+    /// baseline under the same load): the tail is the generator's, not the server's.
+    GeneratorNoise {
+        generator: String,
+        p99_ms: f64,
+        floor_ms: f64,
+    },
     /// A good share of the server's CPU ran outside the thread that serves requests.
     HelperThreads {
         other_cpu_pct: f64,
@@ -59,6 +66,7 @@ impl Flag {
             Flag::RequestErrors { .. } => "errors",
             Flag::Starved { .. } => "starved",
             Flag::HelperThreads { .. } => "helper-threads",
+            Flag::GeneratorNoise { .. } => "generator-noise",
         }
     }
 
@@ -75,13 +83,20 @@ impl Flag {
             Flag::HighSpread {
                 spread_pct,
                 repeats,
-            } => format!("req/s varied by {spread_pct:.0}% of the median across {repeats} repeats"),
+            } => format!("req/s varied across {repeats} rounds with a coefficient of variation of {spread_pct:.0}%"),
             Flag::RequestErrors { failed_rate } => format!(
                 "{:.2}% of requests failed or got a non-200 answer",
                 failed_rate * 100.0
             ),
             Flag::Starved { rps, implied_rps, concurrency } => format!(
                 "{rps:.0} req/s completed, while {concurrency} connections at the measured latency would give {implied_rps:.0} req/s"
+            ),
+            Flag::GeneratorNoise {
+                generator,
+                p99_ms,
+                floor_ms,
+            } => format!(
+                "p99 {p99_ms:.2} ms is within {GENERATOR_FLOOR_REACH:.0}x of {generator}'s own floor here, {floor_ms:.2} ms (its p99 against the native baseline under the same load)"
             ),
             Flag::HelperThreads {
                 other_cpu_pct,
@@ -113,8 +128,8 @@ impl Flag {
                  generator more CPUs (`generator_cpus`) or compare peak throughput with a faster generator (wrk)."
             }
             Flag::HighSpread { .. } => {
-                "High spread: repeats disagree. Remedy: longer `duration`, more `repeats`, or a quieter machine before \
-                 trusting small differences."
+                "High spread: rounds disagree, so this cell's interval is wide and close cells tie with it. Remedy: \
+                 longer `duration`, more `repeats` (rounds), or a quieter machine before trusting small differences."
             }
             Flag::Starved { .. } => {
                 "Starved connections: most connections waited without an answer while a few were served, so the \
@@ -133,6 +148,13 @@ impl Flag {
                  to native is this hand-off (context switches, cold caches), not slower code. It is a real cost of \
                  this runtime on this many cores. Remedy: none inside the guest; give the server more CPUs \
                  (`server_cpus`) to see what the hand-off costs, or compare a runtime that polls on the guest's thread."
+            }
+            Flag::GeneratorNoise { .. } => {
+                "Generator noise: this tail is the generator's, not the server's. Every latency a generator reports \
+                 includes its own scheduling; k6 on one core adds tens of milliseconds at the tail of an open model \
+                 even against native, so a server's p99 close to that floor says nothing about the server. Remedy: \
+                 read the tails measured by the low-noise generator (`generator = \"oha\"`, fixed rate with \
+                 coordinated-omission correction), give the generator more CPUs, or lower the rate."
             }
             Flag::RequestErrors { .. } => {
                 "Errors: req/s counts failures too. Remedy: read the server log in the run directory; lower the load if \
@@ -162,6 +184,11 @@ pub struct Observations {
     pub avg_ms: Option<f64>,
 }
 
+/// A p99 within this factor of the generator's floor is the generator's.
+pub const GENERATOR_FLOOR_REACH: f64 = 2.0;
+/// Floors below this are the server's as much as the generator's: they flag nothing.
+pub const GENERATOR_FLOOR_MIN_MS: f64 = 1.0;
+
 /// Completed req/s below this share of concurrency / latency means starved connections.
 pub const STARVED_SHARE: f64 = 0.5;
 
@@ -189,6 +216,20 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
                     "median latency was {p50:.1} ms while the server used only {cpu:.0}% of a CPU"
                 ),
             });
+        }
+        // Pipelined loads time batches, not requests: Little's law gives each request's time.
+        (None, _, None, Some(cpu)) => {
+            if let (Some(in_flight), Some(rps)) = (o.concurrency, o.rps.filter(|r| *r > 0.0)) {
+                let each_ms = f64::from(in_flight) / rps * 1000.0;
+                if (STALL_P50_MS.0..=STALL_P50_MS.1).contains(&each_ms) && cpu < STALL_IDLE_CPU_PCT
+                {
+                    flags.push(Flag::Stall {
+                        evidence: format!(
+                            "{in_flight} requests in flight completed at {rps:.0} req/s, {each_ms:.1} ms each, while the server used only {cpu:.0}% of a CPU"
+                        ),
+                    });
+                }
+            }
         }
         _ => {}
     }
@@ -266,6 +307,32 @@ mod tests {
         // A busy server at 40 ms is slow, not stalled.
         assert!(evaluate(&Observations {
             p50_ms: Some(43.5),
+            server_cpu_pct: Some(99.0),
+            ..Default::default()
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn a_pipelined_batch_answered_in_pieces_is_a_stall() {
+        // wasmtime without pipeline_flush: 50 connections x 16 in flight at 18k req/s = 44 ms each,
+        // the server at 8% CPU. No latency figures: wrk times batches.
+        let flags = evaluate(&Observations {
+            concurrency: Some(800),
+            rps: Some(18_000.0),
+            server_cpu_pct: Some(8.0),
+            ..Default::default()
+        });
+        assert_eq!(flags.iter().map(Flag::code).collect::<Vec<_>>(), ["stall"]);
+        assert!(
+            flags[0].evidence().contains("44.4 ms each"),
+            "{}",
+            flags[0].evidence()
+        );
+        // The same batch answered at once: 800 / 300k = 2.7 ms each, the server busy.
+        assert!(evaluate(&Observations {
+            concurrency: Some(800),
+            rps: Some(298_000.0),
             server_cpu_pct: Some(99.0),
             ..Default::default()
         })

@@ -2,11 +2,17 @@
 //! (`store`), the flags that explain a cell's numbers (`flags`), and the machine it ran on
 //! (`environment`).
 
+pub mod compare;
 pub mod environment;
 pub mod flags;
+pub mod floors;
+pub mod ratios;
 pub mod schema;
 pub mod store;
 
 pub use flags::Flag;
-pub use schema::{CellResult, Environment, Metrics, Run, Status, Timing, ToolInfo, RUN_SCHEMA};
+pub use schema::{
+    CellResult, Environment, Estimates, LaunchResult, Metrics, Ratio, RoundFigures, Run, Share,
+    Status, Timing, ToolInfo, RUN_SCHEMA,
+};
 pub use store::{load_run_dir, read_run, write_atomic, write_json_atomic, RunDir};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flags::Flag;
 use crate::config::{LoadModel, Settings};
+use crate::stats::Estimate;
 
 pub const RUN_SCHEMA: &str = "wasm-bench/run/1";
 
@@ -45,6 +46,9 @@ pub struct Metrics {
     pub p90_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Only where the median round's window had enough requests for it (10 beyond it: 10,000).
+    #[serde(default)]
+    pub p999_ms: Option<f64>,
     pub max_ms: Option<f64>,
     pub blocked_avg_ms: Option<f64>,
     pub connecting_avg_ms: Option<f64>,
@@ -110,6 +114,12 @@ pub struct CellResult {
     pub concurrency: u32,
     /// Open model: requests per second offered.
     pub offered_rps: Option<u32>,
+    /// Peak model: requests pipelined per connection, when more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u32>,
+    /// Open model offering a share of a peak: which share, of which load, in which curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Share>,
     pub status: Status,
     pub reason: Option<String>,
     pub runtime_version: Option<String>,
@@ -117,10 +127,100 @@ pub struct CellResult {
     pub command: Vec<String>,
     pub metrics: Metrics,
     pub flags: Vec<Flag>,
-    /// req/s of each repeat.
+    /// req/s of each round, in round order.
     pub repeats_rps: Vec<f64>,
     /// Measurement stopped early (interrupt, server death): figures cover only what finished.
     pub partial: bool,
+    /// The figures of each round's window.
+    #[serde(default)]
+    pub rounds: Vec<RoundFigures>,
+    /// Median, 95% interval and CV over rounds of the figures cells are compared by.
+    #[serde(default)]
+    pub estimates: Estimates,
+    /// req/s and CPU per request relative to the baseline cell (native current-thread of the same
+    /// server language, workload, load and write strategy), paired by round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<Ratio>,
+}
+
+/// A point of a latency-against-load curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Share {
+    /// The `[[load]]` name the shares expanded from.
+    pub curve: String,
+    pub share: f64,
+    /// The peak load whose req/s it offers a share of.
+    pub of: String,
+}
+
+/// What one round's window measured for a cell.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoundFigures {
+    pub round: u32,
+    /// Open model: the rate offered in this round (a share of a peak varies by round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_rps: Option<f64>,
+    pub rps: f64,
+    pub requests: u64,
+    pub window_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
+    pub server_cpu_us_per_request: Option<f64>,
+    pub generator_cpu_pct: Option<f64>,
+}
+
+/// Estimates over rounds (`null` when not measured).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Estimates {
+    pub rps: Option<Estimate>,
+    pub server_cpu_us_per_request: Option<Estimate>,
+    pub p50_ms: Option<Estimate>,
+    pub p99_ms: Option<Estimate>,
+}
+
+/// A cell against its baseline, round by round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ratio {
+    /// The baseline cell's id.
+    pub baseline: String,
+    /// req/s over the baseline's req/s in the same round.
+    pub rps: Option<Estimate>,
+    /// Per-round req/s ratios, in round order (what comparisons between runs use).
+    pub rps_rounds: Vec<f64>,
+    /// CPU per request over the baseline's, in the same round (the cost multiple).
+    pub cpu: Option<Estimate>,
+}
+
+impl CellResult {
+    /// (round, req/s) of every measured round.
+    pub fn rps_by_round(&self) -> Vec<(u32, f64)> {
+        self.rounds.iter().map(|r| (r.round, r.rps)).collect()
+    }
+
+    /// (round, CPU µs per request) of every round that has it.
+    pub fn cpu_by_round(&self) -> Vec<(u32, f64)> {
+        self.rounds
+            .iter()
+            .filter_map(|r| Some((r.round, r.server_cpu_us_per_request?)))
+            .collect()
+    }
+}
+
+/// One launched server in one round: what starting it showed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LaunchResult {
+    /// "server/runtime/mode/write".
+    pub key: String,
+    pub round: u32,
+    /// The cells it served, in the order it served them.
+    pub cells: Vec<String>,
+    pub startup_ms: Option<f64>,
+    pub first_request_ms: Option<f64>,
+    pub prepare_ms: Option<f64>,
+    pub rss_idle_kb: Option<u64>,
+    /// Why it could not start, when it could not.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -144,9 +244,12 @@ pub struct ToolInfo {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timing {
     pub wall_s: f64,
-    /// Time inside load-generator runs (warm-up plus measured windows).
+    /// Time spent measuring cells: launches, warm-ups and windows.
     pub load_s: f64,
     pub build_s: f64,
+    /// Time inside measured windows only (what the figures come from).
+    #[serde(default)]
+    pub window_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -164,5 +267,10 @@ pub struct Run {
     pub tools: BTreeMap<String, ToolInfo>,
     pub cells: Vec<CellResult>,
     pub timing: Timing,
+    /// Every launch of every round, in the order they ran.
+    #[serde(default)]
+    pub launches: Vec<LaunchResult>,
+    /// Each open load's generator floor (the native baseline's p99 under it).
+    #[serde(default)]
+    pub generator_floors: Vec<super::floors::GeneratorFloor>,
 }
-

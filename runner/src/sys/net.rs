@@ -9,4 +9,3 @@ pub fn free_port() -> Result<u16> {
         .context("cannot find a free port on 127.0.0.1")?;
     Ok(listener.local_addr()?.port())
 }
-

@@ -125,7 +125,6 @@ pub fn tree_cpu_seconds(pid: i32) -> f64 {
         .sum()
 }
 
-
 /// Sum of VmRSS over a process tree (KiB), `None` when nothing could be read.
 pub fn tree_rss_kb(pid: i32) -> Option<u64> {
     process_tree(pid)
@@ -168,5 +167,4 @@ mod tests {
         assert!(threads.values().any(|t| t.switches > 0), "{threads:?}");
         assert_eq!(process_tree(me)[0], me);
     }
-
 }

@@ -38,7 +38,8 @@ impl Sampler {
                 if flag.load(Ordering::Relaxed) {
                     return report;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                // Woken early by `finish`, which then gets one last sample without waiting.
+                std::thread::park_timeout(Duration::from_millis(100));
             }
         });
         Sampler {
@@ -49,10 +50,10 @@ impl Sampler {
 
     pub fn finish(mut self) -> SamplerReport {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        let Some(handle) = self.handle.take() else {
+            return SamplerReport::default();
+        };
+        handle.thread().unpark();
+        handle.join().unwrap_or_default()
     }
 }
-

@@ -1,0 +1,266 @@
+//! The rounds of a run: each round visits every launch group in a shuffled order; a group's server
+//! is started once and serves each of its cells one window (in a shuffled order too). A server that
+//! dies fails the cell it was serving and is started afresh for the rest; a cell that fails is not
+//! measured again in later rounds.
+
+use std::time::Instant;
+
+use super::launch::{LaunchRecord, Started};
+use super::window::run_window;
+use super::{warm_requests, CellError, CellRun, Plan};
+use crate::results::{CellResult, LaunchResult};
+use crate::schedule::{round_order, Group};
+use crate::setup::Decision;
+use crate::sys::{self, sampler::Sampler};
+
+/// What the rounds report while they run.
+pub trait Observer {
+    /// Where the measurement stands (for a progress display).
+    fn phase(&self, text: &str);
+    /// A cell's result after one of its windows (or its failure): the run writes it at once, so
+    /// an interrupted run keeps every finished window.
+    fn measured(&mut self, result: &CellResult) -> anyhow::Result<()>;
+}
+
+/// Everything the rounds measured.
+pub struct Outcome {
+    /// One result per plan, in plan order (skipped and failed ones included).
+    pub cells: Vec<CellResult>,
+    pub launches: Vec<LaunchResult>,
+    /// Seconds inside measured windows.
+    pub window_s: f64,
+    /// Seconds spent measuring at all: launches, warm-ups and windows.
+    pub busy_s: f64,
+}
+
+/// Runs `rounds` rounds over the plans (grouped by `groups`) in the order `seed` gives.
+pub fn measure_rounds(
+    plans: &[(Plan, Decision)],
+    groups: &[Group],
+    rounds: u32,
+    seed: u64,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<Outcome> {
+    let mut runs: Vec<Option<CellRun>> = plans
+        .iter()
+        .map(|(plan, decision)| (*decision == Decision::Ready).then(|| CellRun::new(plan)))
+        .collect();
+    let mut outcome = Outcome {
+        cells: Vec::new(),
+        launches: Vec::new(),
+        window_s: 0.0,
+        busy_s: 0.0,
+    };
+    'rounds: for round in 0..rounds {
+        for (group, order) in round_order(groups, seed, round) {
+            if sys::interrupted() {
+                break 'rounds;
+            }
+            let members: Vec<usize> = order
+                .into_iter()
+                .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let started = Instant::now();
+            let mut serving = Serving {
+                tag: format!("L{group:02}-r{round}"),
+                key: &groups[group].key,
+                round,
+                server: None,
+                launches: Vec::new(),
+                records: Vec::new(),
+                window_s: 0.0,
+            };
+            let result = serving.serve(&mut runs, &members, observer);
+            outcome.busy_s += started.elapsed().as_secs_f64();
+            outcome.window_s += serving.window_s;
+            outcome.launches.extend(serving.finish());
+            result?;
+        }
+    }
+    outcome.cells = plans
+        .iter()
+        .zip(&runs)
+        .map(|((plan, decision), run)| match (run, decision) {
+            (Some(run), _) => run.result(),
+            (None, Decision::Skip(reason)) => {
+                plan.blank(crate::results::Status::Skipped, Some(reason.clone()))
+            }
+            (None, Decision::Fail(reason)) => {
+                plan.blank(crate::results::Status::Failed, Some(reason.clone()))
+            }
+            (None, Decision::Ready) => unreachable!("ready plans have a run"),
+        })
+        .collect();
+    Ok(outcome)
+}
+
+/// The rate a cell offers (open model): its load's, or its share of the req/s its peak load
+/// measured on the same server in this round (measured first: the schedule puts shares last).
+fn offered_rate(
+    runs: &[Option<CellRun>],
+    members: &[usize],
+    i: usize,
+    round: u32,
+) -> Result<u32, CellError> {
+    let cell = runs[i].as_ref().expect("members have runs").plan.cell;
+    let Some((share, _)) = &cell.load.share else {
+        return Ok(cell.load.rate.unwrap_or(0));
+    };
+    let peak = cell.load.peak.clone().unwrap_or_default();
+    members
+        .iter()
+        .filter_map(|&j| runs[j].as_ref())
+        .filter(|r| r.plan.cell.load.name == peak && r.plan.cell.workload == cell.workload)
+        .flat_map(|r| r.windows.iter().filter(|(w, _)| *w == round))
+        .map(|(_, w)| (w.summary.rps() * share).round().max(1.0) as u32)
+        .next()
+        .ok_or(CellError::NoPeak { peak })
+}
+
+/// One group's server in one round.
+struct Serving<'k> {
+    tag: String,
+    key: &'k str,
+    round: u32,
+    /// The running server and the index of its launch in `launches` and `records`.
+    server: Option<(Started, usize)>,
+    launches: Vec<LaunchResult>,
+    records: Vec<LaunchRecord>,
+    window_s: f64,
+}
+
+impl Serving<'_> {
+    /// Each member cell gets its window, a fresh server when there is none (or it died).
+    fn serve(
+        &mut self,
+        runs: &mut [Option<CellRun>],
+        members: &[usize],
+        observer: &mut dyn Observer,
+    ) -> anyhow::Result<()> {
+        let mut first_window = true;
+        for (position, &i) in members.iter().enumerate() {
+            let run = runs[i].as_mut().expect("members have runs");
+            if self.server.is_none() {
+                match self.start(run, observer) {
+                    Ok(()) => first_window = true,
+                    Err(_) if crate::sys::interrupted() => return Ok(()),
+                    Err(e) => {
+                        // The same server would fail the same way for every cell it serves.
+                        let record = self.records.last().cloned().unwrap_or_default();
+                        for &j in &members[position..] {
+                            let failed = runs[j].as_mut().expect("members have runs");
+                            failed.failure = Some(e.clone());
+                            failed.launches.push(record.clone());
+                            observer.measured(&failed.result())?;
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+            let rate = offered_rate(runs, members, i, self.round);
+            let run = runs[i].as_mut().expect("members have runs");
+            let outcome = rate.and_then(|rate| self.window(run, first_window, rate, observer));
+            // Ctrl-C stops every child at once: whatever failed after it is not a measurement.
+            if crate::sys::interrupted() {
+                run.windows.retain(|(round, _)| *round != self.round);
+                return Ok(());
+            }
+            if let Err(e) = outcome {
+                run.failure = Some(e);
+            }
+            first_window = false;
+            observer.measured(&run.result())?;
+        }
+        Ok(())
+    }
+
+    /// Starts the group's server, answering `run`'s workload.
+    fn start(&mut self, run: &CellRun, observer: &dyn Observer) -> Result<(), CellError> {
+        let tag = match self.launches.len() {
+            0 => self.tag.clone(),
+            n => format!("{}-{n}", self.tag),
+        };
+        let mut record = LaunchRecord::default();
+        let phase = |text: &str| observer.phase(&format!("{} · {text}", run.plan.cell.id));
+        let started = run
+            .plan
+            .launch
+            .start(&tag, run.plan.workload()?, &mut record, &phase);
+        self.launches.push(LaunchResult {
+            key: self.key.to_string(),
+            round: self.round,
+            cells: Vec::new(),
+            startup_ms: record.startup_ms,
+            first_request_ms: record.first_request_ms,
+            prepare_ms: record.prepare_ms,
+            rss_idle_kb: record.rss_idle_kb,
+            error: started.as_ref().err().map(|e| e.to_string()),
+        });
+        self.records.push(record);
+        let started = started?;
+        self.server = Some((started, self.launches.len() - 1));
+        Ok(())
+    }
+
+    /// Warm requests, then one window of `run`'s load, with the server's memory sampled.
+    fn window(
+        &mut self,
+        run: &mut CellRun,
+        first: bool,
+        rate: u32,
+        observer: &dyn Observer,
+    ) -> Result<(), CellError> {
+        let (started, launch) = self.server.as_ref().expect("a started server");
+        let plan = run.plan;
+        self.launches[*launch].cells.push(plan.cell.id.clone());
+        run.launches.push(self.records[*launch].clone());
+        observer.phase(&format!(
+            "{} · round {} · {}",
+            plan.cell.id,
+            self.round + 1,
+            plan.cell.load.generator().name()
+        ));
+        run.warm_ms
+            .extend(warm_requests(&started.base, plan.workload()?)?);
+        let warmup = if first {
+            plan.settings.warmup
+        } else {
+            plan.settings.rewarm
+        };
+        let spec = plan.window_spec(&started.base, self.round, warmup, rate)?;
+        let sampler = Sampler::start(started.server.pid);
+        let window = match run_window(&started.server, &spec) {
+            // A wall-clock step is the machine's, not the cell's: measure the window again.
+            Err(CellError::ClockStepped { .. }) => run_window(&started.server, &spec),
+            other => other,
+        };
+        let memory = sampler.finish();
+        run.rss_peak_kb = run
+            .rss_peak_kb
+            .max(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb));
+        run.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.server.pid);
+        let died = started.server.exited_keep_zombie();
+        let log = died.then(|| started.server.log_tail(5));
+        if died {
+            self.server = None;
+        }
+        let window = window?;
+        self.window_s += window.summary.elapsed_s;
+        run.windows.push((self.round, window));
+        match log {
+            Some(log) => Err(CellError::ServerDied { log }),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server; the launches with the cells each served.
+    fn finish(mut self) -> Vec<LaunchResult> {
+        if let Some((mut started, _)) = self.server.take() {
+            started.server.stop();
+        }
+        self.launches
+    }
+}

@@ -1,0 +1,306 @@
+//! What the statistics resolve on this machine, measured: A/A (the same code run twice must call
+//! no more cells "changed" than the confidence allows) and A/B (a known slowdown, the `compute`
+//! workload with 10% more rounds as a second cell, must be told apart from `compute`).
+//! This file judges finished runs; `matrix selftest` makes them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::compare::{Verdict, ASSUMED_RUN_NOISE};
+use crate::results::{CellResult, Run, Status};
+use crate::stats::{differs_paired, paired_ratio, Change, RunNoise};
+
+/// The workload pair of the A/B check: B does 10% more work than A.
+pub const FAST: &str = "compute";
+pub const SLOW: &str = "compute-slow";
+
+/// One try: two runs of the same matrix on the same code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Try {
+    /// Every cell both runs measured with a ratio to native: its per-round ratios in each run.
+    pub pairs_a_a: Vec<AaPair>,
+    /// Cells compared between the two runs, and how many were called changed (set by `judge`).
+    pub compared: usize,
+    pub changed: usize,
+    /// The cells called changed, with what was said.
+    pub changed_cells: Vec<String>,
+    /// A/B pairs (one per runtime x mode and run) checked, and how many told B slower than A.
+    pub pairs: usize,
+    pub detected: usize,
+    /// Half-widths of the paired B/A intervals (fraction): the resolution within a run.
+    pub paired_half_widths: Vec<f64>,
+    /// Half-widths of the between-run intervals of the tested comparisons (fraction).
+    pub between_half_widths: Vec<f64>,
+}
+
+/// One cell of an A/A try: the same figure in both runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AaPair {
+    pub cell: String,
+    pub first: Vec<f64>,
+    pub second: Vec<f64>,
+}
+
+/// A/A: collects every cell both runs measured, as "vs previous" would compare it.
+pub fn a_a(first: &Run, second: &Run, t: &mut Try) {
+    for cell in second.cells.iter().filter(|c| c.status == Status::Ok) {
+        let Some(before) = first.cells.iter().find(|c| c.id == cell.id) else {
+            continue;
+        };
+        let ratios = |c: &CellResult| c.ratio.as_ref().map(|r| r.rps_rounds.clone());
+        // Baselines (ratio 1 by construction) are shown, not tested.
+        if cell.ratio.as_ref().is_some_and(|r| r.baseline == cell.id) {
+            continue;
+        }
+        if let (Some(first), Some(second)) = (ratios(before), ratios(cell)) {
+            t.pairs_a_a.push(AaPair {
+                cell: cell.id.clone(),
+                first,
+                second,
+            });
+        }
+    }
+}
+
+/// Judges a try's A/A pairs with `noise`, as "vs previous" judges a cell.
+pub fn judge(t: &mut Try, noise: RunNoise) {
+    t.compared = 0;
+    t.changed = 0;
+    t.changed_cells.clear();
+    t.between_half_widths.clear();
+    for pair in &t.pairs_a_a {
+        let Some(change) = Change::between_runs(&pair.second, &pair.first, noise) else {
+            continue;
+        };
+        t.compared += 1;
+        t.between_half_widths.push(half_width(&change));
+        if change.significant {
+            t.changed += 1;
+            let verdict = Verdict::Changed { change };
+            t.changed_cells
+                .push(format!("{}: {}", pair.cell, verdict.describe()));
+        }
+    }
+}
+
+/// The run noise of all tries' A/A pairs but `except` (to judge that try out of sample).
+pub fn run_noise(tries: &[Try], except: Option<usize>) -> Option<RunNoise> {
+    let pairs: Vec<(Vec<f64>, Vec<f64>)> = tries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != except)
+        .flat_map(|(_, t)| {
+            t.pairs_a_a
+                .iter()
+                .map(|p| (p.first.clone(), p.second.clone()))
+        })
+        .collect();
+    RunNoise::estimate(&pairs)
+}
+
+fn half_width(change: &Change) -> f64 {
+    (change.hi - change.lo) / 2.0
+}
+
+/// A/B: in `run`, each `SLOW` cell against the `FAST` cell of the same server, runtime, mode,
+/// write and load, paired by round. Detected when B is significantly slower.
+pub fn a_b(run: &Run, t: &mut Try) {
+    for slow in run
+        .cells
+        .iter()
+        .filter(|c| c.workload == SLOW && c.status == Status::Ok)
+    {
+        let Some(fast) = run.cells.iter().find(|c| is_pair(c, slow)) else {
+            continue;
+        };
+        let (b, a) = (slow.rps_by_round(), fast.rps_by_round());
+        t.pairs += 1;
+        if let Some(ratio) = paired_ratio(&b, &a) {
+            t.paired_half_widths.push((ratio.hi - ratio.lo) / 2.0);
+            if differs_paired(&b, &a) && ratio.median < 1.0 {
+                t.detected += 1;
+            }
+        }
+    }
+}
+
+fn is_pair(fast: &CellResult, slow: &CellResult) -> bool {
+    fast.workload == FAST
+        && fast.status == Status::Ok
+        && (
+            &fast.server,
+            &fast.runtime,
+            &fast.mode,
+            &fast.write,
+            &fast.load,
+        ) == (
+            &slow.server,
+            &slow.runtime,
+            &slow.mode,
+            &slow.write,
+            &slow.load,
+        )
+}
+
+/// All tries together.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdicts {
+    pub tries: usize,
+    pub compared: usize,
+    pub changed: usize,
+    /// changed / compared: must stay at or below 1 - confidence (5%).
+    pub false_change_rate: f64,
+    pub pairs: usize,
+    pub detected: usize,
+    /// detected / pairs: the aim is 90% or more.
+    pub detection_rate: f64,
+    /// Median half-width of the paired B/A intervals: the smallest difference within one run that
+    /// is told apart about half the time.
+    pub paired_resolution: Option<f64>,
+    /// Median half-width of the between-run intervals.
+    pub between_runs_resolution: Option<f64>,
+    /// What whole runs shift by beyond their rounds, from every try: what "vs previous" uses.
+    pub run_noise: Option<RunNoise>,
+}
+
+impl Verdicts {
+    /// Judges each try's A/A pairs with the run noise of the other tries (out of sample; the
+    /// assumed noise when there is only one try), then sums up.
+    pub fn of(tries: &mut [Try]) -> Verdicts {
+        for k in 0..tries.len() {
+            let noise = run_noise(tries, Some(k)).unwrap_or(ASSUMED_RUN_NOISE);
+            judge(&mut tries[k], noise);
+        }
+        let sum = |f: fn(&Try) -> usize| tries.iter().map(f).sum::<usize>();
+        let (compared, changed, pairs, detected) = (
+            sum(|t| t.compared),
+            sum(|t| t.changed),
+            sum(|t| t.pairs),
+            sum(|t| t.detected),
+        );
+        let all = |f: fn(&Try) -> &Vec<f64>| -> Vec<f64> {
+            tries.iter().flat_map(|t| f(t).iter().copied()).collect()
+        };
+        let rate = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        Verdicts {
+            tries: tries.len(),
+            compared,
+            changed,
+            false_change_rate: rate(changed, compared),
+            pairs,
+            detected,
+            detection_rate: rate(detected, pairs),
+            paired_resolution: crate::stats::median(&all(|t| &t.paired_half_widths)),
+            between_runs_resolution: crate::stats::median(&all(|t| &t.between_half_widths)),
+            run_noise: run_noise(tries, None),
+        }
+    }
+
+    /// A/A at or below the false-change rate the confidence allows, and A/B at 90% or more.
+    pub fn pass(&self) -> bool {
+        self.false_change_rate <= 1.0 - crate::stats::CONFIDENCE + 1e-9
+            && self.detection_rate >= 0.9
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Ratio, RoundFigures};
+
+    fn cell(id: &str, workload: &str, rps: &[f64], ratio: Option<&[f64]>) -> CellResult {
+        let mut c: CellResult = serde_json::from_value(serde_json::json!({
+            "index": 0, "id": id, "server": "rust", "target": "host", "runtime": "wasmtime",
+            "mode": "default", "mode_about": "", "write": "single", "workload": workload,
+            "load": "peak-50", "load_model": "peak", "generator": "wrk", "concurrency": 50,
+            "offered_rps": null, "status": "ok", "reason": null, "runtime_version": null,
+            "command": [], "metrics": {}, "flags": [], "repeats_rps": [], "partial": false
+        }))
+        .unwrap();
+        c.repeats_rps = rps.to_vec();
+        c.metrics.rps = crate::stats::median(rps);
+        c.rounds = rps
+            .iter()
+            .enumerate()
+            .map(|(r, v)| RoundFigures {
+                round: r as u32,
+                rps: *v,
+                ..Default::default()
+            })
+            .collect();
+        c.ratio = ratio.map(|rounds| Ratio {
+            baseline: "rust/native/current-thread/single/compute/peak-50".into(),
+            rps: crate::stats::Estimate::of(rounds),
+            rps_rounds: rounds.to_vec(),
+            cpu: None,
+        });
+        c
+    }
+
+    fn run(cells: Vec<CellResult>) -> Run {
+        let mut run: Run =
+            serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
+        run.cells = cells;
+        run
+    }
+
+    #[test]
+    fn the_same_ratio_twice_is_no_change_and_a_shifted_one_is() {
+        let first = run(vec![cell(
+            "a",
+            FAST,
+            &[100.0, 90.0, 95.0],
+            Some(&[0.40, 0.41, 0.40]),
+        )]);
+        let same = run(vec![cell(
+            "a",
+            FAST,
+            &[70.0, 72.0, 69.0],
+            Some(&[0.405, 0.40, 0.41]),
+        )]);
+        let mut t = Try::default();
+        a_a(&first, &same, &mut t);
+        judge(&mut t, RunNoise::NONE);
+        // Raw req/s fell 25% (machine drift); the ratio to native did not move.
+        assert_eq!((t.compared, t.changed), (1, 0));
+        let shifted = run(vec![cell(
+            "a",
+            FAST,
+            &[100.0, 90.0, 95.0],
+            Some(&[0.50, 0.51, 0.50]),
+        )]);
+        let mut t = Try::default();
+        a_a(&first, &shifted, &mut t);
+        judge(&mut t, RunNoise::NONE);
+        assert_eq!((t.compared, t.changed), (1, 1));
+        assert!(
+            t.changed_cells[0].starts_with("a: +"),
+            "{:?}",
+            t.changed_cells
+        );
+        // A machine whose runs shift by 20% cannot call a 25% shift a change.
+        judge(&mut t, RunNoise { sd: 0.2, df: 50.0 });
+        assert_eq!((t.compared, t.changed), (1, 0));
+    }
+
+    #[test]
+    fn a_ten_percent_slower_pair_is_detected_when_rounds_agree() {
+        let r = run(vec![
+            cell("f", FAST, &[1000.0, 800.0, 950.0], None),
+            cell("s", SLOW, &[900.0, 722.0, 853.0], None),
+        ]);
+        let mut t = Try::default();
+        a_b(&r, &mut t);
+        assert_eq!((t.pairs, t.detected), (1, 1));
+        // Rounds that disagree about the pair cannot detect it.
+        let r = run(vec![
+            cell("f", FAST, &[1000.0, 800.0, 950.0], None),
+            cell("s", SLOW, &[1020.0, 650.0, 900.0], None),
+        ]);
+        let mut t = Try::default();
+        a_b(&r, &mut t);
+        assert_eq!((t.pairs, t.detected), (1, 0));
+        let v = Verdicts::of(&mut [t]);
+        assert_eq!(v.detection_rate, 0.0);
+        assert!(!v.pass());
+    }
+}

@@ -1,0 +1,72 @@
+//! The statistics on live measurements: a small A/B whose answer is known and strong (the
+//! `compute` hash chain against twice its rounds, about half the req/s) must come out as two
+//! ranks with a paired ratio near one half, round after round. With 3 rounds the paired test
+//! separates them whenever the rounds' ratios vary by less than ~35%: on this machine kind they
+//! vary by 2-7%, so a false failure is far rarer than one in a thousand runs. The statistics
+//! themselves are checked on synthetic samples with known answers in `runner/src/stats.rs`.
+
+mod common;
+
+use common::*;
+
+const A_B: &str = r#"
+workloads = ["compute", "compute-double"]
+[settings]
+duration = "1s"
+warmup = "1s"
+repeats = 3
+[[runtime]]
+name = "native"
+modes = ["current-thread"]
+[[load]]
+name = "peak-10"
+model = "peak"
+connections = 10
+"#;
+
+#[test]
+fn a_known_slowdown_is_ranked_below_and_its_ratio_found_round_by_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("ab.toml");
+    std::fs::write(&matrix, A_B).unwrap();
+    let out = dir.path().join("out");
+    let output = run_matrix_file(&matrix, &out, &[]);
+    assert!(output.status.success(), "matrix run failed");
+    let run = read_run(&out.join("latest.json"));
+    let cell = |w: &str| run.cells.iter().find(|c| c.workload == w).unwrap();
+    let (a, b) = (cell("compute"), cell("compute-double"));
+    for c in [a, b] {
+        assert_eq!(c.status, Status::Ok, "{}: {:?}", c.id, c.reason);
+        assert_eq!(c.rounds.len(), 3, "{}: one window per round", c.id);
+        let e = c.estimates.rps.unwrap();
+        assert!(e.lo <= e.median && e.median <= e.hi && e.n == 3, "{e:?}");
+    }
+    // The seed is recorded and the rounds visited both cells in each round.
+    assert!(run.settings.seed.is_some());
+    assert_eq!(
+        run.launches.len(),
+        3,
+        "one launch per round serves both cells"
+    );
+    assert!(
+        run.launches.iter().all(|l| l.cells.len() == 2),
+        "{:?}",
+        run.launches
+    );
+    let by_round = |c: &CellResult| c.rps_by_round();
+    let ratio = runner::stats::paired_ratio(&by_round(b), &by_round(a)).unwrap();
+    assert!(
+        ratio.hi < 0.7 && ratio.lo > 0.35,
+        "twice the work should give about half the req/s: {ratio:?}"
+    );
+    assert!(runner::stats::differs_paired(&by_round(b), &by_round(a)));
+    let ranks = runner::stats::ranks(&[by_round(a), by_round(b)]);
+    assert_eq!(ranks, vec![1, 2]);
+    // The page shows each figure with its interval (each workload is a section of its own, where
+    // its single cell ranks first).
+    let page = std::fs::read_to_string(out.join("README.md")).unwrap();
+    for c in [a, b] {
+        let shown = format!("| 1 | {} (", thousands(c.metrics.rps.unwrap()));
+        assert!(page.contains(&shown), "{shown} not in\n{page}");
+    }
+}
