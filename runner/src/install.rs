@@ -88,7 +88,17 @@ fn try_method(
             args,
             binary_path,
         ),
-        InstallMethod::Apt { package } => apt(package, binary),
+        InstallMethod::Apt { package, version } => {
+            let path = apt(package, binary)?;
+            let found = def.version(&path)?;
+            if !found
+                .trim_start_matches("debian/")
+                .starts_with(version.as_str())
+            {
+                bail!("apt installed {package} {found}, not the pinned {version}: set {} to a {version} build", def.env.as_deref().unwrap_or("the env override"));
+            }
+            Ok(path)
+        }
     }
 }
 

@@ -103,6 +103,33 @@ window.addEventListener('load', () => {
   const cells = [...document.querySelectorAll('table.results td')].map(td => td.textContent);
   const intervals = cells.filter(t => /\(.+–.+\)/.test(t)).length;
   const ties = cells.filter(t => /^=\d+$/.test(t.trim())).length;
+  // Compact tables fit the 1280-px viewport without scrolling sideways.
+  const wide = [...document.querySelectorAll('table.compact')]
+    .filter(t => t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > window.innerWidth + 1)
+    .map(t => t.previousElementSibling ? t.closest('body') && (t.scrollWidth + 'px') : 'table');
+  // Every chart has its title and axis titles, and no legend entry lies on plotted data.
+  const faults = [];
+  for (const fig of document.querySelectorAll('figure.chart')) {
+    const svg = fig.querySelector('svg');
+    const texts = [...svg.querySelectorAll('text')];
+    const has = s => texts.some(t => t.textContent.trim() === s.trim());
+    if (!has(fig.dataset.title)) faults.push(`${fig.dataset.file}: no title`);
+    for (const axis of (fig.dataset.axes || '').split('|').filter(a => a)) {
+      if (!has(axis)) faults.push(`${fig.dataset.file}: no axis title "${axis}"`);
+    }
+    const data = [...svg.querySelectorAll('rect, polyline, circle')]
+      .map(e => e.getBoundingClientRect())
+      .filter(b => b.width > 16 || b.height > 16)
+      .filter(b => b.width < svg.getBoundingClientRect().width * 0.98);
+    for (const entry of (fig.dataset.legend || '').split('|').filter(a => a)) {
+      const label = texts.find(t => t.textContent.trim() === entry.trim());
+      if (!label) { faults.push(`${fig.dataset.file}: legend "${entry}" missing`); continue; }
+      const l = label.getBoundingClientRect();
+      const hit = data.find(b => l.left < b.right && b.left < l.right && l.top < b.bottom && b.top < l.bottom);
+      if (hit) faults.push(`${fig.dataset.file}: legend "${entry}" overlaps data`);
+    }
+  }
+  document.body.setAttribute('data-faults', faults.concat(wide.map(w => `wide table ${w}`)).join('; '));
   document.body.setAttribute('data-probe', `charts=${charts.length} drawn=${drawn.length} broken=${broken.length} tables=${tables.length} rps-charts=${bars.length} with-error-bars=${errorBars.length} intervals=${intervals > 0} ties=${ties > 0}`);
 });
 </script>"#;
@@ -150,12 +177,16 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
     let expected_charts = std::fs::read_dir(dir.path().join("charts"))
         .unwrap()
         .count();
-    let sections = html.matches("<table class=\"results\">").count();
+    let sections = html.matches("<table class=\"results").count();
     let probed = dir.path().join("probed.html");
     std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
 
     let out = headless(&browser, &dir.path().join("profile"))
-        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .args([
+            "--window-size=1280,1000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
         .arg(format!("file://{}", probed.display()))
         .output()
         .unwrap();
@@ -170,6 +201,12 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+    let faults = dom
+        .split("data-faults=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("probe did not run");
+    assert_eq!(faults, "", "layout faults at 1280 px");
     let rps_charts = std::fs::read_dir(dir.path().join("charts"))
         .unwrap()
         .filter(|e| {

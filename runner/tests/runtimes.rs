@@ -131,11 +131,7 @@ launch = ["{prepared}", "--addr", "{addr}"]
     assert!(output.status.success());
     let run = read_run(&out.join("latest.json"));
     // One launch per round serves both cells: the first compiles, the second reuses the file.
-    let prepare: Vec<f64> = run
-        .launches
-        .iter()
-        .map(|l| l.prepare_ms.unwrap())
-        .collect();
+    let prepare: Vec<f64> = run.launches.iter().map(|l| l.prepare_ms.unwrap()).collect();
     assert_eq!(prepare.len(), 2, "{:?}", run.launches);
     assert!(prepare[0] > 0.0, "the first launch compiles: {prepare:?}");
     assert_eq!(
@@ -143,6 +139,12 @@ launch = ["{prepared}", "--addr", "{addr}"]
         "the second launch reuses the cached artifact: {prepare:?}"
     );
     // A cell reports what its first launch paid.
-    assert!(run.cells.iter().all(|c| c.metrics.prepare_ms.unwrap() > 0.0));
-    assert!(run.cells.iter().all(|c| c.metrics.prepared_bytes.unwrap() > 0));
+    assert!(run
+        .cells
+        .iter()
+        .all(|c| c.metrics.prepare_ms.unwrap() > 0.0));
+    assert!(run
+        .cells
+        .iter()
+        .all(|c| c.metrics.prepared_bytes.unwrap() > 0));
 }

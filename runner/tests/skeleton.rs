@@ -66,6 +66,7 @@ fn tiny_matrix_end_to_end() {
             assert!(cell.get(key).is_some(), "cell lacks {key}: {cell}");
         }
     }
+    no_private_paths_or_hostname(&read_json(&out.join("latest.json")));
     let run = read_run(&out.join("latest.json"));
     assert_eq!(run.cells.len(), 3);
     let wasmtime_present = runtime_present("wasmtime");
@@ -131,6 +132,51 @@ fn tiny_matrix_end_to_end() {
         .join(&run.run_id)
         .join("run.json")
         .is_file());
+}
+
+/// Published results name no hostname and no absolute path but the system's programs: paths are
+/// relative to the repository, `$TOOLS_DIR/...` or `$OUT/...` (the output dir is a temp dir here).
+fn no_private_paths_or_hostname(json: &serde_json::Value) {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(
+        json["environment"]["hostname"], "",
+        "the hostname is published"
+    );
+    let root = repo_root().display().to_string();
+    let mut strings = Vec::new();
+    collect_strings(json, &mut strings);
+    let re = regex::Regex::new(r#"(^|[\s(="'`:,\[])(/[^/\s"'`),\]][^\s"'`),\]]*)"#).unwrap();
+    for s in &strings {
+        assert!(
+            !s.contains(&root),
+            "a path in the repository is absolute: {s}"
+        );
+        assert!(
+            !s.contains(hostname.trim()) || hostname.trim().len() < 4,
+            "hostname in {s}"
+        );
+        for caps in re.captures_iter(s) {
+            let path = &caps[2];
+            assert!(
+                ["/usr/", "/bin/", "/sbin/", "/lib", "/etc/", "/proc/", "/dev/"]
+                    .iter()
+                    .any(|p| path.starts_with(p)),
+                "absolute path {path} published in {s:?}"
+            );
+        }
+    }
+    assert!(strings
+        .iter()
+        .any(|s| s.starts_with("$TOOLS_DIR/") || s.contains("$OUT/")));
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
 }
 
 #[test]

@@ -40,9 +40,15 @@ pub fn build_all(
             kind.build_args(target_dir).join(" ")
         );
         let log = logs.join(format!("build-{}.log", key.replace('/', "-")));
+        let started = std::time::Instant::now();
         let built = kind
             .build(root, target_dir, go, &log)
             .map_err(|e| format!("{e:#}"));
+        eprintln!(
+            "  {key}: {} in {:.0} s",
+            if built.is_ok() { "built" } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        );
         if let (Ok(path), true) = (&built, kind.is_native()) {
             if let Some(size) = sizes::stripped_size(path, logs) {
                 builds.stripped.insert(key.clone(), size);

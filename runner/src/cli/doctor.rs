@@ -32,6 +32,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             path
         );
         println!("{:<10} {}", "", def.about);
+        if !def.install.is_empty() {
+            let sources: Vec<String> = def.install.iter().map(|m| m.describe()).collect();
+            println!("{:<10} installs from: {}", "", sources.join("; else "));
+        }
     }
     for target in ["wasm32-wasip1", "wasm32-wasip2"] {
         let installed = std::process::Command::new("rustup")

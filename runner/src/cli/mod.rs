@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod doctor;
+mod export;
 mod install;
 mod render;
 mod run;
@@ -40,6 +41,8 @@ pub enum Command {
     Install(install::Args),
     /// A/A and A/B self-test: how small a difference this machine resolves.
     Selftest(selftest::Args),
+    /// Export a run's figures (one row per cell and metric, with intervals): CSV, JSON, BMF.
+    Export(export::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -51,6 +54,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Install(args) => install::run(args),
         Command::Selftest(args) => selftest::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

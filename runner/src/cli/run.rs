@@ -33,6 +33,10 @@ pub struct Args {
     /// Print the cells and the servers that would be launched, measure nothing.
     #[arg(long)]
     pub list: bool,
+    /// Publish the hostname and absolute paths (by default results keep paths relative to the
+    /// repository, tools dir or output dir, and no hostname).
+    #[arg(long)]
+    pub record_host: bool,
     /// Templates directory.
     #[arg(long, default_value_os_t = crate::paths::repo_root().join("templates"))]
     pub templates: PathBuf,
@@ -49,7 +53,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     // Everything that can be wrong with the input is checked above: nothing is written before here.
     process::install_signal_handlers()?;
-    let run_dir = open_run_dir(&args.out)?;
+    let privacy = crate::results::privacy::Privacy::new(
+        &crate::paths::repo_root(),
+        &args.common.tools_dir,
+        &args.out,
+        args.record_host,
+    );
+    let run_dir = open_run_dir(&args.out, privacy)?;
     let mut setup = Setup::resolve(
         &defs,
         &matrix.cells,
@@ -111,9 +121,9 @@ fn list(matrix: &Matrix) -> Result<ExitCode> {
 }
 
 /// `out/runs/<id>/` with its cells/ and logs/, marked on every child so leftovers can be traced.
-fn open_run_dir(out: &Path) -> Result<RunDir> {
+fn open_run_dir(out: &Path, privacy: crate::results::privacy::Privacy) -> Result<RunDir> {
     let run_id = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-    let run_dir = RunDir::new(out, &run_id);
+    let run_dir = RunDir::new(out, &run_id, privacy);
     process::set_run_marker(&run_dir.dir.display().to_string());
     std::fs::create_dir_all(run_dir.cells_dir())?;
     std::fs::create_dir_all(run_dir.logs_dir())?;
@@ -132,14 +142,14 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         matrix_file: display_relative(&args.matrix, &root),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         settings: matrix.settings.clone(),
-        environment: crate::results::environment::capture(&root),
+        environment: crate::results::environment::capture(&root, args.record_host),
         tools: setup.tools(),
         cells: Vec::new(),
         timing: Timing::default(),
         launches: Vec::new(),
         generator_floors: Vec::new(),
     };
-    results::write_json_atomic(&run_dir.header_file(), &run)?;
+    run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)
 }
 
@@ -173,7 +183,7 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
             Decision::Fail(reason) => plan.blank(Status::Failed, Some(reason.clone())),
         };
         observer.print(summary_line(result.index, matrix.cells.len(), &result));
-        results::write_json_atomic(&run_dir.cell_file(&result), &result)?;
+        run_dir.write_json(&run_dir.cell_file(&result), &result)?;
     }
     let groups = crate::schedule::groups(&matrix.cells);
     let seed = matrix.settings.seed.expect("set when the run starts");
@@ -218,7 +228,8 @@ impl Observer for Progress<'_> {
     }
 
     fn measured(&mut self, result: &CellResult) -> Result<()> {
-        results::write_json_atomic(&self.run_dir.cell_file(result), result)?;
+        self.run_dir
+            .write_json(&self.run_dir.cell_file(result), result)?;
         self.bar.inc(1);
         if result.status == Status::Failed {
             self.print(summary_line(result.index, self.total, result));
@@ -240,9 +251,11 @@ fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Resul
     run.complete = !process::interrupted();
     run.finished = Some(now());
     if run.complete {
-        results::write_json_atomic(&run_dir.run_file(), &run)?;
-        results::write_json_atomic(&args.out.join("latest.json"), &run)?;
-        for path in crate::report::render_all(&args.templates, &run, &args.out)? {
+        run_dir.write_json(&run_dir.run_file(), &run)?;
+        run_dir.write_json(&args.out.join("latest.json"), &run)?;
+        // The page shows what was published, not what this process knows.
+        let published = results::read_run(&args.out.join("latest.json"))?;
+        for path in crate::report::render_all(&args.templates, &published, &args.out)? {
             eprintln!("wrote {}", path.display());
         }
     } else {

@@ -103,8 +103,9 @@ pub enum InstallMethod {
         args: Vec<String>,
         binary_path: String,
     },
-    /// `apt-get install -y <package>` (system-wide; Debian's package is the supported source).
-    Apt { package: String },
+    /// `apt-get install -y <package>` (system-wide; Debian's package is the supported source),
+    /// then the binary's version must start with `version`.
+    Apt { package: String, version: String },
 }
 
 impl InstallMethod {
@@ -128,8 +129,17 @@ impl InstallMethod {
                     features.join(",")
                 )
             }
-            InstallMethod::OfficialInstaller { url, .. } => format!("official installer {url}"),
-            InstallMethod::Apt { package } => format!("Debian package {package}"),
+            InstallMethod::OfficialInstaller { url, args, .. } => {
+                let shown: Vec<&str> = args
+                    .iter()
+                    .filter(|a| !a.contains("{dir}"))
+                    .map(String::as_str)
+                    .collect();
+                format!("official installer {url} {}", shown.join(" "))
+            }
+            InstallMethod::Apt { package, version } => {
+                format!("Debian package {package} {version}")
+            }
         }
     }
 }

@@ -102,82 +102,88 @@ impl Invocation {
     pub fn for_window(r: &WindowRequest) -> Invocation {
         let log = with_suffix(&r.tag, ".log");
         match r.load.generator() {
-            Generator::Oha => {
-                let body = (r.body_bytes > 0).then(|| "e".repeat(r.body_bytes));
-                let oha_argv = |duration: Duration| {
-                    let mut argv = vec![r.generator.display().to_string()];
-                    argv.extend(oha::args(&oha::Request {
-                        url: r.url,
-                        method: r.method,
-                        body: body.as_deref(),
-                        rate: r.rate,
-                        connections: r.load.concurrency(),
-                        duration_ms: duration.as_millis(),
-                    }));
-                    argv
-                };
-                Invocation {
-                    warmup: (!r.warmup.is_zero()).then(|| oha_argv(r.warmup)),
-                    argv: oha_argv(r.duration),
-                    env: Vec::new(),
-                    log,
-                    report: Report::OhaJson,
-                }
-            }
-            Generator::K6 => {
-                let summary = with_suffix(&r.tag, ".json");
-                let k6_argv = |duration: Duration, summary: &Path| {
-                    let mut argv = vec![r.generator.display().to_string()];
-                    argv.extend(k6::args(&k6::Request {
-                        script: r.script,
-                        url: r.url,
-                        method: r.method,
-                        body_bytes: r.body_bytes,
-                        load: r.load,
-                        rate: r.rate,
-                        duration_ms: duration.as_millis(),
-                        warmup_ms: 0,
-                        summary,
-                    }));
-                    argv
-                };
-                let warmup_summary = with_suffix(&r.tag, "-warmup.json");
-                Invocation {
-                    warmup: (!r.warmup.is_zero()).then(|| k6_argv(r.warmup, &warmup_summary)),
-                    argv: k6_argv(r.duration, &summary),
-                    // k6 must not phone home.
-                    env: vec![("K6_NO_USAGE_REPORT".into(), "true".into())],
-                    log,
-                    report: Report::K6Summary(summary),
-                }
-            }
-            Generator::Wrk => {
-                let connections = r.load.connections.unwrap_or(50);
-                let wrk_argv = |duration: Duration| {
-                    let mut argv = vec![r.generator.display().to_string()];
-                    argv.extend(wrk::args(
-                        r.script,
-                        r.url,
-                        r.threads,
-                        connections,
-                        duration.as_millis(),
-                    ));
-                    argv
-                };
-                Invocation {
-                    warmup: (!r.warmup.is_zero()).then(|| wrk_argv(r.warmup)),
-                    argv: wrk_argv(r.duration),
-                    env: vec![
-                        ("WRK_METHOD".into(), r.method.to_string()),
-                        ("WRK_BODY_BYTES".into(), r.body_bytes.to_string()),
-                        ("WRK_PIPELINE".into(), r.load.depth().to_string()),
-                    ],
-                    log,
-                    report: Report::WrkLine {
-                        pipelined: r.load.depth() > 1,
-                    },
-                }
-            }
+            Generator::Oha => Invocation::oha(r, log),
+            Generator::K6 => Invocation::k6(r, log),
+            Generator::Wrk => Invocation::wrk(r, log),
+        }
+    }
+
+    fn oha(r: &WindowRequest, log: PathBuf) -> Invocation {
+        let body = (r.body_bytes > 0).then(|| "e".repeat(r.body_bytes));
+        let oha_argv = |duration: Duration| {
+            let mut argv = vec![r.generator.display().to_string()];
+            argv.extend(oha::args(&oha::Request {
+                url: r.url,
+                method: r.method,
+                body: body.as_deref(),
+                rate: r.rate,
+                connections: r.load.concurrency(),
+                duration_ms: duration.as_millis(),
+            }));
+            argv
+        };
+        Invocation {
+            warmup: (!r.warmup.is_zero()).then(|| oha_argv(r.warmup)),
+            argv: oha_argv(r.duration),
+            env: Vec::new(),
+            log,
+            report: Report::OhaJson,
+        }
+    }
+
+    fn k6(r: &WindowRequest, log: PathBuf) -> Invocation {
+        let summary = with_suffix(&r.tag, ".json");
+        let k6_argv = |duration: Duration, summary: &Path| {
+            let mut argv = vec![r.generator.display().to_string()];
+            argv.extend(k6::args(&k6::Request {
+                script: r.script,
+                url: r.url,
+                method: r.method,
+                body_bytes: r.body_bytes,
+                load: r.load,
+                rate: r.rate,
+                duration_ms: duration.as_millis(),
+                warmup_ms: 0,
+                summary,
+            }));
+            argv
+        };
+        let warmup_summary = with_suffix(&r.tag, "-warmup.json");
+        Invocation {
+            warmup: (!r.warmup.is_zero()).then(|| k6_argv(r.warmup, &warmup_summary)),
+            argv: k6_argv(r.duration, &summary),
+            // k6 must not phone home.
+            env: vec![("K6_NO_USAGE_REPORT".into(), "true".into())],
+            log,
+            report: Report::K6Summary(summary),
+        }
+    }
+
+    fn wrk(r: &WindowRequest, log: PathBuf) -> Invocation {
+        let connections = r.load.connections.unwrap_or(50);
+        let wrk_argv = |duration: Duration| {
+            let mut argv = vec![r.generator.display().to_string()];
+            argv.extend(wrk::args(
+                r.script,
+                r.url,
+                r.threads,
+                connections,
+                duration.as_millis(),
+            ));
+            argv
+        };
+        Invocation {
+            warmup: (!r.warmup.is_zero()).then(|| wrk_argv(r.warmup)),
+            argv: wrk_argv(r.duration),
+            env: vec![
+                ("WRK_METHOD".into(), r.method.to_string()),
+                ("WRK_BODY_BYTES".into(), r.body_bytes.to_string()),
+                ("WRK_PIPELINE".into(), r.load.depth().to_string()),
+            ],
+            log,
+            report: Report::WrkLine {
+                pipelined: r.load.depth() > 1,
+            },
         }
     }
 

@@ -18,14 +18,50 @@ pub struct Chart {
     /// Path relative to the output dir, e.g. `charts/plaintext-peak-50-rps.svg`.
     pub file: String,
     pub title: String,
-    /// "workload/load" of the table it belongs under; empty for run-wide charts (memory, startup).
+    /// "workload/load" of the table it belongs under; "headline/<server>" for the headline;
+    /// empty for run-wide charts (memory, startup).
     pub section: String,
     /// The SVG document itself, for inlining.
     pub svg: String,
+    /// The axis titles drawn (the page test checks they are there).
+    pub axes: Vec<String>,
+    /// The legend's entries, drawn beside the plot, never on it.
+    pub legend: Vec<String>,
 }
 
 const ROW_HEIGHT: u32 = 26;
 const WIDTH: u32 = 900;
+/// The column beside a plot that holds its legend.
+const LEGEND_WIDTH: u32 = 170;
+
+/// A legend in its own drawing area: a swatch and a name per entry, top-down.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    entries: &[(String, RGBColor)],
+) -> Result<()> {
+    for (i, (name, color)) in entries.iter().enumerate() {
+        let y = 48 + i as i32 * 22;
+        area.draw(&Rectangle::new([(8, y - 6), (22, y + 6)], color.filled()))?;
+        area.draw(&Text::new(
+            name.clone(),
+            (28, y - 7),
+            ("sans-serif", 13).into_font(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The runtime families drawn in a chart, in the page's order, with their colours.
+fn families(runtimes: impl Iterator<Item = String>) -> Vec<(String, RGBColor)> {
+    let mut seen: Vec<(String, RGBColor)> = Vec::new();
+    for runtime in runtimes {
+        if !seen.iter().any(|(r, _)| *r == runtime) {
+            let color = family_color(&runtime);
+            seen.push((runtime, color));
+        }
+    }
+    seen
+}
 
 /// The coordinate system both chart kinds share: values along x, one labelled band per row on y
 /// (rows given bottom-up, as plotters counts them).
@@ -71,7 +107,8 @@ struct Bar {
     interval: Option<(f64, f64)>,
     /// Written after the bar.
     note: String,
-    /// The runtime family's colour.
+    /// The runtime family and its colour.
+    family: String,
     color: RGBColor,
 }
 
@@ -82,6 +119,7 @@ impl Bar {
             value: figure.value?,
             interval: figure.interval,
             note,
+            family: row.runtime.clone(),
             color: family_color(&row.runtime),
         })
     }
@@ -102,9 +140,10 @@ fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Result<String> {
         let height = 90 + ROW_HEIGHT * bars.len() as u32;
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let max = bars.iter().map(Bar::reach).fold(0.0, f64::max).max(1e-9) * 1.3;
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+        let max = bars.iter().map(Bar::reach).fold(0.0, f64::max).max(1e-9) * 1.45;
         let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-        let mut chart = row_axes(&root, title, unit, &labels, max)?;
+        let mut chart = row_axes(&plot, title, unit, &labels, max)?;
         chart.draw_series(bars.iter().enumerate().map(|(i, bar)| {
             let color = bar.color.mix(0.85);
             let mut rect = Rectangle::new(
@@ -139,6 +178,13 @@ fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Result<String> {
                 ("sans-serif", 13).into_font(),
             )
         }))?;
+        let mut seen: Vec<(String, RGBColor)> = Vec::new();
+        for bar in bars.iter().rev() {
+            if !seen.iter().any(|(_, c)| *c == bar.color) {
+                seen.push((bar.family.clone(), bar.color));
+            }
+        }
+        draw_legend(&legend, &seen)?;
         root.present()?;
     }
     Ok(svg)
@@ -152,43 +198,39 @@ fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String> {
         let height = 110 + ROW_HEIGHT * 2 * rows.len() as u32;
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let max = rows.iter().flat_map(|r| r.1).fold(0.0, f64::max).max(1e-9) * 1.15;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut chart = row_axes(&root, title, "milliseconds", &labels, max)?;
+        let mut chart = row_axes(&plot, title, "milliseconds", &labels, max)?;
         let colors = [
             RGBColor(76, 145, 201),
             RGBColor(242, 166, 56),
             RGBColor(214, 69, 65),
         ];
-        for (p, name) in ["p50", "p95", "p99"].iter().enumerate() {
+        for p in 0..3 {
             let color = colors[p];
-            chart
-                .draw_series(rows.iter().enumerate().map(move |(i, (_, values))| {
-                    // Three thin bars inside each row's band.
-                    let mut bar = Rectangle::new(
-                        [
-                            (0.0, SegmentValue::Exact(i)),
-                            (values[p], SegmentValue::Exact(i + 1)),
-                        ],
-                        color.filled(),
-                    );
-                    let band = (ROW_HEIGHT * 2) as i32;
-                    let top = 4 + p as i32 * (band - 8) / 3;
-                    let bottom = band - 4 - top - (band - 8) / 3;
-                    bar.set_margin(top as u32, bottom.max(0) as u32, 0, 0);
-                    bar
-                }))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
+            chart.draw_series(rows.iter().enumerate().map(move |(i, (_, values))| {
+                // Three thin bars inside each row's band.
+                let mut bar = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(i)),
+                        (values[p], SegmentValue::Exact(i + 1)),
+                    ],
+                    color.filled(),
+                );
+                let band = (ROW_HEIGHT * 2) as i32;
+                let top = 4 + p as i32 * (band - 8) / 3;
+                let bottom = band - 4 - top - (band - 8) / 3;
+                bar.set_margin(top as u32, bottom.max(0) as u32, 0, 0);
+                bar
+            }))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
+        let entries: Vec<(String, RGBColor)> = ["p50 (top bar)", "p95", "p99 (bottom bar)"]
+            .iter()
+            .zip(colors)
+            .map(|(name, color)| (name.to_string(), color))
+            .collect();
+        draw_legend(&legend, &entries)?;
         root.present()?;
     }
     Ok(svg)
@@ -237,7 +279,7 @@ pub fn family_color(runtime: &str) -> RGBColor {
 
 /// Latency against offered load: p99 (solid, dots) and p50 (dashed) per series, log-log axes,
 /// the legend in its own column beside the plot.
-fn curve_chart(curve: &Curve) -> Result<String> {
+fn curve_chart(curve: &Curve, title: &str) -> Result<String> {
     let points = |s: &Series| -> Vec<(f64, f64, f64)> {
         s.points
             .iter()
@@ -256,13 +298,9 @@ fn curve_chart(curve: &Curve) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 460)).into_drawing_area();
         root.fill(&WHITE)?;
-        let (plot, legend) = root.split_horizontally(WIDTH - 250);
-        let title = format!(
-            "{} · latency against offered load (shares of each server's {} req/s)",
-            curve.workload, curve.of
-        );
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH - 60);
         let mut chart = ChartBuilder::on(&plot)
-            .caption(&title, ("sans-serif", 16))
+            .caption(title, ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -314,23 +352,168 @@ fn curve_chart(curve: &Curve) -> Result<String> {
     Ok(svg)
 }
 
+/// The headline: one server language's cost of each runtime x mode as a multiple of native, CPU
+/// per request (left) and req/s (right), with 95% intervals and native's 1x marked. Rows are
+/// labelled, so it reads without colour too.
+fn headline_chart(server: &str, section: &Section) -> Result<Option<Chart>> {
+    let rows: Vec<&Row> = section
+        .rows
+        .iter()
+        .filter(|r| r.server == server && r.cpu_cost.value.is_some() && r.ratio.value.is_some())
+        .filter(|r| r.ratio.text != "baseline")
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let title = format!(
+        "{server}: what WebAssembly costs here ({}, {}), as multiples of native",
+        section.workload, section.load
+    );
+    let cpu: fn(&Row) -> Figure = |r| r.cpu_cost.clone();
+    let rps: fn(&Row) -> Figure = |r| r.ratio.clone();
+    let panels = [
+        ("CPU per request (x native; 1 = native)", cpu),
+        ("requests per second (x native; 1 = native)", rps),
+    ];
+    let rows: Vec<&Row> = rows.into_iter().rev().collect();
+    let mut svg = String::new();
+    {
+        let height = 110 + ROW_HEIGHT * rows.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH + 200, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(&title, ("sans-serif", 18))?;
+        let (plots, legend) = root.split_horizontally(WIDTH + 200 - LEGEND_WIDTH);
+        let (left, right) = plots.split_horizontally(560);
+        for (p, (area, (unit, figure))) in [left, right].iter().zip(panels).enumerate() {
+            let figures: Vec<Figure> = rows.iter().map(|r| figure(r)).collect();
+            cost_panel(area, &rows, &figures, unit, p == 0)?;
+        }
+        draw_legend(
+            &legend,
+            &families(rows.iter().rev().map(|r| r.runtime.clone())),
+        )?;
+        root.present()?;
+    }
+    Ok(Some(Chart {
+        file: format!("charts/headline-{}.svg", slug(server)),
+        title,
+        section: format!("headline/{server}"),
+        svg,
+        axes: panels.iter().map(|(unit, _)| unit.to_string()).collect(),
+        legend: families(rows.iter().rev().map(|r| r.runtime.clone()))
+            .into_iter()
+            .map(|f| f.0)
+            .collect(),
+    }))
+}
+
+/// One panel of the headline: a bar per row with its interval, its value written after it, and
+/// a dashed line at native's 1x. Only the left panel labels the rows.
+fn cost_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    rows: &[&Row],
+    figures: &[Figure],
+    unit: &str,
+    labelled: bool,
+) -> Result<()> {
+    let labels: Vec<String> = if labelled {
+        rows.iter().map(|r| label(r)).collect()
+    } else {
+        vec![String::new(); rows.len()]
+    };
+    let max = figures
+        .iter()
+        .filter_map(|f| f.interval.map(|i| i.1).or(f.value))
+        .fold(1.0, f64::max)
+        * 1.35;
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(if labelled { 250 } else { 8 })
+        .build_cartesian_2d(0.0..max, (0..rows.len()).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .label_style(("sans-serif", 13))
+        .x_labels(5)
+        .x_label_formatter(&|v| axis_number(*v))
+        .x_desc(unit)
+        .y_labels(rows.len())
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()?;
+    for (i, (row, f)) in rows.iter().zip(figures).enumerate() {
+        let Some(value) = f.value else { continue };
+        let color = family_color(&row.runtime);
+        let mut rect = Rectangle::new(
+            [
+                (0.0, SegmentValue::Exact(i)),
+                (value, SegmentValue::Exact(i + 1)),
+            ],
+            color.mix(0.85).filled(),
+        );
+        rect.set_margin(4, 4, 0, 0);
+        chart.draw_series(std::iter::once(rect))?;
+        let reach = f.interval.map_or(value, |(_, hi)| hi.max(value));
+        if let Some((lo, hi)) = f.interval {
+            let y = SegmentValue::CenterOf(i);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(lo, y.clone()), (hi, y.clone())],
+                BLACK.stroke_width(2),
+            )))?;
+        }
+        chart.draw_series(std::iter::once(Text::new(
+            format!(" {:.2}x", value),
+            (reach, SegmentValue::CenterOf(i)),
+            ("sans-serif", 12).into_font(),
+        )))?;
+    }
+    // Native's own cost.
+    chart.draw_series(DashedLineSeries::new(
+        vec![
+            (1.0, SegmentValue::Exact(0)),
+            (1.0, SegmentValue::Exact(rows.len())),
+        ],
+        4,
+        4,
+        RGBColor(90, 90, 90).stroke_width(1),
+    ))?;
+    Ok(())
+}
+
 /// Draws every chart for the page and writes them under `out/charts/`.
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
+    if let Some(section) = page.headline.and_then(|i| page.sections.get(i)) {
+        for server in crate::build::SERVERS {
+            charts.extend(headline_chart(server, section)?);
+        }
+    }
     for section in &page.sections {
         charts.extend(section_charts(section)?);
     }
     for curve in &page.curves {
-        let title = format!("{} · latency against offered load", curve.workload);
+        let title = format!(
+            "{} · latency against offered load (shares of each server's {} req/s)",
+            curve.workload, curve.of
+        );
         charts.push(Chart {
             file: format!(
                 "charts/{}-{}-curve.svg",
                 slug(&curve.workload),
                 slug(&curve.name)
             ),
-            svg: curve_chart(curve)?,
+            svg: curve_chart(curve, &title)?,
             title,
             section: format!("curve/{}/{}", curve.workload, curve.name),
+            axes: vec![
+                "offered requests per second".into(),
+                "latency, ms (p99 solid, p50 dashed)".into(),
+            ],
+            legend: curve.series.iter().map(|s| s.label.clone()).collect(),
         });
     }
     charts.extend(run_wide_charts(page)?);
@@ -369,12 +552,23 @@ fn section_charts(section: &Section) -> Result<Vec<Chart>> {
         "{} · {}: requests per second (× native)",
         section.workload, section.load
     );
+    let legend = families(bars.iter().map(|b| b.family.clone()))
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    // An open load's req/s is its rate: only its latency compares the servers.
+    let open = section.load_model == crate::config::LoadModel::Open;
     let mut charts = vec![Chart {
         file: file("rps"),
         svg: bar_chart(&title, "requests per second", &bars)?,
         title,
         section: section.key(),
+        axes: vec!["requests per second".into()],
+        legend,
     }];
+    if open {
+        charts.clear();
+    }
     let latency: Vec<(String, [f64; 3])> = measured
         .iter()
         .filter_map(|r| Some((label(r), [r.p50.value?, r.p95.value?, r.p99.value?])))
@@ -389,6 +583,12 @@ fn section_charts(section: &Section) -> Result<Vec<Chart>> {
             svg: latency_chart(&title, &latency)?,
             title,
             section: section.key(),
+            axes: vec!["milliseconds".into()],
+            legend: vec![
+                "p50 (top bar)".into(),
+                "p95".into(),
+                "p99 (bottom bar)".into(),
+            ],
         });
     }
     Ok(charts)
@@ -432,6 +632,11 @@ fn run_wide_charts(page: &Page) -> Result<Vec<Chart>> {
                 title: title.into(),
                 section: String::new(),
                 svg: bar_chart(title, unit, &bars)?,
+                axes: vec![unit.into()],
+                legend: families(bars.iter().map(|b| b.family.clone()))
+                    .into_iter()
+                    .map(|f| f.0)
+                    .collect(),
             });
         }
     }

@@ -144,8 +144,8 @@ pub struct Row {
     pub rank: String,
     /// Server CPU time per request, e.g. "7.8 µs".
     pub cpu_per_request: Figure,
-    /// CPU per request relative to the same native baseline, e.g. "2.9×" (empty without one).
-    pub cpu_cost: String,
+    /// CPU per request relative to the same native baseline, e.g. "2.9× (2.8–3.0)".
+    pub cpu_cost: Figure,
     pub p50: Figure,
     pub p95: Figure,
     pub p99: Figure,
@@ -293,15 +293,15 @@ fn is_baseline(cell: &CellResult) -> bool {
     cell.ratio.as_ref().is_some_and(|r| r.baseline == cell.id)
 }
 
-/// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)", or empty without one.
-fn cpu_cost(cell: &CellResult, us: Option<f64>, base: Option<f64>) -> String {
+/// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)".
+fn cpu_cost(cell: &CellResult, us: Option<f64>, base: Option<f64>) -> Figure {
     let one = |r: f64| format!("{r:.1}×");
     if is_baseline(cell) {
-        return one(1.0);
+        return Figure::new(Some(1.0), one);
     }
     match cell.ratio.as_ref().and_then(|r| r.cpu.as_ref()) {
-        Some(e) => Figure::estimate(Some(e), one, plain1).text,
-        None => ratio_of(us, base).map(one).unwrap_or_default(),
+        Some(e) => Figure::estimate(Some(e), one, plain1),
+        None => Figure::new(ratio_of(us, base), one),
     }
 }
 
@@ -702,7 +702,7 @@ mod tests {
         assert_eq!(wasmtime.ratio.value, Some(expected));
         // The fixture predates CPU per request: shown as not measured, no cost ratio.
         assert_eq!(wasmtime.cpu_per_request.text, "–");
-        assert_eq!(wasmtime.cpu_cost, "");
+        assert_eq!(wasmtime.cpu_cost.text, "–");
     }
 
     #[test]
@@ -781,8 +781,8 @@ mod tests {
                 .clone()
         };
         assert_eq!(row(&native_id).cpu_per_request.text, "7.8 µs");
-        assert_eq!(row(&native_id).cpu_cost, "1.0×");
+        assert_eq!(row(&native_id).cpu_cost.text, "1.0×");
         assert_eq!(row(&wasmtime_id).cpu_per_request.text, "22.6 µs");
-        assert_eq!(row(&wasmtime_id).cpu_cost, "2.9×");
+        assert_eq!(row(&wasmtime_id).cpu_cost.text, "2.9×");
     }
 }

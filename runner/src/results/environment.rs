@@ -4,7 +4,8 @@ use std::process::Command;
 
 use super::schema::Environment;
 
-pub fn capture(root: &std::path::Path) -> Environment {
+/// The machine and toolchain; the hostname only when `record_host`.
+pub fn capture(root: &std::path::Path, record_host: bool) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -22,9 +23,13 @@ pub fn capture(root: &std::path::Path) -> Environment {
             .unwrap_or_default(),
         rustc: output(root, "rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         git_commit: git_commit(root),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
+        hostname: if record_host {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        },
     }
 }
 

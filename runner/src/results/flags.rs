@@ -193,7 +193,9 @@ pub const GENERATOR_FLOOR_MIN_MS: f64 = 1.0;
 pub const STARVED_SHARE: f64 = 0.5;
 
 /// Applies every rule.
-pub fn evaluate(o: &Observations) -> Vec<Flag> {
+/// The Nagle + delayed-ACK stall, from k6's phases, a median near 40 ms with an idle server, or,
+/// for pipelined loads that time batches, Little's law.
+fn stall(o: &Observations) -> Option<Flag> {
     let mut flags = Vec::new();
     match (
         o.receiving_avg_ms,
@@ -233,6 +235,11 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
         }
         _ => {}
     }
+    flags.pop()
+}
+
+pub fn evaluate(o: &Observations) -> Vec<Flag> {
+    let mut flags: Vec<Flag> = stall(o).into_iter().collect();
     if let Some(pct) = o.generator_cpu_pct {
         if o.generator_cpus > 0 && pct >= GENERATOR_BOUND_PCT {
             flags.push(Flag::GeneratorBound {

@@ -30,13 +30,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Layout of one run's directory.
 pub struct RunDir {
     pub dir: PathBuf,
+    /// What the files written through it may say about this machine.
+    pub privacy: super::privacy::Privacy,
 }
 
 impl RunDir {
-    pub fn new(out: &Path, run_id: &str) -> RunDir {
+    pub fn new(out: &Path, run_id: &str, privacy: super::privacy::Privacy) -> RunDir {
         RunDir {
             dir: out.join("runs").join(run_id),
+            privacy,
         }
+    }
+
+    /// Writes `value` as published JSON: atomically, with what `privacy` keeps of paths.
+    pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<()> {
+        write_json_atomic(path, &self.privacy.json(value)?)
     }
     /// The run's id: its directory's name.
     pub fn run_id(&self) -> String {
