@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: screenshot selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
+.PHONY: capacity modes screenshot selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -51,6 +51,12 @@ matrix: runner
 	$(RUNNER) install --for $(MATRIX)
 	@$(RUNNER) run --matrix $(MATRIX) --out $(OUT); rc=$$?; \
 	  if [ $$rc -eq 1 ]; then echo "some cells failed: their reasons are in $(OUT)/README.md"; exit 0; fi; exit $$rc
+
+# The pages beside the default one (results/capacity/, results/modes/), linked from it.
+capacity:
+	$(MAKE) matrix MATRIX=matrix.capacity.toml OUT=$(OUT)/capacity
+modes:
+	$(MAKE) matrix MATRIX=matrix.modes.toml OUT=$(OUT)/modes
 
 # Seconds-long smoke run of the same matrix.
 quick: init-core

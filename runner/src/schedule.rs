@@ -84,7 +84,7 @@ mod tests {
             write: "single".into(),
             workload: workload.into(),
             load: LoadSpec {
-                connections: Some(1),
+                connections: Some(crate::config::Counts::One(1)),
                 ..LoadSpec::new("l", LoadModel::Peak)
             },
         }

@@ -76,6 +76,16 @@ impl<'a> Setup<'a> {
         let mut generators = BTreeMap::new();
         for cell in cells.iter().filter(|_| with_generators) {
             let name = cell.load.generator().name();
+            if cell.load.generator() == crate::config::Generator::Hostile {
+                // This runner's own client: the binary that is running.
+                let bin = std::env::current_exe().ok();
+                generators.entry(name).or_insert(Resolved {
+                    problem: bin.is_none().then(|| "cannot find the runner's own binary".into()),
+                    version: Some(env!("CARGO_PKG_VERSION").into()),
+                    bin,
+                });
+                continue;
+            }
             if !generators.contains_key(name) {
                 let def = defs
                     .tool(name)

@@ -8,3 +8,9 @@ import "net"
 func listen(addr *net.TCPAddr) (net.Listener, error) { return net.ListenTCP("tcp", addr) }
 
 func setNoDelay(net.Conn) {}
+
+// No limit: the host polls with epoll.
+const (
+	maxConnections    = 0
+	maxConnectionsWhy = ""
+)

@@ -13,3 +13,8 @@ func listen(*net.TCPAddr) (net.Listener, error) {
 }
 
 func setNoDelay(net.Conn) {}
+
+const (
+	maxConnections    = 0
+	maxConnectionsWhy = ""
+)

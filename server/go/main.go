@@ -114,6 +114,9 @@ func handler(vectored bool) http.HandlerFunc {
 		if rep.allow != "" {
 			h.Set("Allow", rep.allow)
 		}
+		if nearLimit() {
+			h.Set("Connection", "close") // let a waiting connection have this slot
+		}
 		w.WriteHeader(rep.status)
 		if vectored {
 			// Headers and body in two writes, like hyper's vectored writes over WASI: the stall case.
@@ -161,6 +164,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("error: serving on %s: %v", addr, err)
 	}
+	listener = limit(listener, maxConnections, maxConnectionsWhy)
 	server := &http.Server{
 		Handler:           handler(write == "vectored"),
 		ReadHeaderTimeout: 10 * time.Second, // slow-loris guard, as in the Rust server

@@ -27,6 +27,25 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Called on every accepted connection: the bootstrap sets what its platform allows (TCP_NODELAY).
 pub type AcceptHook = fn(&tokio::net::TcpStream);
 
+/// What a listener bootstrap knows about its runtime.
+#[derive(Clone, Copy)]
+pub struct Bootstrap {
+    pub on_accept: AcceptHook,
+    /// At most this many connections at a time, and why: a runtime that cannot poll more sockets
+    /// would kill the server. The others wait in the listen backlog until one closes.
+    pub max_connections: Option<(usize, &'static str)>,
+}
+
+impl Bootstrap {
+    /// Nothing to limit: `on_accept` on each connection.
+    pub const fn new(on_accept: AcceptHook) -> Bootstrap {
+        Bootstrap {
+            on_accept,
+            max_connections: None,
+        }
+    }
+}
+
 /// Sets TCP_NODELAY through tokio where the platform implements it; WASI hosts that lack it refuse,
 /// which is exactly why the `single` write strategy matters there.
 pub fn nodelay_via_tokio(stream: &tokio::net::TcpStream) {
@@ -39,7 +58,7 @@ pub fn nodelay_via_tokio(stream: &tokio::net::TcpStream) {
 pub fn run(
     listener: std::net::TcpListener,
     config: &Config,
-    on_accept: AcceptHook,
+    bootstrap: Bootstrap,
 ) -> std::io::Result<()> {
     #[cfg(not(all(target_os = "wasi", target_env = "p1")))]
     listener.set_nonblocking(true)?;
@@ -63,7 +82,16 @@ pub fn run(
         let listener = tokio::net::TcpListener::from_std(listener)?;
         // Not listener.local_addr(): std on wasip1 cannot answer it.
         eprintln!("listening on http://{addr} (write strategy {write:?})");
+        let permits = bootstrap.max_connections.map(|(max, why)| {
+            eprintln!("at most {max} connections at a time ({why}); the others wait to be accepted");
+            std::sync::Arc::new(tokio::sync::Semaphore::new(max))
+        });
         loop {
+            // At the limit, stop accepting: new connections wait in the listen backlog.
+            let permit = match &permits {
+                Some(p) => Some(p.clone().acquire_owned().await.expect("never closed")),
+                None => None,
+            };
             let (stream, _) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 // Out of descriptors or a connection reset before accept: keep serving the others.
@@ -73,19 +101,28 @@ pub fn run(
                     continue;
                 }
             };
-            on_accept(&stream);
-            tokio::task::spawn(serve_connection(stream, write));
+            (bootstrap.on_accept)(&stream);
+            // Near the limit, connections answer one request and close, so the slots rotate
+            // through everyone waiting instead of staying with whoever came first.
+            let keep_alive = match (&permits, bootstrap.max_connections) {
+                (Some(p), Some((max, _))) => p.available_permits() >= max / 10,
+                _ => true,
+            };
+            tokio::task::spawn(async move {
+                serve_connection(stream, write, keep_alive).await;
+                drop(permit);
+            });
         }
     })
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy) {
+async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy, keep_alive: bool) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.writev(write == WriteStrategy::Vectored)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+        .keep_alive(keep_alive);
     // Connection errors (resets, timeouts, malformed requests already answered) end that
     // connection only.
     let _ = match write {
@@ -179,7 +216,7 @@ fn response_without_date<B>(
 /// Shared `main` body for the bootstraps: parse settings, bind with `bind`, serve.
 pub fn main_with(
     bind: impl FnOnce(&Config) -> std::io::Result<std::net::TcpListener>,
-    on_accept: AcceptHook,
+    bootstrap: Bootstrap,
 ) -> std::process::ExitCode {
     let config = match Config::from_env_and_args() {
         Ok(config) => config,
@@ -195,7 +232,7 @@ pub fn main_with(
         );
         return std::process::ExitCode::from(2);
     }
-    let result = bind(&config).and_then(|listener| run(listener, &config, on_accept));
+    let result = bind(&config).and_then(|listener| run(listener, &config, bootstrap));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -31,6 +31,7 @@ struct Tally {
 pub fn run(args: Args) -> Result<ExitCode> {
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
     crate::sys::process::install_signal_handlers()?;
+    let _ = crate::sys::limits::raise_open_files();
     let logs = crate::paths::target_dir().join("matrix-check");
     std::fs::create_dir_all(&logs)?;
     let cells = every_pair(&defs, args.only.as_deref());

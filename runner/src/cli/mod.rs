@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod doctor;
 mod export;
+mod hostile;
 mod install;
 mod render;
 mod run;
@@ -43,6 +44,9 @@ pub enum Command {
     Selftest(selftest::Args),
     /// Export a run's figures (one row per cell and metric, with intervals): CSV, JSON, BMF.
     Export(export::Args),
+    /// The hostile-clients generator (started by `run` for `model = "hostile"` loads).
+    #[command(hide = true)]
+    Hostile(hostile::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -55,6 +59,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => install::run(args),
         Command::Selftest(args) => selftest::run(args),
         Command::Export(args) => export::run(args),
+        Command::Hostile(args) => hostile::run(args),
     }
 }
 

@@ -53,6 +53,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     // Everything that can be wrong with the input is checked above: nothing is written before here.
     process::install_signal_handlers()?;
+    match crate::sys::limits::raise_open_files() {
+        Ok((before, after, _)) if before != after => {
+            eprintln!("open files: raised the limit from {before} to {after} (servers and generators inherit it)")
+        }
+        Ok((_, after, _)) => eprintln!("open files: limit {after} (servers and generators inherit it)"),
+        Err(e) => eprintln!("warning: cannot raise the open-file limit: {e}"),
+    }
     let privacy = crate::results::privacy::Privacy::new(
         &crate::paths::repo_root(),
         &args.common.tools_dir,

@@ -105,8 +105,9 @@ pub struct LoadSpec {
     pub vus: Option<u32>,
     /// Requests per second offered (open model).
     pub rate: Option<u32>,
-    /// Connections kept open (peak model, wrk).
-    pub connections: Option<u32>,
+    /// Connections kept open (peak model, wrk), or a list of counts: a sweep, one load per count
+    /// named "<name>@<count>".
+    pub connections: Option<Counts>,
     /// Peak model: requests sent back to back on each connection before reading the answers
     /// (HTTP/1.1 pipelining), so the generator spends less per request than the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +126,9 @@ pub struct LoadSpec {
     /// Set on each load an `of_peak` list expands into: its share, and the list's load name.
     #[serde(skip)]
     pub share: Option<(f64, String)>,
+    /// Set on each load a `connections` list expands into: the list's load name.
+    #[serde(skip)]
+    pub sweep: Option<String>,
     /// Only these workloads under this load (default: all of the top-level `workloads`).
     pub workloads: Option<Vec<String>>,
 }
@@ -139,6 +143,9 @@ pub enum LoadModel {
     Open,
     /// wrk with `connections` connections: peak throughput from a generator ~10x faster than k6.
     Peak,
+    /// Hostile clients: `connections` held open, half idle and half with a request half sent
+    /// (slowloris), while a fresh request every 100 ms must still be answered.
+    Hostile,
 }
 
 impl LoadModel {
@@ -148,6 +155,7 @@ impl LoadModel {
             LoadModel::Closed => "closed",
             LoadModel::Open => "open",
             LoadModel::Peak => "peak",
+            LoadModel::Hostile => "hostile",
         }
     }
 
@@ -156,8 +164,17 @@ impl LoadModel {
         match self {
             LoadModel::Closed | LoadModel::Open => Generator::K6,
             LoadModel::Peak => Generator::Wrk,
+            LoadModel::Hostile => Generator::Hostile,
         }
     }
+}
+
+/// One count, or a list of them (a sweep).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Counts {
+    One(u32),
+    Many(Vec<u32>),
 }
 
 /// A load generator: its definition is `runtimes/tools/<name>.toml`.
@@ -170,6 +187,8 @@ pub enum Generator {
     Wrk,
     /// oha: a fixed request rate with coordinated-omission correction, low scheduling noise.
     Oha,
+    /// `matrix hostile`: this runner's own client holding idle and half-sent connections.
+    Hostile,
 }
 
 impl Generator {
@@ -178,6 +197,7 @@ impl Generator {
             Generator::K6 => "k6",
             Generator::Wrk => "wrk",
             Generator::Oha => "oha",
+            Generator::Hostile => "hostile",
         }
     }
 
@@ -188,6 +208,7 @@ impl Generator {
             (Generator::K6, LoadModel::Closed | LoadModel::Open)
                 | (Generator::Wrk, LoadModel::Peak)
                 | (Generator::Oha, LoadModel::Open)
+                | (Generator::Hostile, LoadModel::Hostile)
         )
     }
 }
@@ -206,7 +227,17 @@ impl LoadSpec {
             of_peak: None,
             peak: None,
             share: None,
+            sweep: None,
             workloads: None,
+        }
+    }
+
+    /// Connections of a load (after a sweep's expansion, every load has one count).
+    pub fn connections(&self) -> Option<u32> {
+        match &self.connections {
+            Some(Counts::One(n)) => Some(*n),
+            Some(Counts::Many(list)) => list.first().copied(),
+            None => None,
         }
     }
 
@@ -217,7 +248,7 @@ impl LoadSpec {
             LoadModel::Closed => (
                 "vus",
                 self.vus,
-                [("rate", self.rate), ("connections", self.connections)],
+                [("rate", self.rate), ("connections", self.connections())],
             ),
             LoadModel::Open if self.of_peak.is_some() => {
                 return self.validate_shares();
@@ -225,11 +256,11 @@ impl LoadSpec {
             LoadModel::Open => (
                 "rate",
                 self.rate,
-                [("vus", self.vus), ("connections", self.connections)],
+                [("vus", self.vus), ("connections", self.connections())],
             ),
-            LoadModel::Peak => (
+            LoadModel::Peak | LoadModel::Hostile => (
                 "connections",
-                self.connections,
+                self.connections(),
                 [("vus", self.vus), ("rate", self.rate)],
             ),
         };
@@ -254,6 +285,14 @@ impl LoadSpec {
                 "load {:?}: `{key}` does not apply to model {model} (it uses `{needed}`)",
                 self.name
             ));
+        }
+        if let Some(Counts::Many(counts)) = &self.connections {
+            if counts.is_empty() || counts.contains(&0) {
+                return Err(format!(
+                    "load {:?}: connections {counts:?} needs counts of 1 or more, e.g. [1, 10, 50, 200, 1000, 5000]",
+                    self.name
+                ));
+            }
         }
         if !self.generator().drives(self.model) {
             return Err(format!(
@@ -294,7 +333,7 @@ impl LoadSpec {
         if let Some((key, _)) = [
             ("rate", self.rate),
             ("vus", self.vus),
-            ("connections", self.connections),
+            ("connections", self.connections()),
         ]
         .iter()
         .find(|(_, v)| v.is_some())
@@ -309,6 +348,17 @@ impl LoadSpec {
 
     /// The loads this one stands for: itself, or one per share of `of_peak`.
     fn expand(&self) -> Vec<LoadSpec> {
+        if let Some(Counts::Many(counts)) = &self.connections {
+            return counts
+                .iter()
+                .map(|n| LoadSpec {
+                    name: format!("{}@{n}", self.name),
+                    connections: Some(Counts::One(*n)),
+                    sweep: Some(self.name.clone()),
+                    ..self.clone()
+                })
+                .collect();
+        }
         match &self.of_peak {
             None => vec![self.clone()],
             Some(shares) => shares
@@ -326,6 +376,7 @@ impl LoadSpec {
     /// Does a runtime entry's `loads` list name this load (or the list it expanded from)?
     fn named_in(&self, names: &[String]) -> bool {
         names.contains(&self.name)
+            || self.sweep.as_ref().is_some_and(|family| names.contains(family))
             || self
                 .share
                 .as_ref()
@@ -345,7 +396,7 @@ impl LoadSpec {
     /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool.
     pub fn concurrency(&self) -> u32 {
         self.vus
-            .or(self.connections)
+            .or(self.connections())
             .unwrap_or_else(|| open_model_vus(self.rate.unwrap_or(1)))
     }
 }
@@ -407,13 +458,13 @@ impl Matrix {
         let peaks: Vec<(String, Option<u32>)> = file
             .loads
             .iter()
-            .map(|l| (l.name.clone(), l.connections))
+            .map(|l| (l.name.clone(), l.connections()))
             .collect();
         for load in file.loads.iter_mut().filter(|l| l.share.is_some()) {
             load.connections = peaks
                 .iter()
                 .find(|(name, _)| Some(name) == load.peak.as_ref())
-                .and_then(|(_, c)| *c);
+                .and_then(|(_, c)| c.map(Counts::One));
         }
         let mut cells = Vec::new();
         for entry in &file.runtimes {

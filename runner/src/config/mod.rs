@@ -8,6 +8,6 @@ pub mod names;
 pub mod placeholders;
 pub mod runtimes;
 
-pub use matrix::{Cell, Generator, LoadModel, LoadSpec, Matrix, Settings};
+pub use matrix::{Cell, Counts, Generator, LoadModel, LoadSpec, Matrix, Settings};
 pub use placeholders::Placeholders;
 pub use runtimes::{RuntimeDef, RuntimeDefs};

@@ -84,6 +84,11 @@ pub const CHECKS: &[Check] = &[
         run: idle_connections,
         http_layer: true,
     },
+    Check {
+        name: "256 half-sent requests do not block others",
+        run: half_sent_requests,
+        http_layer: true,
+    },
 ];
 
 fn agent() -> ureq::Agent {
@@ -248,6 +253,19 @@ fn idle_connections(t: &Target) -> Result<(), String> {
         .collect::<Result<_, _>>()?;
     let result = answered_quickly(t, "with 256 idle connections open");
     drop(idle);
+    result
+}
+
+fn half_sent_requests(t: &Target) -> Result<(), String> {
+    let mut slow = Vec::new();
+    for _ in 0..256 {
+        let mut c = connect(&t.addr)?;
+        c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .map_err(|e| e.to_string())?;
+        slow.push(c);
+    }
+    let result = answered_quickly(t, "while 256 clients trickle their headers");
+    drop(slow);
     result
 }
 

@@ -2,6 +2,7 @@
 //! builds its generator's command line and parses what it reports into one generator-neutral
 //! `LoadSummary`.
 
+pub mod hostile;
 pub mod k6;
 pub mod oha;
 pub mod wrk;
@@ -96,6 +97,8 @@ enum Report {
     WrkLine { pipelined: bool },
     /// oha prints its JSON report into the log.
     OhaJson,
+    /// `matrix hostile` prints one report line into the log.
+    HostileLine,
 }
 
 impl Invocation {
@@ -105,6 +108,32 @@ impl Invocation {
             Generator::Oha => Invocation::oha(r, log),
             Generator::K6 => Invocation::k6(r, log),
             Generator::Wrk => Invocation::wrk(r, log),
+            Generator::Hostile => Invocation::hostile(r, log),
+        }
+    }
+
+    fn hostile(r: &WindowRequest, log: PathBuf) -> Invocation {
+        let addr = r
+            .url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let path = format!("/{}", r.url.trim_start_matches("http://").split_once('/').map_or("", |p| p.1));
+        let mut argv = vec![r.generator.display().to_string()];
+        argv.extend(hostile::args(
+            &addr,
+            &path,
+            r.load.connections().unwrap_or(1),
+            r.duration,
+        ));
+        Invocation {
+            warmup: None,
+            argv,
+            env: Vec::new(),
+            log,
+            report: Report::HostileLine,
         }
     }
 
@@ -160,7 +189,7 @@ impl Invocation {
     }
 
     fn wrk(r: &WindowRequest, log: PathBuf) -> Invocation {
-        let connections = r.load.connections.unwrap_or(50);
+        let connections = r.load.connections().unwrap_or(50);
         let wrk_argv = |duration: Duration| {
             let mut argv = vec![r.generator.display().to_string()];
             argv.extend(wrk::args(
@@ -217,6 +246,10 @@ impl Invocation {
                     .map_err(|e| format!("{e:#}"))?
                     .into_load_summary(duration.as_secs_f64()))
             }
+            Report::HostileLine => {
+                let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+                hostile::parse(&text).map_err(|e| format!("{e:#}"))
+            }
             Report::OhaJson => {
                 let text = std::fs::read_to_string(&self.log).unwrap_or_default();
                 oha::parse(&text).map_err(|e| format!("{e:#}"))
@@ -262,7 +295,7 @@ mod tests {
     #[test]
     fn warm_up_load_runs_as_its_own_process_before_the_window() {
         let peak = LoadSpec {
-            connections: Some(50),
+            connections: Some(crate::config::Counts::One(50)),
             ..LoadSpec::new("p", crate::config::LoadModel::Peak)
         };
         let wrk = Invocation::for_window(&request(&peak, Duration::from_secs(2)));

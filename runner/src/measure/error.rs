@@ -34,8 +34,14 @@ pub enum CellError {
     WrongAnswer(String),
     #[error("warm request: {0}")]
     WarmRequest(String),
-    #[error("the server died during load: {log}")]
-    ServerDied { log: String },
+    #[error("the server died during load{}: {log}", cause_text(cause))]
+    ServerDied { log: String, cause: Option<String> },
+    #[error("the server stopped answering fresh connections after this window (a request waited {waited:?}){}: {log}", cause_text(cause))]
+    StoppedAnswering {
+        waited: Duration,
+        log: String,
+        cause: Option<String>,
+    },
     #[error("wrk warm-up did not finish within {limit:?}")]
     WarmupHung { limit: Duration },
     #[error("{generator} did not finish within {limit:?}: {log}")]
@@ -65,6 +71,10 @@ pub enum CellError {
         reported_s: f64,
         measured_s: f64,
     },
+}
+
+fn cause_text(cause: &Option<String>) -> String {
+    cause.as_ref().map(|c| format!(" — {c}")).unwrap_or_default()
 }
 
 impl CellError {

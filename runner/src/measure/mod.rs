@@ -2,6 +2,7 @@
 //! window per cell and round (`window`), the arithmetic from windows to figures (`summarize`),
 //! and the rounds themselves (`rounds`). Nothing here is simulated: real processes, real sockets.
 
+pub mod causes;
 pub mod error;
 pub mod launch;
 mod prepare;
@@ -57,6 +58,7 @@ impl Plan<'_> {
             concurrency: self.cell.load.concurrency(),
             offered_rps: self.cell.load.rate,
             pipeline: self.cell.load.pipeline.filter(|d| *d > 1),
+            sweep: self.cell.load.sweep.clone(),
             share: self
                 .cell
                 .load
@@ -181,6 +183,9 @@ impl<'p, 'a> CellRun<'p, 'a> {
         result.rounds = summary.rounds;
         result.estimates = summary.estimates;
         result.flags = summary.flags;
+        if self.plan.cell.load.model == crate::config::LoadModel::Hostile {
+            result.flags.extend(shut_out(&self.windows, self.plan.cell.load.concurrency()));
+        }
         let offered: Vec<f64> = result.rounds.iter().filter_map(|r| r.offered_rps).collect();
         if let Some(rate) = crate::stats::median(&offered) {
             result.offered_rps = Some(rate.round() as u32);
@@ -193,6 +198,14 @@ impl<'p, 'a> CellRun<'p, 'a> {
             Some(e) => {
                 result.partial = !self.windows.is_empty();
                 result.reason = Some(e.to_string());
+                if let CellError::ServerDied { cause: Some(cause), .. }
+                | CellError::StoppedAnswering { cause: Some(cause), .. } = e
+                {
+                    result.flags.push(crate::results::Flag::Broke {
+                        connections: self.plan.cell.load.concurrency(),
+                        cause: cause.clone(),
+                    });
+                }
             }
         }
         result
@@ -214,6 +227,24 @@ impl<'p, 'a> CellRun<'p, 'a> {
         m.rss_end_kb = self.rss_end_kb;
         m
     }
+}
+
+/// Hostile windows: fresh requests unanswered or slower than the bound, in any round.
+fn shut_out(windows: &[(u32, Window)], connections: u32) -> Option<crate::results::Flag> {
+    let bound_ms = crate::load::hostile::FRESH_REQUEST_BOUND.as_secs_f64() * 1000.0;
+    let failed: u64 = windows
+        .iter()
+        .map(|(_, w)| (w.summary.failed_rate * w.summary.requests as f64).round() as u64)
+        .sum();
+    let worst_ms = windows
+        .iter()
+        .filter_map(|(_, w)| w.summary.duration_ms.map(|d| d.max))
+        .fold(0.0, f64::max);
+    (failed > 0 || worst_ms > bound_ms).then_some(crate::results::Flag::ShutOut {
+        connections,
+        failed,
+        worst_ms,
+    })
 }
 
 /// Ten checked single requests before a window: the warm request latency (milliseconds each).

@@ -120,6 +120,23 @@ fn offered_rate(
         .ok_or(CellError::NoPeak { peak })
 }
 
+/// After a window: a server that no longer answers a fresh connection within 5 s (it may still
+/// run, wedged) has broken; the window measured up to that point stays.
+fn still_answers(started: &Started, plan: &Plan) -> Option<CellError> {
+    let limit = std::time::Duration::from_secs(5);
+    let agent = crate::http::probe::agent(limit);
+    let workload = plan.workload().ok()?;
+    let sent = Instant::now();
+    match crate::http::probe::probe(&agent, &started.base, workload) {
+        Ok(_) => None,
+        Err(_) => Some(CellError::StoppedAnswering {
+            waited: sent.elapsed(),
+            log: started.server.log_tail(5),
+            cause: super::causes::known_cause(None, &started.server.log_tail(40)),
+        }),
+    }
+}
+
 /// One group's server in one round.
 struct Serving<'k> {
     tag: String,
@@ -242,18 +259,23 @@ impl Serving<'_> {
             .rss_peak_kb
             .max(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb));
         run.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.server.pid);
-        let died = started.server.exited_keep_zombie();
-        let log = died.then(|| started.server.log_tail(5));
-        if died {
-            self.server = None;
+        let broken = if started.server.exited_keep_zombie() {
+            Some(super::window::died(&started.server))
+        } else if window.is_ok() {
+            still_answers(started, plan)
+        } else {
+            None
+        };
+        if broken.is_some() {
+            // The next cell gets a fresh server.
+            if let Some((mut gone, _)) = self.server.take() {
+                gone.server.stop();
+            }
         }
         let window = window?;
         self.window_s += window.summary.elapsed_s;
         run.windows.push((self.round, window));
-        match log {
-            Some(log) => Err(CellError::ServerDied { log }),
-            None => Ok(()),
-        }
+        broken.map_or(Ok(()), Err)
     }
 
     /// Stops the server; the launches with the cells each served.

@@ -187,8 +187,9 @@ fn observations(m: &Metrics, ctx: Context, cv_pct: Option<f64>, repeats: usize) 
         server_cpu_pct: m.server_cpu_pct,
         server_other_threads_cpu_pct: m.server_other_threads_cpu_pct,
         server_switches_per_request: m.server_switches_per_request,
-        // The open model fixes req/s by its rate, so Little's law says nothing there.
-        concurrency: (ctx.model != LoadModel::Open).then_some(ctx.concurrency),
+        // The open model fixes req/s by its rate, and hostile clients send nothing: Little's law
+        // says nothing there.
+        concurrency: matches!(ctx.model, LoadModel::Closed | LoadModel::Peak).then_some(ctx.concurrency),
         rps: m.rps,
         avg_ms: m.avg_ms,
         generator_cpu_pct: m.generator_cpu_pct,

@@ -123,11 +123,17 @@ pub fn watch(server: &Managed) -> Result<(), CellError> {
         return Err(CellError::Interrupted);
     }
     if server.exited_keep_zombie() {
-        return Err(CellError::ServerDied {
-            log: server.log_tail(5),
-        });
+        return Err(died(server));
     }
     Ok(())
+}
+
+/// The server has exited: its last lines, and the cause where they or its exit status name one.
+pub fn died(server: &Managed) -> CellError {
+    CellError::ServerDied {
+        log: server.log_tail(5),
+        cause: super::causes::known_cause(server.exit_peek(), &server.log_tail(40)),
+    }
 }
 
 /// wrk has no warm-up phase: a separate run whose figures are discarded.

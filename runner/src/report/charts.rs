@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use super::format::{axis_number, thousands, Figure};
-use super::view::{Curve, Page, Row, Section, Series};
+use super::view::{Curve, Page, Row, ScalePoint, Scaling, Section, Series};
 
 /// A chart as the templates see it.
 #[derive(Debug, Clone, Serialize)]
@@ -484,6 +484,89 @@ fn cost_panel(
     Ok(())
 }
 
+/// A connection sweep: req/s (left) and p99 (right) against open connections, log x axes, a
+/// line per series; a point that failed is a cross at the bottom of the req/s panel.
+fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
+    let xs: Vec<f64> = scaling
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| f64::from(p.connections)))
+        .collect();
+    let (xmin, xmax) = xs.iter().fold((f64::MAX, 1.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let max_rps = scaling
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(|p| p.rps.interval.map(|i| i.1).or(p.rps.value)))
+        .fold(1.0, f64::max);
+    let p99s: Vec<f64> = scaling
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(|p| p.p99.value))
+        .filter(|v| *v > 0.0)
+        .collect();
+    let (pmin, pmax) = p99s.iter().fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH + 200, 440)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(title, ("sans-serif", 17))?;
+        let (plots, legend) = root.split_horizontally(WIDTH + 200 - LEGEND_WIDTH - 40);
+        let (left, right) = plots.split_horizontally((WIDTH + 160 - LEGEND_WIDTH) / 2);
+        let x_range = || ((xmin * 0.7).max(0.5)..xmax * 1.4).log_scale();
+        let mut rps = ChartBuilder::on(&left)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x_range(), 0.0..max_rps * 1.15)?;
+        rps.configure_mesh()
+            .label_style(("sans-serif", 12))
+            .x_desc("open connections")
+            .y_desc("requests per second")
+            .x_label_formatter(&|v| axis_number(*v))
+            .y_label_formatter(&|v| axis_number(*v))
+            .draw()?;
+        let mut lat = ChartBuilder::on(&right)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(
+                x_range(),
+                ((pmin * 0.7).max(1e-3)..(pmax * 1.6).max(pmin * 2.0)).log_scale(),
+            )?;
+        lat.configure_mesh()
+            .label_style(("sans-serif", 12))
+            .x_desc("open connections")
+            .y_desc("p99 latency, ms")
+            .x_label_formatter(&|v| axis_number(*v))
+            .y_label_formatter(&|v| format!("{v}"))
+            .draw()?;
+        for s in &scaling.series {
+            let color = family_color(&s.runtime);
+            let ok: Vec<&ScalePoint> = s.points.iter().filter(|p| p.status == "ok").collect();
+            let line = |p: &&ScalePoint| Some((f64::from(p.connections), p.rps.value?));
+            rps.draw_series(LineSeries::new(ok.iter().filter_map(line), color.stroke_width(2)))?;
+            rps.draw_series(ok.iter().filter_map(line).map(|p| Circle::new(p, 4, color.filled())))?;
+            rps.draw_series(
+                s.points
+                    .iter()
+                    .filter(|p| p.status != "ok")
+                    .map(|p| Cross::new((f64::from(p.connections), max_rps * 0.02), 6, color.stroke_width(3))),
+            )?;
+            let lat_line = |p: &&ScalePoint| Some((f64::from(p.connections), p.p99.value.filter(|v| *v > 0.0)?));
+            lat.draw_series(LineSeries::new(ok.iter().filter_map(lat_line), color.stroke_width(2)))?;
+            lat.draw_series(ok.iter().filter_map(lat_line).map(|p| Circle::new(p, 4, color.filled())))?;
+        }
+        let entries: Vec<(String, RGBColor)> = scaling
+            .series
+            .iter()
+            .map(|s| (s.label.clone(), family_color(&s.runtime)))
+            .collect();
+        draw_legend(&legend, &entries)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 /// Draws every chart for the page and writes them under `out/charts/`.
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
@@ -494,6 +577,24 @@ pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     }
     for section in &page.sections {
         charts.extend(section_charts(section)?);
+    }
+    for scaling in &page.scaling {
+        let title = format!(
+            "{} · {}: req/s and p99 against open connections",
+            scaling.workload, scaling.name
+        );
+        charts.push(Chart {
+            file: format!("charts/{}-{}-scaling.svg", slug(&scaling.workload), slug(&scaling.name)),
+            svg: scaling_chart(scaling, &title)?,
+            title,
+            section: format!("scaling/{}/{}", scaling.workload, scaling.name),
+            axes: vec![
+                "open connections".into(),
+                "requests per second".into(),
+                "p99 latency, ms".into(),
+            ],
+            legend: scaling.series.iter().map(|s| s.label.clone()).collect(),
+        });
     }
     for curve in &page.curves {
         let title = format!(

@@ -11,15 +11,35 @@ use super::previous::previous_run;
 use super::view::{page, Page};
 use crate::results::Run;
 
-/// What templates see: the page's fields, plus `charts` and the self-test's verdict when
-/// `out/selftest/selftest.json` sits beside the page.
+/// What templates see: the page's fields, plus `charts`, the self-test's verdict when
+/// `out/selftest/selftest.json` sits beside the page, and the other pages published beside it.
 #[derive(Serialize)]
 struct Context<'a> {
     #[serde(flatten)]
     page: Page<'a>,
     charts: Vec<Chart>,
     selftest: Option<serde_json::Value>,
+    pages: Vec<OtherPage>,
 }
+
+/// A page published in a subfolder of the output dir (`make capacity`, `make modes`, ...).
+#[derive(Serialize)]
+struct OtherPage {
+    path: String,
+    /// Its HTML page where it has one, else its Markdown.
+    html: String,
+    about: &'static str,
+}
+
+/// The pages of the other matrix files, where they have been published beside this one.
+const OTHER_PAGES: &[(&str, &str)] = &[
+    ("capacity", "capacity: req/s and p99 against open connections, breaking points, hostile clients"),
+    ("versions", "runtime versions side by side"),
+    ("containers", "direct against containerd and its shims, image sizes"),
+    ("links", "server and generator on separate hosts, across links with delay"),
+    ("modes", "every mode of every runtime (interpreters, other compilers)"),
+    ("selftest", "what this machine resolves: the A/A and A/B self-test"),
+];
 
 /// Draws the charts and renders every `templates/*.tera` into `out` (file name minus `.tera`).
 pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<PathBuf>> {
@@ -32,10 +52,24 @@ pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<PathBuf
     let selftest = std::fs::read_to_string(out.join("selftest").join("selftest.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
+    let pages = OTHER_PAGES
+        .iter()
+        .filter(|(dir, _)| out.join(dir).join("README.md").is_file())
+        .map(|(dir, about)| OtherPage {
+            path: format!("{dir}/README.md"),
+            html: if out.join(dir).join("index.html").is_file() {
+                format!("{dir}/index.html")
+            } else {
+                format!("{dir}/README.md")
+            },
+            about,
+        })
+        .collect();
     let context = tera::Context::from_serialize(&Context {
         page,
         charts,
         selftest,
+        pages,
     })
     .context("cannot build the page context")?;
     // Templates in subfolders belong to other pages (selftest/).

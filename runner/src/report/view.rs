@@ -38,6 +38,8 @@ pub struct Page<'a> {
     pub pipelined: Vec<String>,
     /// Latency against offered load: one curve per workload and `of_peak` load.
     pub curves: Vec<Curve>,
+    /// Connection sweeps: one per workload and sweeping load.
+    pub scaling: Vec<Scaling>,
     /// Each open load's generator floor.
     pub floors: Vec<FloorNote>,
 }
@@ -70,6 +72,36 @@ pub struct Point {
     pub p50: Figure,
     pub p99: Figure,
     pub flags: String,
+}
+
+/// req/s and p99 against connections for one workload: a series per server x runtime x mode.
+#[derive(Debug, Serialize)]
+pub struct Scaling {
+    pub workload: String,
+    /// The `[[load]]` whose `connections` list expanded into the points.
+    pub name: String,
+    pub series: Vec<ScalingSeries>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScalingSeries {
+    pub label: String,
+    pub runtime: String,
+    pub points: Vec<ScalePoint>,
+    /// The largest count served cleanly (measured in every round, no errors, no breakage).
+    pub clean_up_to: Option<u32>,
+    /// The first count where it broke, and what happened.
+    pub broke: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScalePoint {
+    pub id: String,
+    pub connections: u32,
+    pub rps: Figure,
+    pub p99: Figure,
+    pub status: String,
+    pub note: String,
 }
 
 /// An open load's generator floor, as the page states it.
@@ -316,6 +348,7 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
     }
     let sections = sections(run, previous.as_ref());
     let curves = curves(run);
+    let scaling = scaling(run);
     let floors = run
         .generator_floors
         .iter()
@@ -355,6 +388,7 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
             .collect(),
         sections,
         curves,
+        scaling,
         floors,
         headline,
         flag_notes: flag_notes(run),
@@ -496,6 +530,81 @@ fn curves(run: &Run) -> Vec<Curve> {
         }
     }
     curves
+}
+
+/// The connection sweeps: cells of a sweeping load, grouped by workload and load, a series per
+/// server x runtime x mode, points by count.
+fn scaling(run: &Run) -> Vec<Scaling> {
+    let mut all: Vec<Scaling> = Vec::new();
+    for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
+        let Some(name) = &cell.sweep else { continue };
+        let at = match all.iter().position(|s| s.workload == cell.workload && &s.name == name) {
+            Some(i) => i,
+            None => {
+                all.push(Scaling {
+                    workload: cell.workload.clone(),
+                    name: name.clone(),
+                    series: Vec::new(),
+                });
+                all.len() - 1
+            }
+        };
+        let label = series_label(cell);
+        let series = &mut all[at].series;
+        let s = match series.iter().position(|s| s.label == label) {
+            Some(i) => &mut series[i],
+            None => {
+                series.push(ScalingSeries {
+                    label,
+                    runtime: cell.runtime.clone(),
+                    points: Vec::new(),
+                    clean_up_to: None,
+                    broke: None,
+                });
+                series.last_mut().expect("just pushed")
+            }
+        };
+        s.points.push(ScalePoint {
+            id: cell.id.clone(),
+            connections: cell.concurrency,
+            rps: match &cell.estimates.rps {
+                Some(e) => Figure::estimate(Some(e), thousands, compact),
+                None => Figure::new(cell.metrics.rps, thousands),
+            },
+            p99: Figure::new(cell.metrics.p99_ms, millis),
+            status: cell.status.as_str().into(),
+            note: match (&cell.reason, cell.metrics.failed_rate) {
+                (Some(reason), _) => reason.replace('\n', " "),
+                _ => match cell.flags.iter().find(|f| matches!(f.code(), "shut-out" | "broke")) {
+                    Some(flag) => flag.evidence(),
+                    None => match cell.metrics.failed_rate {
+                        Some(rate) if rate > 0.0 => {
+                            format!("{:.2}% of requests failed", rate * 100.0)
+                        }
+                        _ => String::new(),
+                    },
+                },
+            },
+        });
+    }
+    for scaling in &mut all {
+        for s in &mut scaling.series {
+            s.points.sort_by_key(|p| p.connections);
+            let clean = |p: &ScalePoint| p.status == "ok" && p.note.is_empty();
+            s.clean_up_to = s
+                .points
+                .iter()
+                .take_while(|p| clean(p))
+                .last()
+                .map(|p| p.connections);
+            s.broke = s
+                .points
+                .iter()
+                .find(|p| !clean(p))
+                .map(|p| format!("at {} connections: {}", p.connections, p.note));
+        }
+    }
+    all
 }
 
 /// "wasmtime default", with the server language and write strategy where they are not the usual.

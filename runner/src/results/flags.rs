@@ -42,6 +42,14 @@ pub enum Flag {
         implied_rps: f64,
         concurrency: u32,
     },
+    /// The server died or stopped answering under this load, for a reason its log or exit names.
+    Broke { connections: u32, cause: String },
+    /// Hostile clients (idle and half-sent connections) shut out fresh requests.
+    ShutOut {
+        connections: u32,
+        failed: u64,
+        worst_ms: f64,
+    },
     /// A latency tail within reach of what the generator itself adds (its p99 against the native
     /// baseline under the same load): the tail is the generator's, not the server's.
     GeneratorNoise {
@@ -67,6 +75,8 @@ impl Flag {
             Flag::Starved { .. } => "starved",
             Flag::HelperThreads { .. } => "helper-threads",
             Flag::GeneratorNoise { .. } => "generator-noise",
+            Flag::Broke { .. } => "broke",
+            Flag::ShutOut { .. } => "shut-out",
         }
     }
 
@@ -90,6 +100,16 @@ impl Flag {
             ),
             Flag::Starved { rps, implied_rps, concurrency } => format!(
                 "{rps:.0} req/s completed, while {concurrency} connections at the measured latency would give {implied_rps:.0} req/s"
+            ),
+            Flag::Broke { connections, cause } => {
+                format!("at {connections} connections: {cause}")
+            }
+            Flag::ShutOut {
+                connections,
+                failed,
+                worst_ms,
+            } => format!(
+                "with {connections} hostile connections held, {failed} fresh request(s) went unanswered within 2 s; the slowest answered took {worst_ms:.0} ms"
             ),
             Flag::GeneratorNoise {
                 generator,
@@ -148,6 +168,19 @@ impl Flag {
                  to native is this hand-off (context switches, cold caches), not slower code. It is a real cost of \
                  this runtime on this many cores. Remedy: none inside the guest; give the server more CPUs \
                  (`server_cpus`) to see what the hand-off costs, or compare a runtime that polls on the guest's thread."
+            }
+            Flag::ShutOut { .. } => {
+                "Shut out by hostile clients: while many connections sat idle or with half a request sent \
+                 (slowloris), fresh requests waited past 2 s or got no answer, so a few bad clients would take this \
+                 server off the air. Remedy: a server-side timeout for request heads (this server's is 10 s) and \
+                 enough connection slots; where the runtime caps the sockets it can poll, hostile clients fill the \
+                 cap; report the limit upstream."
+            }
+            Flag::Broke { .. } => {
+                "Broke under load: the server died or stopped answering, for the reason named (a runtime limit, \
+                 not slow code). Its point is failed, and the next one gets a fresh server. Remedy: a cap on open \
+                 connections in that runtime's listener bootstrap (wasmer: server-wasix.rs, listen_wasix.go) keeps the \
+                 server alive with the others waiting in the accept backlog; report the limit upstream."
             }
             Flag::GeneratorNoise { .. } => {
                 "Generator noise: this tail is the generator's, not the server's. Every latency a generator reports \

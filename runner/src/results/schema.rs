@@ -120,6 +120,9 @@ pub struct CellResult {
     /// Open model offering a share of a peak: which share, of which load, in which curve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<Share>,
+    /// A point of a connection sweep: the `[[load]]` name its counts expanded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<String>,
     pub status: Status,
     pub reason: Option<String>,
     pub runtime_version: Option<String>,

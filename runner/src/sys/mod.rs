@@ -2,6 +2,7 @@
 //! what /proc says about them, a background sampler, and loopback ports.
 
 pub mod net;
+pub mod limits;
 pub mod process;
 pub mod procfs;
 pub mod sampler;

@@ -138,6 +138,32 @@ impl Managed {
         rc == 0 && unsafe { info.si_pid() } == self.pid
     }
 
+    /// How the process ended, if it has, without reaping it (None while it runs).
+    pub fn exit_peek(&self) -> Option<std::process::ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        if self.reaped {
+            return None;
+        }
+        // SAFETY: waitid on our own child with WNOWAIT leaves it reapable by Child::wait.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.pid as u32,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+            )
+        };
+        if rc != 0 || unsafe { info.si_pid() } != self.pid {
+            return None;
+        }
+        let status = unsafe { info.si_status() };
+        Some(match info.si_code {
+            libc::CLD_EXITED => std::process::ExitStatus::from_raw(status << 8),
+            _ => std::process::ExitStatus::from_raw(status),
+        })
+    }
+
     /// SIGTERM to the group, then SIGKILL after a grace period; always reaps.
     pub fn stop(&mut self) {
         if !self.reaped {

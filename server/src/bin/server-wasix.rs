@@ -41,7 +41,7 @@ mod wasix_socket {
             wasix::sock_set_opt_flag(fd, wasix::SOCK_OPTION_REUSE_ADDR, wasix::BOOL_TRUE)
                 .map_err(|e| errno("reuse_addr", e))?;
             wasix::sock_bind(fd, &addr).map_err(|e| errno("sock_bind", e))?;
-            wasix::sock_listen(fd, 1024).map_err(|e| errno("sock_listen", e))?;
+            wasix::sock_listen(fd, 4096).map_err(|e| errno("sock_listen", e))?;
             // std cannot set O_NONBLOCK on wasip1 sockets; tokio needs it, so set it here.
             wasix::wasi::fd_fdstat_set_flags(fd, wasix::wasi::FDFLAGS_NONBLOCK).map_err(|e| {
                 std::io::Error::other(format!("WASI fd_fdstat_set_flags(NONBLOCK) failed: {e}"))
@@ -63,9 +63,25 @@ mod wasix_socket {
     }
 }
 
+/// wasmer's `poll_oneoff` refuses more than 1,024 subscriptions at once (E2BIG), and tokio (mio)
+/// subscribes every socket for reading and writing: past ~511 open connections tokio's I/O driver
+/// panics and the server is gone (measured: 510 held, 515 killed it). 500 leaves room for the
+/// listener and the timer.
+#[cfg(target_os = "wasi")]
+const WASMER_MAX_CONNECTIONS: usize = 500;
+
 #[cfg(target_os = "wasi")]
 fn main() -> std::process::ExitCode {
-    bench_server::main_with(wasix_socket::bind, wasix_socket::nodelay)
+    bench_server::main_with(
+        wasix_socket::bind,
+        bench_server::Bootstrap {
+            on_accept: wasix_socket::nodelay,
+            max_connections: Some((
+                WASMER_MAX_CONNECTIONS,
+                "wasmer's poll_oneoff takes at most 1,024 subscriptions, two per connection",
+            )),
+        },
+    )
 }
 
 #[cfg(not(target_os = "wasi"))]

@@ -4,6 +4,6 @@
 fn main() -> std::process::ExitCode {
     bench_server::main_with(
         |config| std::net::TcpListener::bind(config.addr),
-        bench_server::nodelay_via_tokio,
+        bench_server::Bootstrap::new(bench_server::nodelay_via_tokio),
     )
 }

@@ -1,0 +1,69 @@
+//! Capacity: servers that survive thousands of connections, and breaking points that are named
+//! while the sweep goes on.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_server_killed_mid_window_fails_its_point_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("killed-once");
+    // The first launch is killed 1.2 s into its window; every later launch lives.
+    let launch = format!(
+        "[\"sh\", \"-c\", \"if [ -e {m} ]; then exec \\\"$0\\\" --addr \\\"$1\\\"; fi; touch {m}; (sleep 1.2; kill -9 $$) & exec \\\"$0\\\" --addr \\\"$1\\\"\", \"{{artifact}}\", \"{{addr}}\"]",
+        m = marker.display()
+    );
+    let def = format!("name = \"killed\"\nabout = \"killed once, mid-window\"\nartifact = \"native\"\ninstall_hint = \"test only\"\n[modes.once]\nabout = \"x\"\nlaunch = {launch}\n");
+    let runtimes = runtimes_with(dir.path(), &[("killed", def)]);
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(
+        &matrix,
+        "workloads = [\"plaintext\"]\n[settings]\nduration = \"2s\"\nwarmup = \"0s\"\n[[runtime]]\nname = \"killed\"\nmodes = [\"once\"]\n[[load]]\nname = \"sweep\"\nmodel = \"peak\"\nconnections = [1, 10, 50]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = run_matrix_file(&matrix, &out, &["--runtimes", runtimes.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "a failed cell makes the run exit 1");
+    let run = read_run(&out.join("latest.json"));
+    let failed: Vec<&CellResult> = run.cells.iter().filter(|c| c.status == Status::Failed).collect();
+    assert_eq!(failed.len(), 1, "exactly the killed point fails");
+    let reason = failed[0].reason.as_deref().unwrap();
+    assert!(
+        reason.contains("died during load") && reason.contains("SIGKILL"),
+        "{reason}"
+    );
+    assert!(flag_codes(failed[0]).contains(&"broke"));
+    // The sweep went on with a fresh server.
+    assert_eq!(run.cells.iter().filter(|c| c.status == Status::Ok).count(), 2);
+    assert!(run.launches.len() >= 2, "{:?}", run.launches);
+    let page = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(page.contains("capacity: sweep against open connections"), "{page}");
+    assert!(page.contains("died during load"), "{page}");
+}
+
+#[test]
+fn the_wasmer_build_survives_5000_connections() {
+    if !runtime_present("wasmer") {
+        skip(
+            "the_wasmer_build_survives_5000_connections",
+            "wasmer is not installed (`make init-wasmer`)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(
+        &matrix,
+        "servers = [\"rust\", \"go\"]\nworkloads = [\"plaintext\"]\n[settings]\nduration = \"2s\"\nwarmup = \"1s\"\n[[runtime]]\nname = \"wasmer\"\nmodes = [\"cranelift\"]\n[[load]]\nname = \"c5000\"\nmodel = \"peak\"\nconnections = 5000\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = run_matrix_file(&matrix, &out, &[]);
+    assert!(output.status.success(), "a server died or stopped answering");
+    for cell in read_run(&out.join("latest.json")).cells {
+        assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.reason);
+        assert!(cell.metrics.rps.unwrap() > 100.0, "{}: {:?}", cell.id, cell.metrics.rps);
+        assert!(!flag_codes(&cell).contains(&"broke"), "{}", cell.id);
+    }
+}
