@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: capacity modes screenshot selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
+.PHONY: capacity modes versions screenshot selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -22,10 +22,11 @@ toolchain:
 runner: toolchain
 	$(CARGO) build --locked -p matrix
 
-# What `make test` needs: toolchain, k6, wasmtime, Go, oha (a crates.io build, a few minutes once), and wrk for
+# What `make test` needs: toolchain, k6, wasmtime (the pinned release and 46.0.1, the last with
+# preopened sockets, where Go runs), Go, oha (a crates.io build, a few minutes once), and wrk for
 # the peak-throughput load (Debian package; optional: without it peak cells are skipped).
 init-core: runner
-	$(RUNNER) install k6 wasmtime go oha
+	$(RUNNER) install k6 wasmtime wasmtime@46.0.1 go oha
 	$(RUNNER) install --optional wrk
 
 # wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
@@ -52,11 +53,14 @@ matrix: runner
 	@$(RUNNER) run --matrix $(MATRIX) --out $(OUT); rc=$$?; \
 	  if [ $$rc -eq 1 ]; then echo "some cells failed: their reasons are in $(OUT)/README.md"; exit 0; fi; exit $$rc
 
-# The pages beside the default one (results/capacity/, results/modes/), linked from it.
+# The pages beside the default one (results/capacity/, results/modes/, results/versions/), linked
+# from it.
 capacity:
 	$(MAKE) matrix MATRIX=matrix.capacity.toml OUT=$(OUT)/capacity
 modes:
 	$(MAKE) matrix MATRIX=matrix.modes.toml OUT=$(OUT)/modes
+versions:
+	$(MAKE) matrix MATRIX=matrix.versions.toml OUT=$(OUT)/versions
 
 # Seconds-long smoke run of the same matrix.
 quick: init-core

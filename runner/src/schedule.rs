@@ -80,6 +80,7 @@ mod tests {
             id: format!("rust/{runtime}/{mode}/single/{workload}/l"),
             server: "rust".into(),
             runtime: runtime.into(),
+            version: None,
             mode: mode.into(),
             write: "single".into(),
             workload: workload.into(),

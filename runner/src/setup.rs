@@ -66,12 +66,15 @@ impl<'a> Setup<'a> {
         let root = crate::paths::repo_root();
         let mut runtimes = BTreeMap::new();
         for cell in cells {
-            if !runtimes.contains_key(&cell.runtime) {
+            runtimes.entry(cell.runtime_key()).or_insert_with(|| {
                 let def = defs
                     .get(&cell.runtime)
                     .expect("cells name defined runtimes");
-                runtimes.insert(cell.runtime.clone(), locate(def, tools_dir, &root));
-            }
+                match &cell.version {
+                    None => locate(def, tools_dir, &root),
+                    Some(version) => locate_version(def, version, tools_dir),
+                }
+            });
         }
         let mut generators = BTreeMap::new();
         for cell in cells.iter().filter(|_| with_generators) {
@@ -80,7 +83,9 @@ impl<'a> Setup<'a> {
                 // This runner's own client: the binary that is running.
                 let bin = std::env::current_exe().ok();
                 generators.entry(name).or_insert(Resolved {
-                    problem: bin.is_none().then(|| "cannot find the runner's own binary".into()),
+                    problem: bin
+                        .is_none()
+                        .then(|| "cannot find the runner's own binary".into()),
                     version: Some(env!("CARGO_PKG_VERSION").into()),
                     bin,
                 });
@@ -134,9 +139,19 @@ impl<'a> Setup<'a> {
     pub fn build(&mut self, cells: &[Cell]) -> Result<()> {
         let mut needed: Vec<&'static ArtifactKind> = Vec::new();
         for cell in cells {
-            if self.runtimes[&cell.runtime].problem.is_none() {
-                if let Ok(kind) = artifact_kind(self.def(cell), &cell.mode, &cell.server)? {
-                    needed.push(kind);
+            let resolved = &self.runtimes[&cell.runtime_key()];
+            let def = self.def(cell);
+            let lacks = |_: &&'static ArtifactKind| {
+                let range = def.modes[&cell.mode].versions.as_deref();
+                range
+                    .zip(resolved.version.as_deref())
+                    .is_some_and(|(range, v)| !crate::config::versions::in_range(range, v))
+            };
+            if resolved.problem.is_none() {
+                if let Ok(kind) = artifact_kind(def, &cell.mode, &cell.server)? {
+                    if !lacks(&kind) {
+                        needed.push(kind);
+                    }
                 }
             }
         }
@@ -189,17 +204,21 @@ impl<'a> Setup<'a> {
     ) -> Result<(Plan<'c>, Decision)> {
         let def = self.def(cell);
         let kind = artifact_kind(def, &cell.mode, &cell.server)?;
-        let resolved = &self.runtimes[&cell.runtime];
+        let resolved = &self.runtimes[&cell.runtime_key()];
         let generator = self.generators.get(cell.load.generator().name());
         let plan = self.plan_for(index, cell, def, resolved, &kind, generator, settings);
         let decision = if let Some(problem) = &resolved.problem {
             Decision::Skip(problem.clone())
         } else if let Err(reason) = &kind {
             Decision::Skip(reason.clone())
+        } else if let Err(reason) = def.mode_support(
+            &cell.mode,
+            resolved.bin.as_deref(),
+            resolved.version.as_deref(),
+        ) {
+            Decision::Skip(reason)
         } else if let Some(problem) = generator.and_then(|g| g.problem.as_ref()) {
             Decision::Skip(format!("load generator missing: {problem}"))
-        } else if let Err(reason) = def.mode_support(&cell.mode, resolved.bin.as_deref()) {
-            Decision::Skip(reason)
         } else {
             match kind.ok().and_then(|k| self.builds.results.get(&k.key())) {
                 Some(Ok(_)) => Decision::Ready,
@@ -295,6 +314,35 @@ fn locate(def: &RuntimeDef, tools_dir: &Path, root: &Path) -> Resolved {
             version: None,
             problem: Some(problem),
         },
+    }
+}
+
+/// Finds one listed version of a runtime and checks that the binary reports it.
+fn locate_version(def: &RuntimeDef, version: &str, tools_dir: &Path) -> Resolved {
+    let unusable = |problem: String| Resolved {
+        bin: None,
+        version: None,
+        problem: Some(problem),
+    };
+    let found = match def.locate_version(tools_dir, version) {
+        Ok(found) => found,
+        Err(problem) => return unusable(problem),
+    };
+    match def.version(&found.path) {
+        Ok(v) if crate::config::versions::is_release(&v, version) => Resolved {
+            bin: Some(found.path),
+            version: Some(v),
+            problem: None,
+        },
+        Ok(v) => unusable(format!(
+            "{} [{}] reports {} {v}, not the {version} the matrix lists: point {} at a {version} build or run `matrix install {}@{version}`",
+            found.path.display(),
+            found.via,
+            def.name,
+            crate::config::versions::env_var(def.env.as_deref().unwrap_or(&def.name), version),
+            def.name
+        )),
+        Err(e) => unusable(format!("{e:#}")),
     }
 }
 

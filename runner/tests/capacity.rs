@@ -24,9 +24,17 @@ fn a_server_killed_mid_window_fails_its_point_and_the_sweep_goes_on() {
     .unwrap();
     let out = dir.path().join("out");
     let output = run_matrix_file(&matrix, &out, &["--runtimes", runtimes.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1), "a failed cell makes the run exit 1");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed cell makes the run exit 1"
+    );
     let run = read_run(&out.join("latest.json"));
-    let failed: Vec<&CellResult> = run.cells.iter().filter(|c| c.status == Status::Failed).collect();
+    let failed: Vec<&CellResult> = run
+        .cells
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
     assert_eq!(failed.len(), 1, "exactly the killed point fails");
     let reason = failed[0].reason.as_deref().unwrap();
     assert!(
@@ -35,10 +43,16 @@ fn a_server_killed_mid_window_fails_its_point_and_the_sweep_goes_on() {
     );
     assert!(flag_codes(failed[0]).contains(&"broke"));
     // The sweep went on with a fresh server.
-    assert_eq!(run.cells.iter().filter(|c| c.status == Status::Ok).count(), 2);
+    assert_eq!(
+        run.cells.iter().filter(|c| c.status == Status::Ok).count(),
+        2
+    );
     assert!(run.launches.len() >= 2, "{:?}", run.launches);
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(page.contains("capacity: sweep against open connections"), "{page}");
+    assert!(
+        page.contains("capacity: sweep against open connections"),
+        "{page}"
+    );
     assert!(page.contains("died during load"), "{page}");
 }
 
@@ -60,10 +74,18 @@ fn the_wasmer_build_survives_5000_connections() {
     .unwrap();
     let out = dir.path().join("out");
     let output = run_matrix_file(&matrix, &out, &[]);
-    assert!(output.status.success(), "a server died or stopped answering");
+    assert!(
+        output.status.success(),
+        "a server died or stopped answering"
+    );
     for cell in read_run(&out.join("latest.json")).cells {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.reason);
-        assert!(cell.metrics.rps.unwrap() > 100.0, "{}: {:?}", cell.id, cell.metrics.rps);
+        assert!(
+            cell.metrics.rps.unwrap() > 100.0,
+            "{}: {:?}",
+            cell.id,
+            cell.metrics.rps
+        );
         assert!(!flag_codes(&cell).contains(&"broke"), "{}", cell.id);
     }
 }

@@ -1,4 +1,4 @@
-//go:build wasip1 && (wasix || wasmedge)
+//go:build wasip1
 
 package main
 

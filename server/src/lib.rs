@@ -83,7 +83,9 @@ pub fn run(
         // Not listener.local_addr(): std on wasip1 cannot answer it.
         eprintln!("listening on http://{addr} (write strategy {write:?})");
         let permits = bootstrap.max_connections.map(|(max, why)| {
-            eprintln!("at most {max} connections at a time ({why}); the others wait to be accepted");
+            eprintln!(
+                "at most {max} connections at a time ({why}); the others wait to be accepted"
+            );
             std::sync::Arc::new(tokio::sync::Semaphore::new(max))
         });
         loop {

@@ -28,7 +28,7 @@ pub enum Builder {
 pub struct ArtifactKind {
     /// Server language: "rust" or "go".
     pub server: &'static str,
-    /// Build name runtime definitions refer to: native, wasip2, wasmedge, wasix, wasi-http.
+    /// Build name runtime definitions refer to: native, wasip2, wasip1, wasmedge, wasix, wasi-http.
     pub name: &'static str,
     pub builder: Builder,
 }
@@ -72,6 +72,15 @@ pub const KINDS: &[ArtifactKind] = &[
     },
     ArtifactKind {
         server: "rust",
+        name: "wasip1",
+        builder: Builder::Cargo {
+            target: Some("wasm32-wasip1"),
+            bin: "server-preopened",
+            features: &[],
+        },
+    },
+    ArtifactKind {
+        server: "rust",
         name: "wasi-http",
         builder: Builder::Cargo {
             target: Some("wasm32-wasip2"),
@@ -86,6 +95,16 @@ pub const KINDS: &[ArtifactKind] = &[
             wasm: false,
             tags: "",
             output: "server",
+            patch: None,
+        },
+    },
+    ArtifactKind {
+        server: "go",
+        name: "wasip1",
+        builder: Builder::Go {
+            wasm: true,
+            tags: "",
+            output: "server-wasip1.wasm",
             patch: None,
         },
     },
@@ -117,8 +136,8 @@ pub const SERVERS: &[&str] = &["rust", "go"];
 /// Why a server has no build of a kind (the cell is skipped with this).
 pub fn missing_reason(server: &str, name: &str) -> String {
     match (server, name) {
-        ("go", "wasip2") => "Go has no wasip2 target, and wasmtime 47+ dropped preopened sockets for wasip1, so a Go server \
-                             cannot listen under `wasmtime run`"
+        ("go", "wasip2") => "Go has no wasip2 target: under wasmtime it runs as wasip1 on a listener the host opened \
+                             (mode preopened, wasmtime before 47, which dropped -S tcplisten)"
             .into(),
         ("go", "wasi-http") => "no Go wasi:http handler: Go has no wasip2 target".into(),
         _ => format!("the {server} server has no {name} build"),

@@ -65,7 +65,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// Every server language x runtime x mode (whose "server/runtime/mode" contains `only`), as cells
-/// that serve plaintext with single writes.
+/// that serve plaintext with single writes. A mode that only some versions have is also checked on
+/// the newest installable version that has it (e.g. wasmtime@46.0.1 for `preopened`).
 fn every_pair(defs: &RuntimeDefs, only: Option<&str>) -> Vec<Cell> {
     let load = LoadSpec {
         vus: Some(1),
@@ -74,18 +75,27 @@ fn every_pair(defs: &RuntimeDefs, only: Option<&str>) -> Vec<Cell> {
     let mut cells = Vec::new();
     for server in crate::build::SERVERS {
         for def in defs.runtimes() {
-            for mode in def.modes.keys() {
-                let id = format!("{server}/{}/{mode}", def.name);
-                if only.is_none_or(|o| id.contains(o)) {
-                    cells.push(Cell {
-                        id,
-                        server: server.to_string(),
-                        runtime: def.name.clone(),
-                        mode: mode.clone(),
-                        write: "single".into(),
-                        workload: "plaintext".into(),
-                        load: load.clone(),
-                    });
+            for (mode, mode_def) in &def.modes {
+                let in_range = mode_def.versions.as_deref().and_then(|range| {
+                    def.installable()
+                        .into_iter()
+                        .find(|v| crate::config::versions::in_range(range, v))
+                });
+                for version in std::iter::once(None).chain(in_range.map(Some)) {
+                    let runtime = crate::config::matrix::runtime_key(&def.name, version.as_deref());
+                    let id = format!("{server}/{runtime}/{mode}");
+                    if only.is_none_or(|o| id.contains(o)) {
+                        cells.push(Cell {
+                            id,
+                            server: server.to_string(),
+                            runtime: def.name.clone(),
+                            version,
+                            mode: mode.clone(),
+                            write: "single".into(),
+                            workload: "plaintext".into(),
+                            load: load.clone(),
+                        });
+                    }
                 }
             }
         }

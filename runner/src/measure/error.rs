@@ -74,7 +74,10 @@ pub enum CellError {
 }
 
 fn cause_text(cause: &Option<String>) -> String {
-    cause.as_ref().map(|c| format!(" — {c}")).unwrap_or_default()
+    cause
+        .as_ref()
+        .map(|c| format!(" — {c}"))
+        .unwrap_or_default()
 }
 
 impl CellError {

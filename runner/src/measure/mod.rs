@@ -48,6 +48,7 @@ impl Plan<'_> {
             target: self.kind.map_or("none", |k| k.target_label()).to_string(),
             build_note: self.kind.and_then(|k| k.build_note()).map(String::from),
             runtime: self.cell.runtime.clone(),
+            version: self.cell.version.clone(),
             mode: self.cell.mode.clone(),
             mode_about: self.launch.mode.about.clone(),
             write: self.cell.write.clone(),
@@ -184,7 +185,9 @@ impl<'p, 'a> CellRun<'p, 'a> {
         result.estimates = summary.estimates;
         result.flags = summary.flags;
         if self.plan.cell.load.model == crate::config::LoadModel::Hostile {
-            result.flags.extend(shut_out(&self.windows, self.plan.cell.load.concurrency()));
+            result
+                .flags
+                .extend(shut_out(&self.windows, self.plan.cell.load.concurrency()));
         }
         let offered: Vec<f64> = result.rounds.iter().filter_map(|r| r.offered_rps).collect();
         if let Some(rate) = crate::stats::median(&offered) {
@@ -198,8 +201,12 @@ impl<'p, 'a> CellRun<'p, 'a> {
             Some(e) => {
                 result.partial = !self.windows.is_empty();
                 result.reason = Some(e.to_string());
-                if let CellError::ServerDied { cause: Some(cause), .. }
-                | CellError::StoppedAnswering { cause: Some(cause), .. } = e
+                if let CellError::ServerDied {
+                    cause: Some(cause), ..
+                }
+                | CellError::StoppedAnswering {
+                    cause: Some(cause), ..
+                } = e
                 {
                     result.flags.push(crate::results::Flag::Broke {
                         connections: self.plan.cell.load.concurrency(),

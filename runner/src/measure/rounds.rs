@@ -131,7 +131,7 @@ fn still_answers(started: &Started, plan: &Plan) -> Option<CellError> {
         Ok(_) => None,
         Err(_) => Some(CellError::StoppedAnswering {
             waited: sent.elapsed(),
-            log: started.server.log_tail(5),
+            log: super::causes::salient(&started.server.log_tail(40)),
             cause: super::causes::known_cause(None, &started.server.log_tail(40)),
         }),
     }

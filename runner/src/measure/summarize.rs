@@ -189,7 +189,8 @@ fn observations(m: &Metrics, ctx: Context, cv_pct: Option<f64>, repeats: usize) 
         server_switches_per_request: m.server_switches_per_request,
         // The open model fixes req/s by its rate, and hostile clients send nothing: Little's law
         // says nothing there.
-        concurrency: matches!(ctx.model, LoadModel::Closed | LoadModel::Peak).then_some(ctx.concurrency),
+        concurrency: matches!(ctx.model, LoadModel::Closed | LoadModel::Peak)
+            .then_some(ctx.concurrency),
         rps: m.rps,
         avg_ms: m.avg_ms,
         generator_cpu_pct: m.generator_cpu_pct,

@@ -131,7 +131,7 @@ pub fn watch(server: &Managed) -> Result<(), CellError> {
 /// The server has exited: its last lines, and the cause where they or its exit status name one.
 pub fn died(server: &Managed) -> CellError {
     CellError::ServerDied {
-        log: server.log_tail(5),
+        log: super::causes::salient(&server.log_tail(40)),
         cause: super::causes::known_cause(server.exit_peek(), &server.log_tail(40)),
     }
 }

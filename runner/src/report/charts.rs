@@ -242,7 +242,10 @@ fn thousands_of(f: &Figure) -> String {
 }
 
 fn label(r: &Row) -> String {
-    let mut text = format!("{} {}", r.runtime, r.mode);
+    let mut text = match &r.shown_version {
+        Some(v) => format!("{} {v} {}", r.runtime, r.mode),
+        None => format!("{} {}", r.runtime, r.mode),
+    };
     if r.write != "single" {
         text.push_str(&format!(" ({} writes)", r.write));
     }
@@ -492,11 +495,17 @@ fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
         .iter()
         .flat_map(|s| s.points.iter().map(|p| f64::from(p.connections)))
         .collect();
-    let (xmin, xmax) = xs.iter().fold((f64::MAX, 1.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let (xmin, xmax) = xs
+        .iter()
+        .fold((f64::MAX, 1.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
     let max_rps = scaling
         .series
         .iter()
-        .flat_map(|s| s.points.iter().filter_map(|p| p.rps.interval.map(|i| i.1).or(p.rps.value)))
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .filter_map(|p| p.rps.interval.map(|i| i.1).or(p.rps.value))
+        })
         .fold(1.0, f64::max);
     let p99s: Vec<f64> = scaling
         .series
@@ -504,7 +513,9 @@ fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
         .flat_map(|s| s.points.iter().filter_map(|p| p.p99.value))
         .filter(|v| *v > 0.0)
         .collect();
-    let (pmin, pmax) = p99s.iter().fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (pmin, pmax) = p99s
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH + 200, 440)).into_drawing_area();
@@ -544,17 +555,34 @@ fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
             let color = family_color(&s.runtime);
             let ok: Vec<&ScalePoint> = s.points.iter().filter(|p| p.status == "ok").collect();
             let line = |p: &&ScalePoint| Some((f64::from(p.connections), p.rps.value?));
-            rps.draw_series(LineSeries::new(ok.iter().filter_map(line), color.stroke_width(2)))?;
-            rps.draw_series(ok.iter().filter_map(line).map(|p| Circle::new(p, 4, color.filled())))?;
+            rps.draw_series(LineSeries::new(
+                ok.iter().filter_map(line),
+                color.stroke_width(2),
+            ))?;
             rps.draw_series(
-                s.points
-                    .iter()
-                    .filter(|p| p.status != "ok")
-                    .map(|p| Cross::new((f64::from(p.connections), max_rps * 0.02), 6, color.stroke_width(3))),
+                ok.iter()
+                    .filter_map(line)
+                    .map(|p| Circle::new(p, 4, color.filled())),
             )?;
-            let lat_line = |p: &&ScalePoint| Some((f64::from(p.connections), p.p99.value.filter(|v| *v > 0.0)?));
-            lat.draw_series(LineSeries::new(ok.iter().filter_map(lat_line), color.stroke_width(2)))?;
-            lat.draw_series(ok.iter().filter_map(lat_line).map(|p| Circle::new(p, 4, color.filled())))?;
+            rps.draw_series(s.points.iter().filter(|p| p.status != "ok").map(|p| {
+                Cross::new(
+                    (f64::from(p.connections), max_rps * 0.02),
+                    6,
+                    color.stroke_width(3),
+                )
+            }))?;
+            let lat_line = |p: &&ScalePoint| {
+                Some((f64::from(p.connections), p.p99.value.filter(|v| *v > 0.0)?))
+            };
+            lat.draw_series(LineSeries::new(
+                ok.iter().filter_map(lat_line),
+                color.stroke_width(2),
+            ))?;
+            lat.draw_series(
+                ok.iter()
+                    .filter_map(lat_line)
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )?;
         }
         let entries: Vec<(String, RGBColor)> = scaling
             .series
@@ -584,7 +612,11 @@ pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
             scaling.workload, scaling.name
         );
         charts.push(Chart {
-            file: format!("charts/{}-{}-scaling.svg", slug(&scaling.workload), slug(&scaling.name)),
+            file: format!(
+                "charts/{}-{}-scaling.svg",
+                slug(&scaling.workload),
+                slug(&scaling.name)
+            ),
             svg: scaling_chart(scaling, &title)?,
             title,
             section: format!("scaling/{}/{}", scaling.workload, scaling.name),
@@ -616,6 +648,9 @@ pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
             ],
             legend: curve.series.iter().map(|s| s.label.clone()).collect(),
         });
+    }
+    for group in &page.across_versions {
+        charts.extend(versions_chart(group)?);
     }
     charts.extend(run_wide_charts(page)?);
     write_files(&charts, out)?;
@@ -693,6 +728,48 @@ fn section_charts(section: &Section) -> Result<Vec<Chart>> {
         });
     }
     Ok(charts)
+}
+
+/// req/s of each release, newest on top, with its interval and its ratio to the newest.
+fn versions_chart(group: &super::versions::AcrossVersions) -> Result<Option<Chart>> {
+    let bars: Vec<Bar> = group
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some(Bar {
+                label: format!("{} {}", group.runtime, r.version),
+                value: r.rps.value?,
+                interval: r.rps.interval,
+                note: format!(
+                    "{} · {}",
+                    r.rps.value.map(thousands).unwrap_or_default(),
+                    r.vs_newest.text
+                ),
+                family: group.runtime.clone(),
+                color: family_color(&group.runtime),
+            })
+        })
+        .collect();
+    if bars.len() < 2 {
+        return Ok(None);
+    }
+    let title = format!("{}: requests per second by release (× newest)", group.title);
+    Ok(Some(Chart {
+        file: format!(
+            "charts/versions-{}.svg",
+            slug(
+                &group
+                    .key()
+                    .trim_start_matches("versions/")
+                    .replace('/', "-")
+            )
+        ),
+        svg: bar_chart(&title, "requests per second", &bars)?,
+        title,
+        section: group.key(),
+        axes: vec!["requests per second".into()],
+        legend: vec![group.runtime.clone()],
+    }))
 }
 
 /// Memory and startup do not depend on the workload: one bar per runtime x mode x write, from

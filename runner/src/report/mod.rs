@@ -6,6 +6,7 @@ pub mod charts;
 pub mod format;
 pub mod previous;
 pub mod render;
+pub mod versions;
 pub mod view;
 
 pub use render::render_all;

@@ -33,12 +33,27 @@ struct OtherPage {
 
 /// The pages of the other matrix files, where they have been published beside this one.
 const OTHER_PAGES: &[(&str, &str)] = &[
-    ("capacity", "capacity: req/s and p99 against open connections, breaking points, hostile clients"),
+    (
+        "capacity",
+        "capacity: req/s and p99 against open connections, breaking points, hostile clients",
+    ),
     ("versions", "runtime versions side by side"),
-    ("containers", "direct against containerd and its shims, image sizes"),
-    ("links", "server and generator on separate hosts, across links with delay"),
-    ("modes", "every mode of every runtime (interpreters, other compilers)"),
-    ("selftest", "what this machine resolves: the A/A and A/B self-test"),
+    (
+        "containers",
+        "direct against containerd and its shims, image sizes",
+    ),
+    (
+        "links",
+        "server and generator on separate hosts, across links with delay",
+    ),
+    (
+        "modes",
+        "every mode of every runtime (interpreters, other compilers)",
+    ),
+    (
+        "selftest",
+        "what this machine resolves: the A/A and A/B self-test",
+    ),
 ];
 
 /// Draws the charts and renders every `templates/*.tera` into `out` (file name minus `.tera`).

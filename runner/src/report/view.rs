@@ -42,6 +42,8 @@ pub struct Page<'a> {
     pub scaling: Vec<Scaling>,
     /// Each open load's generator floor.
     pub floors: Vec<FloorNote>,
+    /// Cells measured under several releases of their runtime, the releases side by side.
+    pub across_versions: Vec<super::versions::AcrossVersions>,
 }
 
 /// Latency against offered load for one workload: a series per server x runtime x mode.
@@ -156,6 +158,8 @@ pub struct Row {
     pub server: String,
     pub runtime: String,
     pub runtime_version: String,
+    /// The release, where the run has several of this runtime (labels then carry it).
+    pub shown_version: Option<String>,
     pub mode: String,
     pub mode_about: String,
     pub write: String,
@@ -227,6 +231,19 @@ fn native_compiler(run: &Run, cell: &CellResult) -> Option<String> {
         .map(|v| format!("{} {v}", cell.server))
 }
 
+/// The run measured more than one release of this runtime.
+fn several_versions(run: &Run, runtime: &str) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    for cell in run
+        .cells
+        .iter()
+        .filter(|c| c.runtime == runtime && c.status != Status::Skipped)
+    {
+        seen.insert(cell.runtime_version.as_deref());
+    }
+    seen.len() > 1
+}
+
 /// `a / b` when both are there and `b` is positive.
 fn ratio_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
@@ -257,6 +274,9 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         runtime_version: native_compiler(run, cell)
             .or_else(|| cell.runtime_version.clone())
             .unwrap_or_default(),
+        shown_version: several_versions(run, &cell.runtime)
+            .then(|| cell.runtime_version.clone())
+            .flatten(),
         mode: cell.mode.clone(),
         mode_about: cell.mode_about.clone(),
         write: cell.write.clone(),
@@ -391,6 +411,7 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         scaling,
         floors,
         headline,
+        across_versions: super::versions::across_versions(run),
         flag_notes: flag_notes(run),
         not_measured,
         counts,
@@ -538,7 +559,10 @@ fn scaling(run: &Run) -> Vec<Scaling> {
     let mut all: Vec<Scaling> = Vec::new();
     for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
         let Some(name) = &cell.sweep else { continue };
-        let at = match all.iter().position(|s| s.workload == cell.workload && &s.name == name) {
+        let at = match all
+            .iter()
+            .position(|s| s.workload == cell.workload && &s.name == name)
+        {
             Some(i) => i,
             None => {
                 all.push(Scaling {
@@ -575,7 +599,11 @@ fn scaling(run: &Run) -> Vec<Scaling> {
             status: cell.status.as_str().into(),
             note: match (&cell.reason, cell.metrics.failed_rate) {
                 (Some(reason), _) => reason.replace('\n', " "),
-                _ => match cell.flags.iter().find(|f| matches!(f.code(), "shut-out" | "broke")) {
+                _ => match cell
+                    .flags
+                    .iter()
+                    .find(|f| matches!(f.code(), "shut-out" | "broke"))
+                {
                     Some(flag) => flag.evidence(),
                     None => match cell.metrics.failed_rate {
                         Some(rate) if rate > 0.0 => {
@@ -609,7 +637,15 @@ fn scaling(run: &Run) -> Vec<Scaling> {
 
 /// "wasmtime default", with the server language and write strategy where they are not the usual.
 pub fn series_label(cell: &CellResult) -> String {
-    let mut text = format!("{} {}", cell.runtime, cell.mode);
+    let mut text = match &cell.version {
+        Some(_) => format!(
+            "{} {} {}",
+            cell.runtime,
+            cell.runtime_version.as_deref().unwrap_or_default(),
+            cell.mode
+        ),
+        None => format!("{} {}", cell.runtime, cell.mode),
+    };
     if cell.write != "single" {
         text.push_str(&format!(" ({} writes)", cell.write));
     }

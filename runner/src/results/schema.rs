@@ -102,6 +102,10 @@ pub struct CellResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_note: Option<String>,
     pub runtime: String,
+    /// The release the matrix entry's `versions` asked for; absent: the pinned one (or the
+    /// override). `runtime_version` is what the binary reported either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     pub mode: String,
     pub mode_about: String,
     pub write: String,

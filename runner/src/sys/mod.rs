@@ -1,8 +1,8 @@
 //! The operating system side: child processes (pinned, grouped, stopped on every exit path),
 //! what /proc says about them, a background sampler, and loopback ports.
 
-pub mod net;
 pub mod limits;
+pub mod net;
 pub mod process;
 pub mod procfs;
 pub mod sampler;

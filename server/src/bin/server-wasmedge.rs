@@ -17,5 +17,8 @@ fn bind(_: &bench_server::Config) -> std::io::Result<std::net::TcpListener> {
 }
 
 fn main() -> std::process::ExitCode {
-    bench_server::main_with(bind, bench_server::Bootstrap::new(bench_server::nodelay_via_tokio))
+    bench_server::main_with(
+        bind,
+        bench_server::Bootstrap::new(bench_server::nodelay_via_tokio),
+    )
 }
