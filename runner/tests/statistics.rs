@@ -1,9 +1,13 @@
 //! The statistics on live measurements: a small A/B whose answer is known and strong (the
-//! `compute` hash chain against twice its rounds, about half the req/s) must come out as two
-//! ranks with a paired ratio near one half, round after round. With 3 rounds the paired test
-//! separates them whenever the rounds' ratios vary by less than ~35%: on this machine kind they
-//! vary by 2-7%, so a false failure is far rarer than one in a thousand runs. The statistics
-//! themselves are checked on synthetic samples with known answers in `runner/src/stats.rs`.
+//! `compute` hash chain against twice its rounds) must come out as about twice the server CPU
+//! per request, and - where the rounds agree - as two ranks with a paired req/s ratio near one
+//! half. CPU per request is the server's own work, so a neighbour that steals the core does not
+//! move it; req/s is what the neighbour moves. On a quiet machine the rounds' ratios vary by
+//! 2-7% and the req/s claims must all hold; on a machine whose rounds disagree (a CI neighbour
+//! once gave a CV of 18%), the tool must say so with its high-spread flag and an interval wide
+//! enough to hold the true ratio, rather than claim a difference it could not see. The
+//! statistics themselves are checked on synthetic samples with known answers in
+//! `runner/src/stats.rs`.
 
 mod common;
 
@@ -12,9 +16,9 @@ use common::*;
 const A_B: &str = r#"
 workloads = ["compute", "compute-double"]
 [settings]
-duration = "1s"
+duration = "2s"
 warmup = "1s"
-repeats = 3
+repeats = 5
 [[runtime]]
 name = "native"
 modes = ["current-thread"]
@@ -37,15 +41,15 @@ fn a_known_slowdown_is_ranked_below_and_its_ratio_found_round_by_round() {
     let (a, b) = (cell("compute"), cell("compute-double"));
     for c in [a, b] {
         assert_eq!(c.status, Status::Ok, "{}: {:?}", c.id, c.reason);
-        assert_eq!(c.rounds.len(), 3, "{}: one window per round", c.id);
+        assert_eq!(c.rounds.len(), 5, "{}: one window per round", c.id);
         let e = c.estimates.rps.unwrap();
-        assert!(e.lo <= e.median && e.median <= e.hi && e.n == 3, "{e:?}");
+        assert!(e.lo <= e.median && e.median <= e.hi && e.n == 5, "{e:?}");
     }
     // The seed is recorded and the rounds visited both cells in each round.
     assert!(run.settings.seed.is_some());
     assert_eq!(
         run.launches.len(),
-        3,
+        5,
         "one launch per round serves both cells"
     );
     assert!(
@@ -53,15 +57,33 @@ fn a_known_slowdown_is_ranked_below_and_its_ratio_found_round_by_round() {
         "{:?}",
         run.launches
     );
+    let cost = runner::stats::paired_ratio(&b.cpu_by_round(), &a.cpu_by_round()).unwrap();
+    assert!(
+        cost.median > 1.4 && cost.median < 2.3,
+        "twice the work should cost about twice the server CPU per request: {cost:?}"
+    );
     let by_round = |c: &CellResult| c.rps_by_round();
     let ratio = runner::stats::paired_ratio(&by_round(b), &by_round(a)).unwrap();
-    assert!(
-        ratio.hi < 0.7 && ratio.lo > 0.35,
-        "twice the work should give about half the req/s: {ratio:?}"
-    );
-    assert!(runner::stats::differs_paired(&by_round(b), &by_round(a)));
-    let ranks = runner::stats::ranks(&[by_round(a), by_round(b)]);
-    assert_eq!(ranks, vec![1, 2]);
+    let spread_flagged = |c: &CellResult| c.flags.iter().any(|f| f.code() == "high-spread");
+    if spread_flagged(a) || spread_flagged(b) {
+        // The machine was noisy: the claim must be no stronger than what was seen.
+        eprintln!(
+            "rounds disagreed on this machine (flagged high-spread): checking that the \
+             interval is honest, not that it is narrow: {ratio:?}"
+        );
+        assert!(
+            ratio.lo < 0.62 && ratio.hi > 0.4,
+            "a wide interval must still hold about one half: {ratio:?}"
+        );
+    } else {
+        assert!(
+            ratio.hi < 0.7 && ratio.lo > 0.35,
+            "twice the work should give about half the req/s: {ratio:?}"
+        );
+        assert!(runner::stats::differs_paired(&by_round(b), &by_round(a)));
+        let ranks = runner::stats::ranks(&[by_round(a), by_round(b)]);
+        assert_eq!(ranks, vec![1, 2]);
+    }
     // The page shows each figure with its interval (each workload is a section of its own, where
     // its single cell ranks first).
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
