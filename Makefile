@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: capacity modes versions screenshot selftest test-deps all init init-core init-wasmer init-wasmedge toolchain runner build matrix results doctor check test quick
+.PHONY: capacity modes versions screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -37,8 +37,15 @@ init-wasmer: runner
 init-wasmedge: runner
 	$(RUNNER) install --optional wasmedge
 
+# Containers, the origin README's path: Debian's containerd and runc, and the wasmtime shim built
+# from runtimes/shims/wasmtime on runwasi's library (~7 min once; Debian's protobuf-compiler,
+# libseccomp-dev, pkg-config). Optional: without them, or without root, container cells are
+# skipped with the reason.
+init-containers: runner
+	$(RUNNER) install --optional containerd runc shim-wasmtime
+
 # Everything the default matrix can use. Idempotent.
-init: init-core init-wasmer init-wasmedge
+init: init-core init-wasmer init-wasmedge init-containers
 	$(RUNNER) doctor
 
 # Every server build, each language and listener bootstrap (`matrix build --help`); the runner
@@ -96,5 +103,5 @@ test-deps:
 	  || (apt-get update && apt-get install -y --no-install-recommends chromium) \
 	  || echo "warning: chromium not installed: the browser test will be skipped"
 
-test: init-core test-deps
+test: init-core init-containers test-deps
 	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

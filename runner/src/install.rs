@@ -159,6 +159,25 @@ fn try_method(
             version,
             binary_path,
         ),
+        InstallMethod::Build { path, apt, .. } => {
+            for package in apt {
+                apt_package(package)?;
+            }
+            let manifest = crate::paths::repo_root().join(path).join("Cargo.toml");
+            let target = dir.join("target");
+            eprintln!(
+                "{}: building {path}/ (cargo build --release, several minutes)",
+                def.name
+            );
+            run_checked(
+                Command::new("cargo")
+                    .args(["build", "--release", "--locked", "--manifest-path"])
+                    .arg(&manifest)
+                    .arg("--target-dir")
+                    .arg(&target),
+            )?;
+            Ok(target.join("release").join(binary))
+        }
         InstallMethod::Apt { package, version } => {
             let path = apt(package, binary)?;
             let found = def.version(&path)?;
@@ -356,22 +375,35 @@ fn official_installer(
     Ok(dir.join(binary_path))
 }
 
-/// `apt-get install`; a fresh machine has no package lists yet: update once and retry.
+/// `apt-get install`, then the binary it brings.
 fn apt(package: &str, binary: &str) -> Result<PathBuf> {
+    apt_package(package)?;
+    crate::sys::process::find_on_path(binary)
+        .with_context(|| format!("apt installed {package} but {binary} is not on PATH"))
+}
+
+/// A Debian package, installed unless it is; a fresh machine has no package lists yet: update
+/// once and retry.
+fn apt_package(package: &str) -> Result<()> {
+    let installed = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"));
+    if installed {
+        return Ok(());
+    }
     let install = || {
-        run_checked(Command::new("apt-get").args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            package,
-        ]))
+        run_checked(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", package])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
     };
     if install().is_err() {
         run_checked(Command::new("apt-get").arg("update"))?;
         install()?;
     }
-    crate::sys::process::find_on_path(binary)
-        .with_context(|| format!("apt installed {package} but {binary} is not on PATH"))
+    Ok(())
 }
 
 fn run_checked(command: &mut Command) -> Result<()> {

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod container;
 pub mod export;
 pub mod http;
 pub mod install;

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 
 use crate::build::{ArtifactKind, Builds};
 use crate::config::{Cell, RuntimeDef, RuntimeDefs, Settings};
-use crate::measure::{Launch, Plan};
+use crate::container::Containerd;
+use crate::measure::{ContainerLaunch, Launch, Plan};
 use crate::results::ToolInfo;
 
 /// A runtime or tool as found on this machine.
@@ -51,6 +52,10 @@ pub struct Setup<'a> {
     pub generators: BTreeMap<&'static str, Resolved>,
     pub go: Option<Resolved>,
     pub builds: Builds,
+    /// What container modes need beyond containerd (runc, a wasm shim), by tool name.
+    pub shims: BTreeMap<String, Resolved>,
+    /// This run's containerd, once a container cell is ready to start one (or why it did not).
+    pub containerd: Option<std::result::Result<Containerd, String>>,
 }
 
 impl<'a> Setup<'a> {
@@ -95,25 +100,24 @@ impl<'a> Setup<'a> {
                 let def = defs
                     .tool(name)
                     .with_context(|| format!("runtimes/tools/{name}.toml is missing"))?;
-                // A generator whose version cannot be read is still used: it is only recorded.
-                let found = match def.locate(tools_dir) {
-                    Ok(Some(found)) => Resolved {
-                        version: def.version(&found.path).ok(),
-                        bin: Some(found.path),
-                        problem: None,
-                    },
-                    Ok(None) => Resolved {
-                        bin: None,
-                        version: None,
-                        problem: Some(format!("runtimes/tools/{name}.toml names no binary")),
-                    },
-                    Err(problem) => Resolved {
-                        bin: None,
-                        version: None,
-                        problem: Some(problem),
-                    },
-                };
-                generators.insert(name, found);
+                generators.insert(name, locate_tool(def, tools_dir));
+            }
+        }
+        let mut shims = BTreeMap::new();
+        for cell in cells {
+            let def = defs
+                .get(&cell.runtime)
+                .expect("cells name defined runtimes");
+            if let Some(container) = &def.modes[&cell.mode].container {
+                if !shims.contains_key(&container.shim) {
+                    let tool = defs.tool(&container.shim).with_context(|| {
+                        format!(
+                            "runtimes/{}.toml mode {}: runtimes/tools/{}.toml is missing",
+                            def.name, cell.mode, container.shim
+                        )
+                    })?;
+                    shims.insert(container.shim.clone(), locate_tool(tool, tools_dir));
+                }
             }
         }
         let go = defs.tool("go").map(|def| locate(def, tools_dir, &root));
@@ -126,6 +130,8 @@ impl<'a> Setup<'a> {
             generators,
             go,
             builds: Builds::default(),
+            shims,
+            containerd: None,
         })
     }
 
@@ -165,6 +171,83 @@ impl<'a> Setup<'a> {
         Ok(())
     }
 
+    /// Starts this run's containerd (pinned to the server CPUs, so shims and containers are too)
+    /// when a container cell has everything else it needs.
+    pub fn start_containers(&mut self, cells: &[Cell], server_cpus: &str) {
+        let shims: BTreeMap<String, PathBuf> = cells
+            .iter()
+            .filter(|cell| self.container_blocker(cell).is_none())
+            .filter_map(|cell| self.def(cell).modes[&cell.mode].container.as_ref())
+            .filter_map(|c| {
+                let bin = self.shims.get(&c.shim)?.bin.clone()?;
+                Some((bin.file_name()?.to_string_lossy().to_string(), bin))
+            })
+            .collect();
+        let Some(containerd) = cells
+            .iter()
+            .filter(|cell| self.container_blocker(cell).is_none())
+            .find(|cell| self.def(cell).modes[&cell.mode].container.is_some())
+            .and_then(|cell| self.runtimes[&cell.runtime_key()].bin.clone())
+        else {
+            return;
+        };
+        let shims: Vec<(String, PathBuf)> = shims.into_iter().collect();
+        self.containerd = Some(
+            Containerd::start(&containerd, &shims, server_cpus, &self.logs)
+                .map_err(|e| format!("this run's containerd did not start: {e:#}")),
+        );
+    }
+
+    /// Why a container cell cannot run whatever the builds do: not root, or its shim missing.
+    fn container_blocker(&self, cell: &Cell) -> Option<String> {
+        let container = self.def(cell).modes[&cell.mode].container.as_ref()?;
+        if self.runtimes[&cell.runtime_key()].problem.is_some() {
+            return Some("containerd is missing".into());
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Some(
+                "containers need root (containerd and runc make namespaces and mounts): run the matrix as root, or leave the containerd runtime out"
+                    .into(),
+            );
+        }
+        match self.shims.get(&container.shim) {
+            Some(Resolved {
+                problem: Some(problem),
+                ..
+            }) => Some(format!("{} is missing: {problem}", container.shim)),
+            Some(_) => None,
+            None => Some(format!("{} was not looked for", container.shim)),
+        }
+    }
+
+    /// The container half of a cell's decision: None when it is not a container cell or can run.
+    fn container_decision(&self, cell: &Cell, kind: &ArtifactKind) -> Option<Decision> {
+        self.def(cell).modes[&cell.mode].container.as_ref()?;
+        if let Some(reason) = self.container_blocker(cell) {
+            return Some(Decision::Skip(reason));
+        }
+        if let Some(Err(e)) = self.builds.images.get(&kind.key()) {
+            return Some(Decision::Fail(e.clone()));
+        }
+        match &self.containerd {
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(Decision::Fail(e.clone())),
+            None => Some(Decision::Fail(
+                "this run's containerd was not started".into(),
+            )),
+        }
+    }
+
+    /// The image of every build that has one.
+    pub fn images(&self) -> BTreeMap<String, crate::build::image::Image> {
+        self.builds
+            .images
+            .iter()
+            .filter_map(|(key, image)| Some((key.clone(), image.as_ref().ok()?.clone())))
+            .collect()
+    }
+
     /// Whether a Go build was among those needed.
     pub fn built_go(&self) -> bool {
         self.builds.results.keys().any(|k| k.starts_with("go/"))
@@ -178,6 +261,9 @@ impl<'a> Setup<'a> {
             .map(|(name, r)| (name.to_string(), r.tool_info()))
             .collect();
         for (name, r) in &self.runtimes {
+            tools.insert(name.clone(), r.tool_info());
+        }
+        for (name, r) in &self.shims {
             tools.insert(name.clone(), r.tool_info());
         }
         if let (Some(go), true) = (&self.go, self.built_go()) {
@@ -220,8 +306,11 @@ impl<'a> Setup<'a> {
         } else if let Some(problem) = generator.and_then(|g| g.problem.as_ref()) {
             Decision::Skip(format!("load generator missing: {problem}"))
         } else {
-            match kind.ok().and_then(|k| self.builds.results.get(&k.key())) {
-                Some(Ok(_)) => Decision::Ready,
+            let kind = kind.ok();
+            match kind.and_then(|k| self.builds.results.get(&k.key())) {
+                Some(Ok(_)) => kind
+                    .and_then(|k| self.container_decision(cell, k))
+                    .unwrap_or(Decision::Ready),
                 Some(Err(e)) => Decision::Fail(e.clone()),
                 None => Decision::Fail(crate::measure::CellError::NotBuilt.to_string()),
             }
@@ -260,6 +349,7 @@ impl<'a> Setup<'a> {
                 ready_timeout: settings.ready_timeout,
                 logs: self.logs.clone(),
                 prepared_cache: self.target_dir.join("matrix-prepared"),
+                container: self.container_launch(def, cell, kind),
             },
             kind,
             artifact_stripped_bytes: kind.and_then(|k| self.builds.stripped.get(&k.key()).copied()),
@@ -267,6 +357,24 @@ impl<'a> Setup<'a> {
             generator: generator.and_then(|g| g.bin.clone()).unwrap_or_default(),
             script: self.root.join("scripts").join(script),
         }
+    }
+
+    /// A container cell's containerd, image and shim, when all exist.
+    fn container_launch<'c>(
+        &'c self,
+        def: &'c RuntimeDef,
+        cell: &Cell,
+        kind: Option<&'static ArtifactKind>,
+    ) -> Option<ContainerLaunch<'c>> {
+        let container = def.modes[&cell.mode].container.as_ref()?;
+        let ctr = &self.containerd.as_ref()?.as_ref().ok()?.ctr;
+        let image = self.builds.images.get(&kind?.key())?.as_ref().ok()?;
+        Some(ContainerLaunch {
+            ctr,
+            image,
+            runtime: &container.runtime,
+            args: &container.args,
+        })
     }
 
     /// Native Go is "run" by the Go toolchain that built it; other native builds by rustc.
@@ -284,7 +392,38 @@ impl<'a> Setup<'a> {
                 .and_then(|g| g.version.clone())
                 .map(|v| format!("go {v}"));
         }
+        if let Some(container) = &def.modes[&cell.mode].container {
+            // The container path is containerd and its shim: both versions name the cell's runtime.
+            let shim = self.shims.get(&container.shim)?;
+            return Some(format!(
+                "containerd {} · {} {}",
+                resolved.version.as_deref()?,
+                container.shim,
+                shim.version.as_deref().unwrap_or("unknown")
+            ));
+        }
         resolved.version.clone()
+    }
+}
+
+/// Finds a tool; one whose version cannot be read is still used (the version is only recorded).
+fn locate_tool(def: &RuntimeDef, tools_dir: &Path) -> Resolved {
+    match def.locate(tools_dir) {
+        Ok(Some(found)) => Resolved {
+            version: def.version(&found.path).ok(),
+            bin: Some(found.path),
+            problem: None,
+        },
+        Ok(None) => Resolved {
+            bin: None,
+            version: None,
+            problem: Some(format!("runtimes/tools/{}.toml names no binary", def.name)),
+        },
+        Err(problem) => Resolved {
+            bin: None,
+            version: None,
+            problem: Some(problem),
+        },
     }
 }
 

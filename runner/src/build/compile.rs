@@ -9,6 +9,32 @@ use anyhow::{bail, Context, Result};
 use super::go_patch::GoPatch;
 use super::kinds::{ArtifactKind, Builder};
 
+/// The target triple rustc builds for by default here, e.g. "x86_64-unknown-linux-gnu".
+pub fn host_triple() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        Command::new("rustc")
+            .arg("-vV")
+            .current_dir(crate::paths::repo_root())
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+            })
+            .unwrap_or_else(|| format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+    })
+}
+
+/// `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS` for the host triple.
+fn static_rustflags_var() -> String {
+    format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        host_triple().to_uppercase().replace(['-', '.'], "_")
+    )
+}
+
 impl ArtifactKind {
     /// The build command's arguments (after `cargo` or `go`).
     pub fn build_args(&self, target_dir: &Path) -> Vec<String> {
@@ -29,9 +55,9 @@ impl ArtifactKind {
                 ]
                 .map(String::from)
                 .to_vec();
-                if let Some(t) = target {
-                    args.extend(["--target".into(), t.into()]);
-                }
+                // Native builds name the host target explicitly, so the static-linking flags
+                // (see `build`) reach the server and not build scripts or proc macros.
+                args.extend(["--target".into(), target.unwrap_or(host_triple()).into()]);
                 if !features.is_empty() {
                     args.extend(["--features".into(), features.join(",")]);
                 }
@@ -70,9 +96,13 @@ impl ArtifactKind {
         let out = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = match self.builder {
-            Builder::Cargo { .. } => {
+            Builder::Cargo { target, .. } => {
                 let mut c = Command::new("cargo");
                 c.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
+                if target.is_none() {
+                    // Static, so the same file runs directly and in an image FROM scratch.
+                    c.env(static_rustflags_var(), "-C target-feature=+crt-static");
+                }
                 c
             }
             Builder::Go { wasm, patch, .. } => {

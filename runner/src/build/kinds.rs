@@ -158,14 +158,14 @@ impl ArtifactKind {
     /// The target label recorded per cell.
     pub fn target_label(&self) -> &'static str {
         match self.builder {
-            Builder::Cargo { target, .. } => target.unwrap_or("host"),
+            Builder::Cargo { target, .. } => target.unwrap_or("host (static)"),
             Builder::Go {
                 wasm: true,
                 patch: Some(_),
                 ..
             } => "wasip1/wasm (go, patched netpoll)",
             Builder::Go { wasm: true, .. } => "wasip1/wasm (go)",
-            Builder::Go { wasm: false, .. } => "host (go)",
+            Builder::Go { wasm: false, .. } => "host (go, static)",
         }
     }
 
@@ -180,7 +180,10 @@ impl ArtifactKind {
         match self.builder {
             Builder::Cargo {
                 target: None, bin, ..
-            } => target_dir.join("release").join(bin),
+            } => target_dir
+                .join(super::compile::host_triple())
+                .join("release")
+                .join(bin),
             Builder::Cargo {
                 target: Some(t),
                 bin,
@@ -190,6 +193,21 @@ impl ArtifactKind {
                 .join("release")
                 .join(format!("{bin}.wasm")),
             Builder::Go { output, .. } => target_dir.join("go").join(output),
+        }
+    }
+
+    /// Its OCI image: the build alone, FROM scratch, as /server (native) or /server.wasm.
+    pub fn image_spec<'a>(&self, path: &'a Path) -> super::image::ImageSpec<'a> {
+        let (path_in_image, platform) = if self.is_native() {
+            ("server", super::image::Platform::Native)
+        } else {
+            ("server.wasm", super::image::Platform::Wasm)
+        };
+        super::image::ImageSpec {
+            name: self.key().replace('/', "-"),
+            file: path,
+            path_in_image,
+            platform,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Server builds: which exist (`kinds`), how each is compiled (`compile`, with the Go workaround
-//! in `go_patch`), and what they weigh (`sizes`). Each distinct build is made once per run.
+//! in `go_patch`), what they weigh (`sizes`), and their OCI images (`image`). Each distinct build is made once per run.
 
 mod compile;
 pub mod go_patch;
+pub mod image;
 pub mod kinds;
 pub mod sizes;
 
@@ -18,6 +19,8 @@ pub struct Builds {
     pub results: BTreeMap<String, Result<PathBuf, String>>,
     /// Stripped size of native builds.
     pub stripped: BTreeMap<String, u64>,
+    /// The OCI image of each build, or why it could not be written.
+    pub images: BTreeMap<String, Result<image::Image, String>>,
 }
 
 /// Builds each distinct flavour once (cargo and go skip unchanged work). `go` is the Go toolchain,
@@ -53,6 +56,11 @@ pub fn build_all(
             if let Some(size) = sizes::stripped_size(path, logs) {
                 builds.stripped.insert(key.clone(), size);
             }
+        }
+        if let Ok(path) = &built {
+            let image = image::build_image(&kind.image_spec(path), &target_dir.join("images"))
+                .map_err(|e| format!("writing the {key} image failed: {e:#}"));
+            builds.images.insert(key.clone(), image);
         }
         builds.results.insert(key, built);
     }

@@ -48,6 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ready_timeout: std::time::Duration::from_secs(120),
         ..Settings::default()
     };
+    setup.start_containers(&cells, &settings.server_cpus);
     let mut tally = Tally::default();
     for (index, cell) in cells.iter().enumerate() {
         check_pair(&setup, index, cell, &settings, &mut tally)?;

@@ -106,12 +106,19 @@ fn definition<'d>(defs: &'d RuntimeDefs, name: &str) -> Result<&'d crate::config
 }
 
 /// What a matrix's cells need installed: each runtime with a binary (at each version an entry
-/// lists, else its pinned one), each load's generator, and Go when a Go server is built.
+/// lists, else its pinned one), a container mode's shim, each load's generator, and Go when a Go
+/// server is built.
 fn needed(matrix: &crate::config::Matrix, defs: &RuntimeDefs) -> Vec<(String, Option<String>)> {
     let mut names = std::collections::BTreeSet::new();
     for cell in &matrix.cells {
         if defs.get(&cell.runtime).is_some_and(|d| d.binary.is_some()) {
             names.insert((cell.runtime.clone(), cell.version.clone()));
+        }
+        let container = defs
+            .get(&cell.runtime)
+            .and_then(|d| d.modes.get(&cell.mode)?.container.as_ref());
+        if let Some(container) = container {
+            names.insert((container.shim.clone(), None));
         }
         names.insert((cell.load.generator().name().to_string(), None));
         if cell.server == "go" {

@@ -79,7 +79,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut run = new_run(&args, &matrix, &run_dir, &setup)?;
     let build_start = Instant::now();
     setup.build(&matrix.cells)?;
+    setup.start_containers(&matrix.cells, &matrix.settings.server_cpus);
     run.tools = setup.tools();
+    run.images = setup.images();
     run.timing.build_s = build_start.elapsed().as_secs_f64();
     run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run)?;
     run.timing.wall_s = started_at.elapsed().as_secs_f64();
@@ -157,6 +159,7 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         timing: Timing::default(),
         launches: Vec::new(),
         generator_floors: Vec::new(),
+        images: Default::default(),
     };
     run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)

@@ -52,8 +52,11 @@ pub struct ModeDef {
     /// argv of a step run once per artifact before launching (e.g. AOT compile), cached by hash.
     #[serde(default)]
     pub prepare: Vec<String>,
-    /// argv that starts the server.
+    /// argv that starts the server (empty for a container mode).
+    #[serde(default)]
     pub launch: Vec<String>,
+    /// Instead of `launch`: the build's OCI image, run as a container by this run's containerd.
+    pub container: Option<ContainerMode>,
     /// When set, the mode exists only if running this argv succeeds and its output contains `contains`.
     pub requires: Option<Requirement>,
     /// Environment for the server process (values may use placeholders).
@@ -73,6 +76,36 @@ impl ModeDef {
         self.ready_timeout
             .as_deref()
             .and_then(|t| humantime::parse_duration(t).ok())
+    }
+}
+
+/// How a container mode runs its image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerMode {
+    /// containerd's runtime name, e.g. "io.containerd.runc.v2"; containerd finds its shim binary
+    /// (`containerd-shim-runc-v2`) on the PATH the runner gives it.
+    pub runtime: String,
+    /// The tool in runtimes/tools/ that provides what the runtime needs beyond containerd: `runc`
+    /// for runc's shim, a wasm shim binary for the others.
+    pub shim: String,
+    /// The direct cell this one is the containerised counterpart of, "runtime/mode", for the
+    /// page's direct-against-container comparison.
+    pub direct: String,
+    /// Arguments after the image's entrypoint (placeholders as in `launch`; the mode's `env` is
+    /// the container's environment).
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+impl ContainerMode {
+    /// `io.containerd.wasmtime.v1` -> `containerd-shim-wasmtime-v1`, the binary containerd runs.
+    pub fn shim_binary(&self) -> String {
+        let parts: Vec<&str> = self.runtime.split('.').collect();
+        match parts.as_slice() {
+            [.., name, version] => format!("containerd-shim-{name}-{version}"),
+            _ => format!("containerd-shim-{}", self.runtime),
+        }
     }
 }
 
@@ -119,6 +152,14 @@ pub enum InstallMethod {
     /// `apt-get install -y <package>` (system-wide, one version: Debian's), then the binary's
     /// version must start with `version`.
     Apt { package: String, version: String },
+    /// `cargo build --release --locked` of a crate in this repository (`path`, with its own
+    /// Cargo.lock), after installing the Debian packages its build needs (`apt`).
+    Build {
+        path: String,
+        versions: Vec<String>,
+        #[serde(default)]
+        apt: Vec<String>,
+    },
 }
 
 impl InstallMethod {
@@ -127,7 +168,8 @@ impl InstallMethod {
         match self {
             InstallMethod::Pypi { sha256, .. } => sha256.keys().cloned().collect(),
             InstallMethod::Cargo { versions, .. }
-            | InstallMethod::OfficialInstaller { versions, .. } => versions.clone(),
+            | InstallMethod::OfficialInstaller { versions, .. }
+            | InstallMethod::Build { versions, .. } => versions.clone(),
             InstallMethod::Apt { version, .. } => vec![version.clone()],
         }
     }
@@ -164,6 +206,7 @@ impl InstallMethod {
             InstallMethod::Apt { package, version } => {
                 format!("Debian package {package} {version}")
             }
+            InstallMethod::Build { path, .. } => format!("a build of {path}/ (version {version})"),
         }
     }
 
@@ -176,6 +219,7 @@ impl InstallMethod {
             InstallMethod::Cargo { krate, .. } => format!("crates.io {krate}"),
             InstallMethod::OfficialInstaller { url, .. } => format!("official installer {url}"),
             InstallMethod::Apt { package, .. } => format!("Debian package {package}"),
+            InstallMethod::Build { path, .. } => format!("a build of {path}/"),
         };
         format!("{source}: {}", versions.join(", "))
     }
@@ -262,6 +306,13 @@ fn read_defs(dir: &Path) -> Result<BTreeMap<String, RuntimeDef>> {
                 humantime::parse_duration(t).map_err(|e| {
                     anyhow::anyhow!("{}: modes.{mode}.ready_timeout {t:?}: {e}", path.display())
                 })?;
+            }
+            if m.launch.is_empty() == m.container.is_none() {
+                bail!(
+                    "{}: modes.{mode} needs either `launch` (an argv) or `container` (an image run by containerd), not {}",
+                    path.display(),
+                    if m.launch.is_empty() { "neither" } else { "both" }
+                );
             }
             if let Some(range) = &m.versions {
                 super::versions::parse_range(range).map_err(|e| {

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use super::error::CellError;
 use super::prepare::{prepare, PrepareStep};
+use crate::build::image::Image;
 use crate::config::runtimes::{ModeDef, RuntimeDef};
 use crate::config::Placeholders;
+use crate::container::{Ctr, Task};
 use crate::http::{probe, Workload};
 use crate::sys::{self, Managed};
 
@@ -25,6 +27,18 @@ pub struct Launch<'a> {
     pub ready_timeout: Duration,
     pub logs: PathBuf,
     pub prepared_cache: PathBuf,
+    /// A container mode: the run's containerd and the build's image (None until both exist).
+    pub container: Option<ContainerLaunch<'a>>,
+}
+
+/// What a container mode needs to start its task.
+pub struct ContainerLaunch<'a> {
+    pub ctr: &'a Ctr,
+    pub image: &'a Image,
+    /// containerd's runtime name, e.g. "io.containerd.runc.v2".
+    pub runtime: &'a str,
+    /// Arguments after the image's entrypoint.
+    pub args: &'a [String],
 }
 
 /// What starting a server showed, kept even when it then failed.
@@ -43,11 +57,26 @@ pub struct LaunchRecord {
 
 /// A server that answered correctly.
 pub struct Started {
+    /// A container mode's task, removed before `server` (its `ctr run`) is stopped.
+    pub container: Option<Task>,
+    /// The server process; for a container, the `ctr run` attached to the task (it exits when
+    /// the task does).
     pub server: Managed,
+    /// The root of the process tree whose CPU and memory are the server's: the server itself,
+    /// or a container's shim (with the container's processes under it).
+    pub measured_pid: i32,
     /// `http://127.0.0.1:<port>`
     pub base: String,
     /// `127.0.0.1:<port>`
     pub addr: String,
+}
+
+impl Started {
+    /// Stops the server (a container's task first: its init ignores ctr's SIGTERM).
+    pub fn stop(&mut self) {
+        self.container.take();
+        self.server.stop();
+    }
 }
 
 impl Launch<'_> {
@@ -92,9 +121,6 @@ impl Launch<'_> {
         let port = sys::net::free_port().map_err(CellError::setup)?;
         let addr = format!("127.0.0.1:{port}");
         vars.set("addr", addr.clone()).set("port", port.to_string());
-        let argv = vars.expand_all(&self.mode.launch).map_err(|e| {
-            CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name))
-        })?;
         let env: Vec<(String, String)> = self
             .mode
             .env
@@ -102,12 +128,49 @@ impl Launch<'_> {
             .map(|(k, v)| vars.expand(v).map(|v| (k.clone(), v)))
             .collect::<Result<_, _>>()
             .map_err(|e| CellError::Setup(format!("runtimes/{}.toml env: {e}", self.def.name)))?;
+        let expand = |argv: &[String]| {
+            vars.expand_all(argv).map_err(|e| {
+                CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name))
+            })
+        };
+        let (argv, env, task) = match &self.container {
+            None => (expand(&self.mode.launch)?, env, None),
+            Some(container) => {
+                phase("importing image");
+                container
+                    .ctr
+                    .import(container.image)
+                    .map_err(CellError::setup)?;
+                let id = format!("{tag}-{port}");
+                let mut command = vec![container.image.entrypoint.clone()];
+                command.extend(expand(container.args)?);
+                let mut env = env;
+                // A native container's processes carry the run's marker too (a wasm container's
+                // run inside its shim, which has it from containerd; guests are not given it).
+                if container.image.platform == crate::build::image::Platform::Native.label() {
+                    env.extend(sys::process::run_marker_env());
+                }
+                let argv =
+                    container
+                        .ctr
+                        .run_argv(container.image, &id, container.runtime, &env, &command);
+                let task = Task {
+                    ctr: container.ctr.clone(),
+                    id,
+                    shim_pid: None,
+                };
+                // ctr passes the environment through to the container: the launcher gets none.
+                (argv, Vec::new(), Some(task))
+            }
+        };
         record.command = argv.clone();
 
         phase("starting server");
         let server_log = self.logs.join(format!("{tag}-server.log"));
         let mut server = sys::spawn_pinned(self.server_cpus, &argv, &env, &server_log)
             .map_err(CellError::setup)?;
+        // Removed (task killed, container deleted) on every path out of here.
+        let mut task = task;
         let base = format!("http://{addr}");
         let timeout = self
             .mode
@@ -117,8 +180,29 @@ impl Launch<'_> {
         let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
         record.startup_ms = Some(ms(startup));
         record.first_request_ms = Some(ms(first));
-        record.rss_idle_kb = crate::sys::procfs::tree_rss_kb(server.pid);
-        Ok(Started { server, base, addr })
+        let measured_pid = match task.as_mut() {
+            None => server.pid,
+            Some(task) => {
+                task.shim_pid = task
+                    .ctr
+                    .task_pid(&task.id)
+                    .and_then(crate::container::parent_pid);
+                task.shim_pid.ok_or_else(|| {
+                    CellError::Setup(format!(
+                        "container {} answered but containerd lists no task pid for it",
+                        task.id
+                    ))
+                })?
+            }
+        };
+        record.rss_idle_kb = crate::sys::procfs::tree_rss_kb(measured_pid);
+        Ok(Started {
+            container: task,
+            server,
+            measured_pid,
+            base,
+            addr,
+        })
     }
 }
 

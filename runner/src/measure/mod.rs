@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::CellError;
-pub use launch::{Launch, LaunchRecord, Started};
+pub use launch::{ContainerLaunch, Launch, LaunchRecord, Started};
 
 use crate::build::ArtifactKind;
 use crate::config::{Cell, Settings};
@@ -51,6 +51,12 @@ impl Plan<'_> {
             version: self.cell.version.clone(),
             mode: self.cell.mode.clone(),
             mode_about: self.launch.mode.about.clone(),
+            direct: self
+                .launch
+                .mode
+                .container
+                .as_ref()
+                .map(|c| c.direct.clone()),
             write: self.cell.write.clone(),
             workload: self.cell.workload.clone(),
             load: self.cell.load.name.clone(),

@@ -131,8 +131,8 @@ fn still_answers(started: &Started, plan: &Plan) -> Option<CellError> {
         Ok(_) => None,
         Err(_) => Some(CellError::StoppedAnswering {
             waited: sent.elapsed(),
-            log: super::causes::salient(&started.server.log_tail(40)),
-            cause: super::causes::known_cause(None, &started.server.log_tail(40)),
+            log: super::causes::salient(&started.server.log_tail(200)),
+            cause: super::causes::known_cause(None, &started.server.log_tail(200)),
         }),
     }
 }
@@ -248,17 +248,19 @@ impl Serving<'_> {
             plan.settings.rewarm
         };
         let spec = plan.window_spec(&started.base, self.round, warmup, rate)?;
-        let sampler = Sampler::start(started.server.pid);
-        let window = match run_window(&started.server, &spec) {
+        let sampler = Sampler::start(started.measured_pid);
+        let window = match run_window(&started.server, started.measured_pid, &spec) {
             // A wall-clock step is the machine's, not the cell's: measure the window again.
-            Err(CellError::ClockStepped { .. }) => run_window(&started.server, &spec),
+            Err(CellError::ClockStepped { .. }) => {
+                run_window(&started.server, started.measured_pid, &spec)
+            }
             other => other,
         };
         let memory = sampler.finish();
         run.rss_peak_kb = run
             .rss_peak_kb
             .max(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb));
-        run.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.server.pid);
+        run.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.measured_pid);
         let broken = if started.server.exited_keep_zombie() {
             Some(super::window::died(&started.server))
         } else if window.is_ok() {
@@ -269,7 +271,7 @@ impl Serving<'_> {
         if broken.is_some() {
             // The next cell gets a fresh server.
             if let Some((mut gone, _)) = self.server.take() {
-                gone.server.stop();
+                gone.stop();
             }
         }
         let window = window?;
@@ -281,7 +283,7 @@ impl Serving<'_> {
     /// Stops the server; the launches with the cells each served.
     fn finish(mut self) -> Vec<LaunchResult> {
         if let Some((mut started, _)) = self.server.take() {
-            started.server.stop();
+            started.stop();
         }
         self.launches
     }

@@ -46,18 +46,24 @@ struct Mark {
 }
 
 impl Mark {
-    fn now(server: &Managed, generator: &Managed) -> Mark {
+    fn now(measured_pid: i32, generator: &Managed) -> Mark {
         Mark {
             at: Instant::now(),
-            server_cpu: procfs::tree_cpu_pair(server.pid),
+            server_cpu: procfs::tree_cpu_pair(measured_pid),
             generator_cpu_s: procfs::tree_cpu_seconds(generator.pid),
-            threads: procfs::thread_usage(server.pid),
+            threads: procfs::thread_usage(measured_pid),
         }
     }
 }
 
 /// Runs the generator (after its separate warm-up run, if it has one) and returns the window.
-pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellError> {
+/// `server` is watched for death; `measured_pid`'s process tree is what CPU is read from (the
+/// server itself, or a container's shim).
+pub fn run_window(
+    server: &Managed,
+    measured_pid: i32,
+    spec: &WindowSpec,
+) -> Result<Window, CellError> {
     let inv = &spec.invocation;
     inv.clear();
     if let Some(argv) = &inv.warmup {
@@ -66,7 +72,7 @@ pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellErr
     let mut generator = sys::spawn_pinned(spec.generator_cpus, &inv.argv, &inv.env, &inv.log)
         .map_err(CellError::setup)?;
     let limit = spec.duration + Duration::from_secs(60);
-    let start = Mark::now(server, &generator);
+    let start = Mark::now(measured_pid, &generator);
     loop {
         if generator.exited_keep_zombie() {
             break;
@@ -82,7 +88,7 @@ pub fn run_window(server: &Managed, spec: &WindowSpec) -> Result<Window, CellErr
         std::thread::sleep(Duration::from_millis(20));
     }
     // The generator is a zombie until reaped: its final CPU time is still readable.
-    let end = Mark::now(server, &generator);
+    let end = Mark::now(measured_pid, &generator);
     let status = generator.exited();
     generator.stop();
     let summary = inv
@@ -131,8 +137,8 @@ pub fn watch(server: &Managed) -> Result<(), CellError> {
 /// The server has exited: its last lines, and the cause where they or its exit status name one.
 pub fn died(server: &Managed) -> CellError {
     CellError::ServerDied {
-        log: super::causes::salient(&server.log_tail(40)),
-        cause: super::causes::known_cause(server.exit_peek(), &server.log_tail(40)),
+        log: super::causes::salient(&server.log_tail(200)),
+        cause: super::causes::known_cause(server.exit_peek(), &server.log_tail(200)),
     }
 }
 

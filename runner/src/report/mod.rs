@@ -3,6 +3,7 @@
 //! rendered with both (`render`).
 
 pub mod charts;
+pub mod containers;
 pub mod format;
 pub mod previous;
 pub mod render;

@@ -51,6 +51,8 @@ pub struct VersionRow {
     pub cpu_vs_newest: Figure,
     /// The req/s difference from the newest is significant (its interval excludes 1).
     pub changed: bool,
+    /// The CPU-per-request difference from the newest is significant.
+    pub cpu_changed: bool,
 }
 
 /// Every group of cells that differ only in the runtime's release, when it has two or more.
@@ -125,11 +127,10 @@ fn version_row(cell: &CellResult, newest: &CellResult) -> VersionRow {
         }
         Figure::estimate(paired_ratio(&a, &b).as_ref(), one, plain2)
     };
+    let excludes_one =
+        |f: &Figure| !is_newest && f.interval.is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
     let vs_newest = against(cell.rps_by_round(), newest.rps_by_round());
-    let changed = !is_newest
-        && vs_newest
-            .interval
-            .is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
+    let cpu_vs_newest = against(cell.cpu_by_round(), newest.cpu_by_round());
     let ratio = cell.ratio.as_ref();
     VersionRow {
         id: cell.id.clone(),
@@ -152,9 +153,10 @@ fn version_row(cell: &CellResult, newest: &CellResult) -> VersionRow {
             |r| format!("{r:.1}×"),
             plain1,
         ),
-        cpu_vs_newest: against(cell.cpu_by_round(), newest.cpu_by_round()),
+        changed: excludes_one(&vs_newest),
+        cpu_changed: excludes_one(&cpu_vs_newest),
+        cpu_vs_newest,
         vs_newest,
-        changed,
     }
 }
 
@@ -221,6 +223,7 @@ mod tests {
         assert!((rows[1].vs_newest.value.unwrap() - 0.8).abs() < 0.01);
         assert!(!rows[2].changed, "{:?}", rows[2].vs_newest);
         assert!(rows[1].cpu_vs_newest.value.unwrap() > 1.2);
+        assert!(rows[1].cpu_changed && !rows[2].cpu_changed);
     }
 
     #[test]

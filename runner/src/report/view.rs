@@ -44,6 +44,10 @@ pub struct Page<'a> {
     pub floors: Vec<FloorNote>,
     /// Cells measured under several releases of their runtime, the releases side by side.
     pub across_versions: Vec<super::versions::AcrossVersions>,
+    /// Each build's OCI image and its sizes.
+    pub images: Vec<super::containers::ImageRow>,
+    /// Container cells beside their direct counterparts.
+    pub direct_vs_container: Vec<super::containers::ContainerPair>,
 }
 
 /// Latency against offered load for one workload: a series per server x runtime x mode.
@@ -412,6 +416,8 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         floors,
         headline,
         across_versions: super::versions::across_versions(run),
+        images: super::containers::images(run),
+        direct_vs_container: super::containers::direct_vs_container(run),
         flag_notes: flag_notes(run),
         not_measured,
         counts,

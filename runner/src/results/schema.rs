@@ -108,6 +108,9 @@ pub struct CellResult {
     pub version: Option<String>,
     pub mode: String,
     pub mode_about: String,
+    /// A container cell's direct counterpart, "runtime/mode" (e.g. "wasmtime/default").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct: Option<String>,
     pub write: String,
     pub workload: String,
     pub load: String,
@@ -280,4 +283,7 @@ pub struct Run {
     /// Each open load's generator floor (the native baseline's p99 under it).
     #[serde(default)]
     pub generator_floors: Vec<super::floors::GeneratorFloor>,
+    /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
+    #[serde(default)]
+    pub images: BTreeMap<String, crate::build::image::Image>,
 }

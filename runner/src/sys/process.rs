@@ -22,6 +22,13 @@ pub fn set_run_marker(marker: &str) {
     let _ = RUN_MARKER.set(marker.to_string());
 }
 
+/// The marker as an environment pair, for processes started by other means (a container's).
+pub fn run_marker_env() -> Option<(String, String)> {
+    RUN_MARKER
+        .get()
+        .map(|m| (RUN_MARKER_VAR.to_string(), m.clone()))
+}
+
 /// Number of SIGINT/SIGTERM received; the run loop stops starting cells once it is non-zero.
 pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -51,11 +58,26 @@ pub fn install_signal_handlers() -> Result<()> {
     Ok(())
 }
 
+/// Clean-ups for what lives outside this runner's process groups (a containerd's shims leave
+/// their parent's group on purpose), run on Ctrl-C and on error exits.
+type Hook = Box<dyn Fn() + Send>;
+static INTERRUPT_HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
+
+/// Runs `hook` on Ctrl-C/SIGTERM and in `stop_all`, after the children's groups are killed.
+pub fn on_interrupt(hook: Hook) {
+    INTERRUPT_HOOKS.lock().expect("hooks").push(hook);
+}
+
 fn kill_all_groups(signal: i32) {
     let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
     for pgid in groups {
         // SAFETY: kill(2) on a process group this runner created.
         unsafe { libc::kill(-pgid, signal) };
+    }
+    if let Ok(hooks) = INTERRUPT_HOOKS.lock() {
+        for hook in hooks.iter() {
+            hook();
+        }
     }
 }
 

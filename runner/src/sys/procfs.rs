@@ -2,6 +2,7 @@
 //! memory, descendants.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// CPU time (user, system) of a process, in seconds, from /proc/<pid>/stat.
 pub fn cpu_seconds(pid: i32) -> Option<(f64, f64)> {
@@ -142,6 +143,38 @@ pub fn tree_cpu_pair(pid: i32) -> (f64, f64) {
         .fold((0.0, 0.0), |a, c| (a.0 + c.0, a.1 + c.1))
 }
 
+/// Processes (other than this one) whose command line contains `needle`.
+pub fn pids_with_cmdline(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                String::from_utf8_lossy(&raw)
+                    .replace('\0', " ")
+                    .contains(needle)
+            })
+        })
+        .collect()
+}
+
+/// Mount points at or under `dir`, shallowest first.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mounts: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    mounts.sort_by_key(|p| p.components().count());
+    mounts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +199,23 @@ mod tests {
         assert!(threads.len() >= 2, "{threads:?}");
         assert!(threads.values().any(|t| t.switches > 0), "{threads:?}");
         assert_eq!(process_tree(me)[0], me);
+        assert!(mounts_under(Path::new("/"))
+            .iter()
+            .any(|m| m == Path::new("/")));
+        assert!(mounts_under(Path::new("/no/such/dir")).is_empty());
+    }
+
+    #[test]
+    fn processes_are_found_by_their_command_line() {
+        let marker = format!("wasm-bench-needle-{}", std::process::id());
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5; true", &marker])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(pids_with_cmdline(&marker), vec![child.id() as i32]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(pids_with_cmdline(&marker).is_empty());
     }
 }

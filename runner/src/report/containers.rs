@@ -1,0 +1,248 @@
+//! The origin README's own path: each build's OCI image and its sizes, and "direct vs container":
+//! a server run directly against the same build run as a container through containerd and a
+//! shim, paired by round.
+
+use serde::Serialize;
+
+use super::format::{micros, millis, plain1, plain2, thousands, Figure, DASH};
+use crate::results::{CellResult, Run, Status};
+use crate::stats::paired_ratio;
+
+/// One build's image, FROM scratch.
+#[derive(Debug, Serialize)]
+pub struct ImageRow {
+    /// "rust/wasip2".
+    pub build: String,
+    pub platform: String,
+    /// The build itself, and the image as a registry transfers it and as it unpacks.
+    pub build_size: String,
+    pub compressed: String,
+    pub uncompressed: String,
+    /// "sha256:3f2a9c1e0b7d…"
+    pub digest: String,
+}
+
+/// Megabytes of 10^6 bytes, as Docker prints image sizes (the origin README's 2.76 / 7.31 MB).
+pub fn decimal_megabytes(n: u64) -> String {
+    format!("{:.2} MB", n as f64 / 1e6)
+}
+
+pub fn images(run: &Run) -> Vec<ImageRow> {
+    run.images
+        .iter()
+        .map(|(build, image)| ImageRow {
+            build: build.clone(),
+            platform: image.platform.clone(),
+            build_size: decimal_megabytes(image.build_bytes),
+            compressed: decimal_megabytes(image.compressed_bytes),
+            uncompressed: decimal_megabytes(image.uncompressed_bytes),
+            digest: format!("{}…", &image.digest[..image.digest.len().min(19)]),
+        })
+        .collect()
+}
+
+/// A container cell beside its direct counterpart.
+#[derive(Debug, Serialize)]
+pub struct ContainerPair {
+    /// "rust · wasmtime default against containerd wasmtime, plaintext peak-50".
+    pub title: String,
+    pub direct_id: String,
+    pub container_id: String,
+    /// "wasmtime 49.0.3" / "containerd 1.6.20 · shim-wasmtime 0.1.0".
+    pub direct_version: String,
+    pub container_version: String,
+    pub status: String,
+    pub reason: String,
+    pub direct_rps: Figure,
+    pub container_rps: Figure,
+    /// Container req/s over direct req/s, paired by round.
+    pub rps_ratio: Figure,
+    pub direct_cpu: Figure,
+    pub container_cpu: Figure,
+    /// Container CPU per request over direct, paired by round: the container path's cost.
+    pub cpu_ratio: Figure,
+    pub direct_rss: String,
+    pub container_rss: String,
+    pub direct_startup: String,
+    pub container_startup: String,
+}
+
+/// Every measured container cell whose direct counterpart ran in the same run.
+pub fn direct_vs_container(run: &Run) -> Vec<ContainerPair> {
+    run.cells
+        .iter()
+        .filter(|c| c.status != Status::Skipped && c.share.is_none())
+        .filter_map(|container| {
+            let direct_of = container.direct.as_deref()?;
+            let direct = run
+                .cells
+                .iter()
+                .find(|d| is_direct_of(d, container, direct_of))?;
+            Some(pair(direct, container))
+        })
+        .collect()
+}
+
+fn is_direct_of(d: &CellResult, container: &CellResult, direct_of: &str) -> bool {
+    format!("{}/{}", d.runtime, d.mode) == direct_of
+        && d.version.is_none()
+        && d.share.is_none()
+        && d.server == container.server
+        && d.write == container.write
+        && d.workload == container.workload
+        && d.load == container.load
+}
+
+fn pair(direct: &CellResult, container: &CellResult) -> ContainerPair {
+    let ratio = |a: Vec<(u32, f64)>, b: Vec<(u32, f64)>| {
+        Figure::estimate(
+            paired_ratio(&a, &b).as_ref(),
+            |r| format!("{r:.2}×"),
+            plain2,
+        )
+    };
+    let rps = |c: &CellResult| {
+        Figure::estimate(c.estimates.rps.as_ref(), thousands, super::format::compact)
+    };
+    let cpu = |c: &CellResult| {
+        Figure::estimate(
+            c.estimates.server_cpu_us_per_request.as_ref(),
+            micros,
+            plain1,
+        )
+    };
+    let rss = |c: &CellResult| {
+        c.metrics
+            .rss_peak_kb
+            .map(|kb| super::format::bytes(kb * 1024))
+            .unwrap_or_else(|| DASH.into())
+    };
+    let startup = |c: &CellResult| {
+        c.metrics
+            .startup_ms
+            .map(millis)
+            .unwrap_or_else(|| DASH.into())
+    };
+    let mut label = format!(
+        "{} · {} {} against containerd {}",
+        container.server, direct.runtime, direct.mode, container.mode
+    );
+    if container.write != "single" {
+        label.push_str(&format!(" ({} writes)", container.write));
+    }
+    let failed = [direct, container]
+        .into_iter()
+        .find(|c| c.status != Status::Ok);
+    ContainerPair {
+        title: format!("{label}, {} {}", container.workload, container.load),
+        direct_id: direct.id.clone(),
+        container_id: container.id.clone(),
+        direct_version: direct
+            .runtime_version
+            .clone()
+            .unwrap_or_else(|| DASH.into()),
+        container_version: container
+            .runtime_version
+            .clone()
+            .unwrap_or_else(|| DASH.into()),
+        status: failed.map_or("ok", |c| c.status.as_str()).into(),
+        reason: failed
+            .and_then(|c| c.reason.clone())
+            .unwrap_or_default()
+            .replace('\n', " "),
+        direct_rps: rps(direct),
+        container_rps: rps(container),
+        rps_ratio: ratio(container.rps_by_round(), direct.rps_by_round()),
+        direct_cpu: cpu(direct),
+        container_cpu: cpu(container),
+        cpu_ratio: ratio(container.cpu_by_round(), direct.cpu_by_round()),
+        direct_rss: rss(direct),
+        container_rss: rss(container),
+        direct_startup: startup(direct),
+        container_startup: startup(container),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(
+        id: &str,
+        runtime: &str,
+        mode: &str,
+        direct: Option<&str>,
+        rps: &[f64],
+        cpu: &[f64],
+    ) -> CellResult {
+        let rounds: Vec<serde_json::Value> = rps
+            .iter()
+            .zip(cpu)
+            .enumerate()
+            .map(|(i, (r, c))| serde_json::json!({"round": i, "rps": r, "requests": 1000, "window_s": 2.0, "server_cpu_us_per_request": c}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "index": 0, "id": id, "server": "rust", "target": "wasm32-wasip2",
+            "runtime": runtime, "mode": mode, "mode_about": "", "direct": direct,
+            "write": "single", "workload": "plaintext", "load": "peak-50", "load_model": "peak",
+            "generator": "wrk", "concurrency": 50, "offered_rps": null, "status": "ok",
+            "reason": null, "runtime_version": "v", "command": [],
+            "metrics": {"rss_peak_kb": 2048, "startup_ms": 12.5},
+            "flags": [], "repeats_rps": rps, "partial": false, "rounds": rounds,
+            "estimates": {
+                "rps": crate::stats::Estimate::of(rps),
+                "server_cpu_us_per_request": crate::stats::Estimate::of(cpu),
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_container_cell_is_paired_with_its_direct_cell_round_by_round() {
+        let mut run: Run =
+            serde_json::from_str(include_str!("../../tests/fixtures/rounds-run.json")).unwrap();
+        run.cells = vec![
+            cell(
+                "d",
+                "wasmtime",
+                "default",
+                None,
+                &[100.0, 200.0, 100.0],
+                &[10.0, 10.0, 10.0],
+            ),
+            // Half the direct cell's req/s in every round (even the noisy one), 1.5x its CPU.
+            cell(
+                "c",
+                "containerd",
+                "wasmtime",
+                Some("wasmtime/default"),
+                &[50.0, 100.0, 50.0],
+                &[15.0, 15.0, 15.0],
+            ),
+            // No direct counterpart in the run: no pair.
+            cell(
+                "x",
+                "containerd",
+                "runc",
+                Some("native/current-thread"),
+                &[1.0, 1.0, 1.0],
+                &[1.0, 1.0, 1.0],
+            ),
+        ];
+        let pairs = direct_vs_container(&run);
+        assert_eq!(pairs.len(), 1);
+        let p = &pairs[0];
+        assert_eq!((p.direct_id.as_str(), p.container_id.as_str()), ("d", "c"));
+        assert_eq!(p.rps_ratio.value, Some(0.5));
+        assert_eq!(p.cpu_ratio.value, Some(1.5));
+        assert_eq!(p.direct_rss, "2.00 MB");
+        assert_eq!(p.container_startup, "12.50 ms");
+        assert_eq!(p.status, "ok");
+    }
+
+    #[test]
+    fn image_sizes_are_written_as_docker_writes_them() {
+        assert_eq!(decimal_megabytes(2_760_000), "2.76 MB");
+        assert_eq!(decimal_megabytes(7_314_999), "7.31 MB");
+    }
+}
