@@ -121,6 +121,50 @@ impl Launch<'_> {
         let port = sys::net::free_port().map_err(CellError::setup)?;
         let addr = format!("127.0.0.1:{port}");
         vars.set("addr", addr.clone()).set("port", port.to_string());
+        let (argv, env, task) = self.command(tag, port, &vars, phase)?;
+        record.command = argv.clone();
+
+        phase("starting server");
+        let server_log = self.logs.join(format!("{tag}-server.log"));
+        let mut server = sys::spawn_pinned(self.server_cpus, &argv, &env, &server_log)
+            .map_err(CellError::setup)?;
+        // Bound after `server`, so dropped before it on every path out of here: the task is
+        // killed and removed while its `ctr run` still runs.
+        let mut task = task;
+        let base = format!("http://{addr}");
+        let timeout = self
+            .mode
+            .ready_timeout()
+            .unwrap_or_default()
+            .max(self.ready_timeout);
+        let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
+        record.startup_ms = Some(ms(startup));
+        record.first_request_ms = Some(ms(first));
+        let measured_pid = measured_pid(&server, task.as_mut())?;
+        record.rss_idle_kb = crate::sys::procfs::tree_rss_kb(measured_pid);
+        Ok(Started {
+            container: task,
+            server,
+            measured_pid,
+            base,
+            addr,
+        })
+    }
+}
+
+/// argv, environment, and a container mode's task.
+type ServerCommand = (Vec<String>, Vec<(String, String)>, Option<Task>);
+
+impl Launch<'_> {
+    /// The argv and environment that start the server, and for a container mode its task (the
+    /// argv is then `ctr run`, which hands the environment to the container).
+    fn command(
+        &self,
+        tag: &str,
+        port: u16,
+        vars: &Placeholders,
+        phase: &dyn Fn(&str),
+    ) -> Result<ServerCommand, CellError> {
         let env: Vec<(String, String)> = self
             .mode
             .env
@@ -133,77 +177,51 @@ impl Launch<'_> {
                 CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name))
             })
         };
-        let (argv, env, task) = match &self.container {
-            None => (expand(&self.mode.launch)?, env, None),
-            Some(container) => {
-                phase("importing image");
-                container
-                    .ctr
-                    .import(container.image)
-                    .map_err(CellError::setup)?;
-                let id = format!("{tag}-{port}");
-                let mut command = vec![container.image.entrypoint.clone()];
-                command.extend(expand(container.args)?);
-                let mut env = env;
-                // A native container's processes carry the run's marker too (a wasm container's
-                // run inside its shim, which has it from containerd; guests are not given it).
-                if container.image.platform == crate::build::image::Platform::Native.label() {
-                    env.extend(sys::process::run_marker_env());
-                }
-                let argv =
-                    container
-                        .ctr
-                        .run_argv(container.image, &id, container.runtime, &env, &command);
-                let task = Task {
-                    ctr: container.ctr.clone(),
-                    id,
-                    shim_pid: None,
-                };
-                // ctr passes the environment through to the container: the launcher gets none.
-                (argv, Vec::new(), Some(task))
-            }
+        let Some(container) = &self.container else {
+            return Ok((expand(&self.mode.launch)?, env, None));
         };
-        record.command = argv.clone();
-
-        phase("starting server");
-        let server_log = self.logs.join(format!("{tag}-server.log"));
-        let mut server = sys::spawn_pinned(self.server_cpus, &argv, &env, &server_log)
+        phase("importing image");
+        container
+            .ctr
+            .import(container.image)
             .map_err(CellError::setup)?;
-        // Removed (task killed, container deleted) on every path out of here.
-        let mut task = task;
-        let base = format!("http://{addr}");
-        let timeout = self
-            .mode
-            .ready_timeout()
-            .unwrap_or_default()
-            .max(self.ready_timeout);
-        let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
-        record.startup_ms = Some(ms(startup));
-        record.first_request_ms = Some(ms(first));
-        let measured_pid = match task.as_mut() {
-            None => server.pid,
-            Some(task) => {
-                task.shim_pid = task
-                    .ctr
-                    .task_pid(&task.id)
-                    .and_then(crate::container::parent_pid);
-                task.shim_pid.ok_or_else(|| {
-                    CellError::Setup(format!(
-                        "container {} answered but containerd lists no task pid for it",
-                        task.id
-                    ))
-                })?
-            }
+        let id = format!("{tag}-{port}");
+        let mut command = vec![container.image.entrypoint.clone()];
+        command.extend(expand(container.args)?);
+        let mut env = env;
+        // A native container's processes carry the run's marker too (a wasm container's run
+        // inside its shim, which has it from containerd; guests are not given it).
+        if container.image.platform == crate::build::image::Platform::Native.label() {
+            env.extend(sys::process::run_marker_env());
+        }
+        let argv = container
+            .ctr
+            .run_argv(container.image, &id, container.runtime, &env, &command);
+        let task = Task {
+            ctr: container.ctr.clone(),
+            id,
+            shim_pid: None,
         };
-        record.rss_idle_kb = crate::sys::procfs::tree_rss_kb(measured_pid);
-        Ok(Started {
-            container: task,
-            server,
-            measured_pid,
-            base,
-            addr,
-        })
+        Ok((argv, Vec::new(), Some(task)))
     }
+}
+
+/// The root of the tree whose CPU and memory are the server's: the server, or a container's shim
+/// (the parent of the task's init process).
+fn measured_pid(server: &Managed, task: Option<&mut Task>) -> Result<i32, CellError> {
+    let Some(task) = task else {
+        return Ok(server.pid);
+    };
+    task.shim_pid = task
+        .ctr
+        .task_pid(&task.id)
+        .and_then(crate::container::parent_pid);
+    task.shim_pid.ok_or_else(|| {
+        CellError::Setup(format!(
+            "container {} answered but containerd lists no task pid for it",
+            task.id
+        ))
+    })
 }
 
 pub fn ms(d: Duration) -> f64 {
