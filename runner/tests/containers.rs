@@ -38,38 +38,6 @@ connections = 10
     path
 }
 
-/// Live processes that carry the marker of a run under `out` (containerd, shims, ctr, native containers, and the
-/// wasm containers that run inside their shim's process).
-fn processes_of(out: &Path) -> Vec<String> {
-    let needle = format!("WASM_BENCH_RUN={}", out.display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| {
-            let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            String::from_utf8_lossy(&environ)
-                .split('\0')
-                .any(|v| v.starts_with(&needle))
-                && !stat.contains(") Z ")
-        })
-        .map(|e| {
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            format!(
-                "{}: {}",
-                e.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            )
-        })
-        .collect()
-}
-
 /// Mounts under a run's containerd directory.
 fn mounts_under(dir: &Path) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -28,34 +28,6 @@ fn matrix(dir: &Path, runtimes: &[&str], duration: &str, extra_settings: &str) -
     path
 }
 
-/// Processes whose environment carries this run's marker (see `process::RUN_MARKER_VAR`).
-fn processes_of(out: &Path) -> Vec<String> {
-    let needle = format!("WASM_BENCH_RUN={}", out.display());
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name().to_string_lossy().to_string();
-        if !pid.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if String::from_utf8_lossy(&environ)
-            .split('\0')
-            .any(|v| v.starts_with(&needle))
-            && !stat.contains(") Z ")
-        {
-            found.push(format!(
-                "{pid}: {}",
-                String::from_utf8_lossy(
-                    &std::fs::read(entry.path().join("cmdline")).unwrap_or_default()
-                )
-                .replace('\0', " ")
-            ));
-        }
-    }
-    found
-}
-
 fn cells(out: &Path) -> Vec<CellResult> {
     read_run(&out.join("latest.json")).cells
 }

@@ -144,20 +144,7 @@ impl Managed {
     /// Has the process exited? Unlike `exited`, does not reap it, so /proc still holds its final
     /// CPU times (a zombie keeps them until it is reaped).
     pub fn exited_keep_zombie(&self) -> bool {
-        if self.reaped {
-            return true;
-        }
-        // SAFETY: waitid on our own child with WNOWAIT leaves it reapable by Child::wait.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                self.pid as u32,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
-            )
-        };
-        rc == 0 && unsafe { info.si_pid() } == self.pid
+        self.reaped || self.exit_peek().is_some()
     }
 
     /// How the process ended, if it has, without reaping it (None while it runs).
