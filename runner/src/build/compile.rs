@@ -64,7 +64,11 @@ impl ArtifactKind {
                 args
             }
             Builder::Go { tags, patch, .. } => {
-                let mut args: Vec<String> = ["build", "-trimpath"].map(String::from).to_vec();
+                // -buildvcs=false: in a git checkout Go stamps the commit into the binary, so every
+                // commit would change the module's bytes, its image digest and WasmEdge's AOT
+                // cache key (minutes of recompiling Go's 10 MB module).
+                let mut args: Vec<String> =
+                    ["build", "-trimpath", "-buildvcs=false"].map(String::from).to_vec();
                 if !tags.is_empty() {
                     args.extend(["-tags".into(), tags.into()]);
                 }

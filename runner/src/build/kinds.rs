@@ -280,4 +280,15 @@ mod tests {
         assert!(go_wasix.build_note().unwrap().contains("wasmer"));
         assert_eq!(go_wasix.target_label(), "wasip1/wasm (go, patched netpoll)");
     }
+
+    #[test]
+    fn go_builds_do_not_stamp_the_commit() {
+        // Otherwise each commit changes the module's bytes: new image digests and a WasmEdge AOT
+        // recompile of Go's module (minutes) on the first run after every commit.
+        for kind in KINDS.iter().filter(|k| k.server == "go") {
+            let args = kind.build_args(Path::new("t"));
+            assert!(args.contains(&"-buildvcs=false".to_string()), "{}: {args:?}", kind.key());
+            assert!(args.contains(&"-trimpath".to_string()), "{}", kind.key());
+        }
+    }
 }
