@@ -47,6 +47,7 @@ fn round_figures(round: u32, w: &Window, generator_cpus: usize) -> RoundFigures 
         server_cpu_pct: share(cpu_s),
         server_cpu_us_per_request: (requests >= 1.0).then(|| cpu_s / requests * 1e6),
         generator_cpu_pct: share(w.generator_cpu_s).map(|pct| pct / generator_cpus.max(1) as f64),
+        steal_pct: w.steal_pct,
     }
 }
 
@@ -166,6 +167,7 @@ fn cpu_metrics(windows: &[(u32, Window)], rounds: &[RoundFigures], m: &mut Metri
     m.server_cpu_pct = per_round(|r| r.server_cpu_pct);
     m.server_cpu_us_per_request = per_round(|r| r.server_cpu_us_per_request);
     m.generator_cpu_pct = per_round(|r| r.generator_cpu_pct);
+    m.steal_pct = per_round(|r| r.steal_pct);
     m.server_cpu_user_s = Some(windows.iter().map(|(_, w)| w.server_cpu.0).sum());
     m.server_cpu_sys_s = Some(windows.iter().map(|(_, w)| w.server_cpu.1).sum());
     m.server_other_threads_cpu_pct = median_of(windows, |w| {
@@ -198,6 +200,8 @@ fn observations(m: &Metrics, ctx: Context, cv_pct: Option<f64>, repeats: usize) 
         rps_repeats_spread_pct: cv_pct,
         repeats,
         failed_rate: m.failed_rate,
+        open_model: matches!(ctx.model, LoadModel::Open),
+        steal_pct: m.steal_pct,
     }
 }
 
@@ -239,6 +243,7 @@ mod tests {
                 switches: requests / 100,
             },
             generator_cpu_s: window_s * 0.5,
+            steal_pct: Some(1.0),
         }
     }
 

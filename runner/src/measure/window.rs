@@ -22,6 +22,8 @@ pub struct Window {
     pub server_cpu: (f64, f64),
     pub server_threads: ThreadSplit,
     pub generator_cpu_s: f64,
+    /// Share (%) of the machine's CPU time the hypervisor stole inside the window.
+    pub steal_pct: Option<f64>,
 }
 
 /// How one window is run.
@@ -43,6 +45,7 @@ struct Mark {
     server_cpu: (f64, f64),
     generator_cpu_s: f64,
     threads: ThreadSnapshot,
+    steal: Option<(u64, u64)>,
 }
 
 impl Mark {
@@ -52,6 +55,7 @@ impl Mark {
             server_cpu: procfs::tree_cpu_pair(measured_pid),
             generator_cpu_s: procfs::tree_cpu_seconds(generator.pid),
             threads: procfs::thread_usage(measured_pid),
+            steal: procfs::machine_steal_ticks(),
         }
     }
 }
@@ -120,6 +124,10 @@ pub fn run_window(
         ),
         server_threads: ThreadSplit::between(&start.threads, &end.threads),
         generator_cpu_s: end.generator_cpu_s - start.generator_cpu_s,
+        steal_pct: start
+            .steal
+            .zip(end.steal)
+            .and_then(|(a, b)| procfs::steal_pct(a, b)),
     })
 }
 

@@ -430,8 +430,37 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
     }
 }
 
-/// The page-level notice when the baselines' req/s varied too much across rounds.
+/// The page-level notice: the baselines' req/s varied too much across rounds, or the hypervisor
+/// stole CPU time inside the windows (or both).
 fn noise_notice(run: &Run) -> Option<String> {
+    let notices: Vec<String> = [spread_notice(run), steal_notice(run)]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!notices.is_empty()).then(|| notices.join(" "))
+}
+
+/// Steal across every measured window of the run, when it reached the flag's threshold.
+fn steal_notice(run: &Run) -> Option<String> {
+    let steals: Vec<f64> = run
+        .cells
+        .iter()
+        .flat_map(|c| c.rounds.iter().filter_map(|r| r.steal_pct))
+        .collect();
+    let typical = crate::stats::median(&steals)?;
+    let worst = steals.iter().copied().fold(0.0, f64::max);
+    (typical >= crate::results::flags::HOST_STEAL_PCT).then(|| {
+        format!(
+            "This is a virtual machine and its host stole {typical:.1}% of its CPU time inside the measured windows \
+             (median over {} windows, up to {worst:.0}% in one; /proc/stat's steal): latency tails include the host's \
+             pauses, and open-model cells say so (host-steal). Remedy: dedicated or bare-metal CPUs, or a quieter hour.",
+            steals.len()
+        )
+    })
+}
+
+/// The baselines' req/s varied too much across rounds.
+fn spread_notice(run: &Run) -> Option<String> {
     let cvs: Vec<f64> = run
         .cells
         .iter()
@@ -812,6 +841,28 @@ mod tests {
             "{notice}"
         );
         assert!(notice.contains("Remedy"), "{notice}");
+    }
+
+    #[test]
+    fn stolen_cpu_time_puts_a_notice_on_the_page() {
+        let mut run = with_rounds(&[
+            ("native/current-thread", [100_000.0, 98_000.0, 101_000.0]),
+            ("wasmtime/default/single", [40_000.0, 39_000.0, 40_500.0]),
+        ]);
+        let steal = |run: &mut Run, pct: [f64; 3]| {
+            for c in &mut run.cells {
+                for (r, s) in c.rounds.iter_mut().zip(pct) {
+                    r.steal_pct = Some(s);
+                }
+            }
+        };
+        steal(&mut run, [0.5, 1.0, 8.0]);
+        assert_eq!(page(&run, None).noise_notice, None);
+        steal(&mut run, [4.0, 12.0, 6.0]);
+        let notice = page(&run, None).noise_notice.unwrap();
+        assert!(notice.contains("stole 6.0%"), "{notice}");
+        assert!(notice.contains("over 6 windows, up to 12%"), "{notice}");
+        assert!(!notice.contains("coefficient of variation"), "{notice}");
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub struct Metrics {
     pub server_cpu_us_per_request: Option<f64>,
     /// Generator CPU over its run, as a share of its pinned CPUs (100 = all of them busy).
     pub generator_cpu_pct: Option<f64>,
+    /// Median over windows of the share (%) of the machine's CPU time the hypervisor stole: a
+    /// virtual machine's CPUs paused while they had work, which no generator can tell from a slow
+    /// server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_pct: Option<f64>,
     /// Launch to first correct response.
     pub startup_ms: Option<f64>,
     /// Latency of the first request (cold) and of a later single request (warm).
@@ -178,6 +183,9 @@ pub struct RoundFigures {
     pub server_cpu_pct: Option<f64>,
     pub server_cpu_us_per_request: Option<f64>,
     pub generator_cpu_pct: Option<f64>,
+    /// Share (%) of the machine's CPU time stolen by the hypervisor inside the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal_pct: Option<f64>,
 }
 
 /// Estimates over rounds (`null` when not measured).

@@ -20,6 +20,32 @@ fn stat_cpu_seconds(stat: &str) -> Option<(f64, f64)> {
     Some((utime / ticks, stime / ticks))
 }
 
+/// Ticks of all CPUs from /proc/stat's "cpu" line: (stolen, total). Steal is time the
+/// hypervisor ran someone else on this machine's virtual CPUs while they had work.
+pub fn machine_steal_ticks() -> Option<(u64, u64)> {
+    steal_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// (steal, total) ticks from the aggregate "cpu" line of /proc/stat's text.
+fn steal_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    let steal = *ticks.get(7)?;
+    Some((steal, ticks.iter().take(8).sum()))
+}
+
+/// The share (%) of all CPU time stolen between two `machine_steal_ticks` readings.
+pub fn steal_pct(start: (u64, u64), end: (u64, u64)) -> Option<f64> {
+    let total = end.1.checked_sub(start.1)?;
+    let stolen = end.0.checked_sub(start.0)?;
+    (total > 0).then(|| stolen as f64 / total as f64 * 100.0)
+}
+
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -179,6 +205,19 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn steal_is_the_stolen_share_of_all_ticks() {
+        let before = "cpu  100 0 50 800 10 0 10 30 5 0\ncpu0 50 0 25 400 5 0 5 15 0 0\n";
+        let after = "cpu  160 0 70 900 10 0 20 40 9 0\n";
+        let (a, b) = (steal_ticks(before).unwrap(), steal_ticks(after).unwrap());
+        assert_eq!(a, (30, 1000));
+        assert_eq!(b, (40, 1200));
+        assert!((steal_pct(a, b).unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(steal_pct(b, b), None);
+        assert_eq!(steal_ticks("intr 1 2\n"), None);
+        assert!(machine_steal_ticks().is_some(), "this kernel's /proc/stat has a steal column");
+    }
 
     #[test]
     fn proc_readers_see_this_process() {
