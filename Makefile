@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: capacity modes versions screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
+.PHONY: capacity modes versions links screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -68,6 +68,8 @@ modes:
 	$(MAKE) matrix MATRIX=matrix.modes.toml OUT=$(OUT)/modes
 versions:
 	$(MAKE) matrix MATRIX=matrix.versions.toml OUT=$(OUT)/versions
+links: test-deps
+	$(MAKE) matrix MATRIX=matrix.links.toml OUT=$(OUT)/links
 
 # Seconds-long smoke run of the same matrix.
 quick: init-core
@@ -98,10 +100,17 @@ check: init-core
 	$(RUNNER) check
 
 # Headless Chromium for the page test (Debian package; without it that test is skipped, visibly).
+# chromium for the page test; iptables and openssh-server (sshd started by the runner inside a
+# namespace, never as a system service) for the hosts and links tests. Optional: without them
+# those tests are skipped with the reason.
 test-deps:
 	@command -v chromium >/dev/null || apt-get install -y --no-install-recommends chromium \
 	  || (apt-get update && apt-get install -y --no-install-recommends chromium) \
 	  || echo "warning: chromium not installed: the browser test will be skipped"
+	@(command -v iptables >/dev/null && test -x /usr/sbin/sshd) \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables openssh-server \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables openssh-server) \
+	  || echo "warning: iptables/openssh-server not installed: the hosts tests will be skipped"
 
 test: init-core init-containers test-deps
 	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

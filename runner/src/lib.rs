@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod export;
+pub mod hosts;
 pub mod http;
 pub mod install;
 pub mod load;

@@ -56,6 +56,10 @@ pub struct Setup<'a> {
     pub shims: BTreeMap<String, Resolved>,
     /// This run's containerd, once a container cell is ready to start one (or why it did not).
     pub containerd: Option<std::result::Result<Containerd, String>>,
+    /// Where servers and generators run (everything local unless the matrix places them), or
+    /// why the places could not be made.
+    pub topology: crate::hosts::Topology,
+    pub topology_problem: Option<String>,
 }
 
 impl<'a> Setup<'a> {
@@ -132,6 +136,8 @@ impl<'a> Setup<'a> {
             builds: Builds::default(),
             shims,
             containerd: None,
+            topology: crate::hosts::Topology::local(&crate::config::Settings::default()),
+            topology_problem: None,
         })
     }
 
@@ -293,7 +299,15 @@ impl<'a> Setup<'a> {
         let resolved = &self.runtimes[&cell.runtime_key()];
         let generator = self.generators.get(cell.load.generator().name());
         let plan = self.plan_for(index, cell, def, resolved, &kind, generator, settings);
-        let decision = if let Some(problem) = &resolved.problem {
+        let decision = if let Some(problem) = &self.topology_problem {
+            Decision::Skip(problem.clone())
+        } else if !self.topology.is_local() && def.modes[&cell.mode].container.is_some() {
+            Decision::Skip(
+                "container cells run on containerd's host network, not in the namespaces this matrix places the \
+                 server in: measure them in a matrix without hosts"
+                    .into(),
+            )
+        } else if let Some(problem) = &resolved.problem {
             Decision::Skip(problem.clone())
         } else if let Err(reason) = &kind {
             Decision::Skip(reason.clone())
@@ -346,6 +360,8 @@ impl<'a> Setup<'a> {
                 runtime_version: self.runtime_version(def, cell, resolved),
                 artifact: kind.map(|k| k.path(&self.target_dir)).unwrap_or_default(),
                 server_cpus: &settings.server_cpus,
+                server_place: &self.topology.server,
+                server_ip: &self.topology.server_ip,
                 ready_timeout: settings.ready_timeout,
                 logs: self.logs.clone(),
                 prepared_cache: self.target_dir.join("matrix-prepared"),
@@ -356,6 +372,34 @@ impl<'a> Setup<'a> {
             settings,
             generator: generator.and_then(|g| g.bin.clone()).unwrap_or_default(),
             script: self.root.join("scripts").join(script),
+            topology: &self.topology,
+        }
+    }
+
+    /// Makes the namespaces, veths, sshds and delayer the matrix's placement needs. When they
+    /// cannot be made, every cell is skipped with the reason (nothing is half made: what was
+    /// made is removed).
+    pub fn start_hosts(&mut self, matrix: &crate::config::Matrix, work: &Path) {
+        if matrix.settings.server_host == "local" && matrix.settings.generator_hosts == ["local"] {
+            self.topology = crate::hosts::Topology::local(&matrix.settings);
+            return;
+        }
+        let made =
+            crate::hosts::Topology::build(&matrix.settings, &matrix.hosts, &matrix.links, work)
+                .and_then(|t| {
+                    let generator = matrix
+                        .cells
+                        .first()
+                        .and_then(|c| self.generators.get(c.load.generator().name()))
+                        .and_then(|g| g.bin.clone().map(|bin| (bin, g.version.clone())));
+                    if let Some((bin, version)) = generator {
+                        t.check_generators(&bin, version.as_deref())?;
+                    }
+                    Ok(t)
+                });
+        match made {
+            Ok(t) => self.topology = t,
+            Err(e) => self.topology_problem = Some(format!("hosts: {e:#}")),
         }
     }
 

@@ -67,8 +67,9 @@ impl ArtifactKind {
                 // -buildvcs=false: in a git checkout Go stamps the commit into the binary, so every
                 // commit would change the module's bytes, its image digest and WasmEdge's AOT
                 // cache key (minutes of recompiling Go's 10 MB module).
-                let mut args: Vec<String> =
-                    ["build", "-trimpath", "-buildvcs=false"].map(String::from).to_vec();
+                let mut args: Vec<String> = ["build", "-trimpath", "-buildvcs=false"]
+                    .map(String::from)
+                    .to_vec();
                 if !tags.is_empty() {
                     args.extend(["-tags".into(), tags.into()]);
                 }

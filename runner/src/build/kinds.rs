@@ -287,7 +287,11 @@ mod tests {
         // recompile of Go's module (minutes) on the first run after every commit.
         for kind in KINDS.iter().filter(|k| k.server == "go") {
             let args = kind.build_args(Path::new("t"));
-            assert!(args.contains(&"-buildvcs=false".to_string()), "{}: {args:?}", kind.key());
+            assert!(
+                args.contains(&"-buildvcs=false".to_string()),
+                "{}: {args:?}",
+                kind.key()
+            );
             assert!(args.contains(&"-trimpath".to_string()), "{}", kind.key());
         }
     }

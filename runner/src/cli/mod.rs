@@ -2,6 +2,7 @@
 
 mod build;
 mod check;
+mod delay;
 mod doctor;
 mod export;
 mod hostile;
@@ -47,6 +48,9 @@ pub enum Command {
     /// The hostile-clients generator (started by `run` for `model = "hostile"` loads).
     #[command(hide = true)]
     Hostile(hostile::Args),
+    /// The link delayer (started by `run` inside the server's namespace for links with an RTT).
+    #[command(hide = true)]
+    Delay(delay::Args),
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -60,6 +64,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Selftest(args) => selftest::run(args),
         Command::Export(args) => export::run(args),
         Command::Hostile(args) => hostile::run(args),
+        Command::Delay(args) => delay::run(args),
     }
 }
 

@@ -80,10 +80,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let build_start = Instant::now();
     setup.build(&matrix.cells)?;
     setup.start_containers(&matrix.cells, &matrix.settings.server_cpus);
+    setup.start_hosts(&matrix, &crate::hosts::work_dir());
     run.tools = setup.tools();
     run.images = setup.images();
     run.timing.build_s = build_start.elapsed().as_secs_f64();
     run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run)?;
+    run.topology = (!setup.topology.is_local()).then(|| setup.topology.record());
+    setup.topology.teardown();
     run.timing.wall_s = started_at.elapsed().as_secs_f64();
     finish(&args, &matrix, &run_dir, run)
 }
@@ -160,6 +163,7 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         launches: Vec::new(),
         generator_floors: Vec::new(),
         images: Default::default(),
+        topology: None,
     };
     run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)
@@ -262,6 +266,7 @@ impl Observer for Progress<'_> {
 fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Result<ExitCode> {
     run.complete = !process::interrupted();
     run.finished = Some(now());
+    run_dir.scrub_logs();
     if run.complete {
         run_dir.write_json(&run_dir.run_file(), &run)?;
         run_dir.write_json(&args.out.join("latest.json"), &run)?;

@@ -2,6 +2,7 @@
 //! and how to measure. Parsing is strict: unknown keys and unknown names are errors that say what
 //! would have been valid, before anything runs or is written.
 
+use super::hosts::{HostSpec, LinkSpec};
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,6 +32,13 @@ pub struct MatrixFile {
     pub runtimes: Vec<RuntimeEntry>,
     #[serde(rename = "load")]
     pub loads: Vec<LoadSpec>,
+    /// Places beyond this machine's own network (`local`), for `server_host`/`generator_hosts`.
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<HostSpec>,
+    /// Links between the server's namespace and the generators: every load runs once per link,
+    /// named "<load>@rtt-10ms".
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
 }
 
 fn default_servers() -> Vec<String> {
@@ -64,6 +72,11 @@ pub struct Settings {
     /// How long a server may take to answer its first request correctly.
     #[serde(with = "super::duration")]
     pub ready_timeout: Duration,
+    /// The host the server runs on: "local" or a `[[host]]` of kind netns.
+    pub server_host: String,
+    /// The hosts the generator runs on; with several, k6 splits each load among them with its
+    /// execution segments.
+    pub generator_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -77,6 +90,8 @@ impl Default for Settings {
             server_cpus: "0".into(),
             generator_cpus: "1".into(),
             ready_timeout: Duration::from_secs(30),
+            server_host: "local".into(),
+            generator_hosts: vec!["local".into()],
         }
     }
 }
@@ -134,6 +149,9 @@ pub struct LoadSpec {
     pub sweep: Option<String>,
     /// Only these workloads under this load (default: all of the top-level `workloads`).
     pub workloads: Option<Vec<String>>,
+    /// Set on each load the matrix's `links` cross into: the link, and the load's own name.
+    #[serde(skip)]
+    pub link: Option<(LinkSpec, String)>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -232,6 +250,7 @@ impl LoadSpec {
             share: None,
             sweep: None,
             workloads: None,
+            link: None,
         }
     }
 
@@ -378,6 +397,14 @@ impl LoadSpec {
 
     /// Does a runtime entry's `loads` list name this load (or the list it expanded from)?
     fn named_in(&self, names: &[String]) -> bool {
+        if let Some((_, own)) = &self.link {
+            let unlinked = LoadSpec {
+                name: own.clone(),
+                link: None,
+                ..self.clone()
+            };
+            return unlinked.named_in(names);
+        }
         names.contains(&self.name)
             || self
                 .sweep
@@ -387,6 +414,22 @@ impl LoadSpec {
                 .share
                 .as_ref()
                 .is_some_and(|(_, family)| names.contains(family))
+    }
+
+    /// This load once per link ("<name>@rtt-10ms"); a share of a peak follows the same link's peak.
+    fn cross_links(&self, links: &[LinkSpec]) -> Vec<LoadSpec> {
+        if links.is_empty() {
+            return vec![self.clone()];
+        }
+        links
+            .iter()
+            .map(|link| LoadSpec {
+                name: format!("{}@{}", self.name, link.label()),
+                peak: self.peak.as_ref().map(|p| format!("{p}@{}", link.label())),
+                link: Some((link.clone(), self.name.clone())),
+                ..self.clone()
+            })
+            .collect()
     }
 
     /// The generator that drives this load.
@@ -453,6 +496,8 @@ pub fn runtime_key(runtime: &str, version: Option<&str>) -> String {
 pub struct Matrix {
     pub settings: Settings,
     pub cells: Vec<Cell>,
+    pub hosts: Vec<HostSpec>,
+    pub links: Vec<LinkSpec>,
 }
 
 const WRITES: &[&str] = &["single", "vectored"];
@@ -471,10 +516,36 @@ impl Matrix {
         })?;
         let here = |what: &str| format!("{}: {what}", path.display());
         validate_settings(&file.settings).map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+        super::hosts::validate_placement(
+            &file.hosts,
+            &file.settings.server_host,
+            &file.settings.generator_hosts,
+            &file.links,
+        )
+        .map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
+        if file.settings.generator_hosts.len() > 1 {
+            if let Some(load) = file.loads.iter().find(|l| l.generator() != Generator::K6) {
+                bail!(
+                    "{}",
+                    here(&format!(
+                        "load {:?} uses {}, but settings.generator_hosts names {} hosts: only k6 splits one load \
+                         among hosts (execution segments); give this matrix k6 loads only, or one generator host",
+                        load.name,
+                        load.generator().name(),
+                        file.settings.generator_hosts.len()
+                    ))
+                );
+            }
+        }
         validate_names(&file, &here)?;
         validate_loads(&file, &here)?;
         let mut file = file;
-        file.loads = file.loads.iter().flat_map(LoadSpec::expand).collect();
+        file.loads = file
+            .loads
+            .iter()
+            .flat_map(LoadSpec::expand)
+            .flat_map(|l| l.cross_links(&file.links))
+            .collect();
         // A share of a peak offers its requests over as many connections as the peak used.
         let peaks: Vec<(String, Option<u32>)> = file
             .loads
@@ -496,6 +567,8 @@ impl Matrix {
         Ok(Matrix {
             settings: file.settings,
             cells,
+            hosts: file.hosts,
+            links: file.links,
         })
     }
 }
@@ -599,9 +672,11 @@ fn validate_runtime(
         .loads
         .iter()
         .map(|l| {
-            l.share
+            let own = l
+                .link
                 .as_ref()
-                .map_or(l.name.as_str(), |(_, family)| family.as_str())
+                .map_or(l.name.as_str(), |(_, own)| own.as_str());
+            l.share.as_ref().map_or(own, |(_, family)| family.as_str())
         })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -963,6 +1038,51 @@ vus = 50
             err.contains("native is built from server/, it has no versions"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn links_cross_every_load_and_placements_are_checked() {
+        let hosts = "[[host]]\nname = \"server\"\nkind = \"netns\"\n[[host]]\nname = \"gen\"\nkind = \"netns\"\n";
+        let linked =
+            GOOD.replace(
+                "[settings]",
+                "links = [{ rtt = \"0ms\" }, { rtt = \"10ms\" }]\n[settings]",
+            )
+            .replace(
+                "warmup = \"0s\"",
+                "warmup = \"0s\"\nserver_host = \"server\"\ngenerator_hosts = [\"gen\"]",
+            )
+            .replace(
+                "writes = [\"single\", \"vectored\"]",
+                "writes = [\"single\", \"vectored\"]\nloads = [\"closed-50\"]",
+            ) + hosts;
+        let m = parse(&linked).unwrap();
+        assert_eq!(m.cells.len(), 12, "each of 6 cells once per link");
+        let ids: Vec<&str> = m.cells.iter().map(|c| c.id.as_str()).collect();
+        assert!(
+            ids.contains(&"rust/native/current-thread/single/plaintext/closed-50@rtt-10ms"),
+            "{ids:?}"
+        );
+        let (link, own) = m.cells[1].load.link.as_ref().unwrap();
+        assert_eq!(
+            (link.label().as_str(), own.as_str()),
+            ("rtt-10ms", "closed-50")
+        );
+        // Links without a namespace for the server: the error names the fix.
+        let err = parse(&GOOD.replace("[settings]", "links = [{ rtt = \"1ms\" }]\n[settings]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.toml") && err.contains("kind = \"netns\""),
+            "{err}"
+        );
+        // Several generator hosts split k6 loads only.
+        let two = linked.replace(
+            "generator_hosts = [\"gen\"]",
+            "generator_hosts = [\"gen\", \"local\"]",
+        ) + "[[load]]\nname = \"peak-50\"\nmodel = \"peak\"\nconnections = 50\n";
+        let err = parse(&two).unwrap_err().to_string();
+        assert!(err.contains("only k6 splits"), "{err}");
     }
 
     #[test]

@@ -3,12 +3,14 @@
 
 pub mod cpus;
 mod duration;
+pub mod hosts;
 pub mod matrix;
 pub mod names;
 pub mod placeholders;
 pub mod runtimes;
 pub mod versions;
 
+pub use hosts::{HostKind, HostSpec, LinkSpec};
 pub use matrix::{Cell, Counts, Generator, LoadModel, LoadSpec, Matrix, Settings};
 pub use placeholders::Placeholders;
 pub use runtimes::{RuntimeDef, RuntimeDefs};

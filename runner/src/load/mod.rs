@@ -99,6 +99,8 @@ enum Report {
     OhaJson,
     /// `matrix hostile` prints one report line into the log.
     HostileLine,
+    /// One k6 segment of several: its summary and its raw samples (CSV), merged with the others'.
+    K6Segment { summary: PathBuf, raw: PathBuf },
 }
 
 impl Invocation {
@@ -224,9 +226,75 @@ impl Invocation {
 
     /// Removes what an earlier run with the same tag left, so a stale summary is never read.
     pub fn clear(&self) {
-        if let Report::K6Summary(path) = &self.report {
-            let _ = std::fs::remove_file(path);
+        match &self.report {
+            Report::K6Summary(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+            Report::K6Segment { summary, raw } => {
+                let _ = std::fs::remove_file(summary);
+                let _ = std::fs::remove_file(raw);
+            }
+            _ => {}
         }
+    }
+
+    /// Part `index` of `parts` of this k6 window (k6 execution segments), for one generator host
+    /// of several; the first part runs the warm-up. `None` for other generators.
+    pub fn segment(&self, index: usize, parts: usize) -> Option<Invocation> {
+        let Report::K6Summary(summary) = &self.report else {
+            return None;
+        };
+        let part = |p: &Path, suffix: &str| {
+            with_suffix(&p.with_extension(""), &format!("-seg{index}{suffix}"))
+        };
+        let (own_summary, raw) = (part(summary, ".json"), part(summary, ".csv"));
+        let mut argv = self.argv.clone();
+        for arg in argv.iter_mut() {
+            if arg.starts_with("SUMMARY=") {
+                *arg = format!("SUMMARY={}", own_summary.display());
+            }
+        }
+        let script = argv.pop()?;
+        argv.extend(k6::segment_args(index, parts, &raw));
+        argv.push(script);
+        Some(Invocation {
+            warmup: self.warmup.clone().filter(|_| index == 0),
+            argv,
+            env: self.env.clone(),
+            log: part(&self.log, ".log"),
+            report: Report::K6Segment {
+                summary: own_summary,
+                raw,
+            },
+        })
+    }
+
+    /// One window from the segments several hosts ran.
+    pub fn read_segments(parts: &[Invocation], duration: Duration) -> Result<LoadSummary, String> {
+        let mut summaries = Vec::new();
+        let mut samples: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        for inv in parts {
+            let Report::K6Segment { summary, raw } = &inv.report else {
+                return Err("only k6 windows split into segments".into());
+            };
+            let text = std::fs::read_to_string(summary).map_err(|_| {
+                format!(
+                    "k6 segment wrote no summary: {}",
+                    crate::sys::log_tail(&inv.log, 8)
+                )
+            })?;
+            summaries.push(k6::parse_summary(&text, summary).map_err(|e| format!("{e:#}"))?);
+            let raw_text = std::fs::read_to_string(raw)
+                .map_err(|e| format!("k6 segment wrote no raw samples {}: {e}", raw.display()))?;
+            for (metric, values) in k6::raw_samples(&raw_text).map_err(|e| format!("{e:#}"))? {
+                samples.entry(metric).or_default().extend(values);
+            }
+        }
+        Ok(k6::merge_segments(
+            &summaries,
+            samples,
+            duration.as_secs_f64(),
+        ))
     }
 
     /// The log of the discarded warm-up run.
@@ -251,6 +319,9 @@ impl Invocation {
                 Ok(k6::parse_summary(&text, path)
                     .map_err(|e| format!("{e:#}"))?
                     .into_load_summary(duration.as_secs_f64()))
+            }
+            Report::K6Segment { .. } => {
+                Invocation::read_segments(std::slice::from_ref(self), duration)
             }
             Report::HostileLine => {
                 let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -23,6 +23,9 @@ pub struct Launch<'a> {
     pub runtime_version: Option<String>,
     pub artifact: PathBuf,
     pub server_cpus: &'a str,
+    /// Where the server runs and the address it listens on there.
+    pub server_place: &'a crate::hosts::Place,
+    pub server_ip: &'a str,
     /// The matrix's limit; a mode may ask for longer (whole-module JIT), never less.
     pub ready_timeout: Duration,
     pub logs: PathBuf,
@@ -119,14 +122,15 @@ impl Launch<'_> {
             vars.set("prepared", prepared.path.display().to_string());
         }
         let port = sys::net::free_port().map_err(CellError::setup)?;
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("{}:{port}", self.server_ip);
         vars.set("addr", addr.clone()).set("port", port.to_string());
         let (argv, env, task) = self.command(tag, port, &vars, phase)?;
         record.command = argv.clone();
 
         phase("starting server");
         let server_log = self.logs.join(format!("{tag}-server.log"));
-        let mut server = sys::spawn_pinned(self.server_cpus, &argv, &env, &server_log)
+        let placed = self.server_place.wrap(&argv, &env, self.server_cpus);
+        let mut server = sys::spawn_pinned(self.server_cpus, &placed, &env, &server_log)
             .map_err(CellError::setup)?;
         // Bound after `server`, so dropped before it on every path out of here: the task is
         // killed and removed while its `ctr run` still runs.

@@ -36,6 +36,8 @@ pub struct Plan<'a> {
     /// The generator's binary (k6 or wrk, after the load model) and its script.
     pub generator: PathBuf,
     pub script: PathBuf,
+    /// Where the server and the generators run, and the links between them.
+    pub topology: &'a crate::hosts::Topology,
 }
 
 impl Plan<'_> {
@@ -66,6 +68,17 @@ impl Plan<'_> {
             offered_rps: self.cell.load.rate,
             pipeline: self.cell.load.pipeline.filter(|d| *d > 1),
             sweep: self.cell.load.sweep.clone(),
+            link: self
+                .cell
+                .load
+                .link
+                .as_ref()
+                .map(|(link, load)| crate::results::LinkResult {
+                    label: link.label(),
+                    rtt_ms: link.rtt.as_secs_f64() * 1000.0,
+                    rate: link.rate.clone(),
+                    load: load.clone(),
+                }),
             share: self
                 .cell
                 .load
@@ -145,6 +158,8 @@ impl Plan<'_> {
             generator_cpus: &self.settings.generator_cpus,
             duration: self.settings.duration,
             warmup,
+            topology: self.topology,
+            link: self.cell.load.link.as_ref().map(|(link, _)| link),
         })
     }
 }

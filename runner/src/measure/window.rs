@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::error::CellError;
 use super::threads::{ThreadSnapshot, ThreadSplit};
+use crate::config::LinkSpec;
+use crate::hosts::Topology;
 use crate::load::{Invocation, LoadSummary};
 use crate::sys::{self, procfs, Managed};
 
@@ -37,6 +39,46 @@ pub struct WindowSpec<'a> {
     pub duration: Duration,
     /// Length of the generator's warm-up (bounds a separate warm-up run).
     pub warmup: Duration,
+    /// Where the generator runs: one place, or several that split the load (k6 segments).
+    pub topology: &'a Topology,
+    /// The link this window runs over, set before the generator starts.
+    pub link: Option<&'a LinkSpec>,
+}
+
+/// One generator process of a window and where it runs.
+struct Part {
+    invocation: Invocation,
+    argv: Vec<String>,
+    cpus: String,
+}
+
+impl WindowSpec<'_> {
+    /// The window's invocation once per generator place (k6 segments when there are several).
+    fn parts(&self) -> Result<Vec<Part>, CellError> {
+        let places = &self.topology.generators;
+        places
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let invocation = if places.len() == 1 {
+                    self.invocation.clone()
+                } else {
+                    self.invocation.segment(i, places.len()).ok_or_else(|| {
+                        CellError::Setup(format!(
+                            "{} cannot split a load among hosts (only k6 can)",
+                            self.generator
+                        ))
+                    })?
+                };
+                let argv = g.place.wrap(&invocation.argv, &invocation.env, &g.cpus);
+                Ok(Part {
+                    invocation,
+                    argv,
+                    cpus: g.cpus.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Readings at the start and the end of the generator's run.
@@ -49,11 +91,14 @@ struct Mark {
 }
 
 impl Mark {
-    fn now(measured_pid: i32, generator: &Managed) -> Mark {
+    fn now(measured_pid: i32, generators: &[Managed]) -> Mark {
         Mark {
             at: Instant::now(),
             server_cpu: procfs::tree_cpu_pair(measured_pid),
-            generator_cpu_s: procfs::tree_cpu_seconds(generator.pid),
+            generator_cpu_s: generators
+                .iter()
+                .map(|g| procfs::tree_cpu_seconds(g.pid))
+                .sum(),
             threads: procfs::thread_usage(measured_pid),
             steal: procfs::machine_steal_ticks(),
         }
@@ -68,36 +113,55 @@ pub fn run_window(
     measured_pid: i32,
     spec: &WindowSpec,
 ) -> Result<Window, CellError> {
-    let inv = &spec.invocation;
-    inv.clear();
-    if let Some(argv) = &inv.warmup {
-        run_warmup(argv, &inv.env, spec)?;
+    spec.topology
+        .apply(spec.link)
+        .map_err(|e| CellError::Setup(format!("cannot set the link: {e:#}")))?;
+    let parts = spec.parts()?;
+    for part in &parts {
+        part.invocation.clear();
+        if let Some(argv) = &part.invocation.warmup {
+            let place = &spec.topology.generators[0].place;
+            let argv = place.wrap(argv, &part.invocation.env, &part.cpus);
+            run_warmup(&argv, &part.invocation.env, &part.cpus, spec)?;
+        }
     }
-    let mut generator = sys::spawn_pinned(spec.generator_cpus, &inv.argv, &inv.env, &inv.log)
-        .map_err(CellError::setup)?;
+    let mut generators = Vec::new();
+    for part in &parts {
+        let inv = &part.invocation;
+        generators.push(
+            sys::spawn_pinned(&part.cpus, &part.argv, &inv.env, &inv.log)
+                .map_err(CellError::setup)?,
+        );
+    }
     let limit = spec.duration + Duration::from_secs(60);
-    let start = Mark::now(measured_pid, &generator);
+    let start = Mark::now(measured_pid, &generators);
     loop {
-        if generator.exited_keep_zombie() {
+        if generators.iter_mut().all(|g| g.exited_keep_zombie()) {
             break;
         }
         watch(server)?;
-        if generator.started.elapsed() > limit {
+        if generators[0].started.elapsed() > limit {
             return Err(CellError::GeneratorHung {
                 generator: spec.generator,
                 limit,
-                log: generator.log_tail(5),
+                log: generators[0].log_tail(5),
             });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    // The generator is a zombie until reaped: its final CPU time is still readable.
-    let end = Mark::now(measured_pid, &generator);
-    let status = generator.exited();
-    generator.stop();
-    let summary = inv
-        .read(spec.duration, status)
-        .map_err(CellError::GeneratorReport)?;
+    // The generators are zombies until reaped: their final CPU time is still readable.
+    let end = Mark::now(measured_pid, &generators);
+    let statuses: Vec<_> = generators.iter_mut().map(|g| g.exited()).collect();
+    for g in &mut generators {
+        g.stop();
+    }
+    let summary = if parts.len() == 1 {
+        parts[0].invocation.read(spec.duration, statuses[0])
+    } else {
+        let invocations: Vec<Invocation> = parts.into_iter().map(|p| p.invocation).collect();
+        Invocation::read_segments(&invocations, spec.duration)
+    }
+    .map_err(CellError::GeneratorReport)?;
     let window_s = (end.at - start.at).as_secs_f64();
     // No generator can run longer than the process that ran it: a wall-clock step did that.
     if summary.elapsed_s > window_s + 0.05 {
@@ -111,7 +175,7 @@ pub fn run_window(
         return Err(CellError::NoRequests {
             generator: spec.generator,
             window_s,
-            log: inv.log.display().to_string(),
+            log: spec.invocation.log.display().to_string(),
         });
     }
     Ok(Window {
@@ -154,11 +218,11 @@ pub fn died(server: &Managed) -> CellError {
 fn run_warmup(
     argv: &[String],
     env: &[(String, String)],
+    cpus: &str,
     spec: &WindowSpec,
 ) -> Result<(), CellError> {
     let log = spec.invocation.warmup_log();
-    let mut warm =
-        sys::spawn_pinned(spec.generator_cpus, argv, env, &log).map_err(CellError::setup)?;
+    let mut warm = sys::spawn_pinned(cpus, argv, env, &log).map_err(CellError::setup)?;
     let limit = spec.warmup + Duration::from_secs(30);
     while !warm.exited_keep_zombie() {
         if sys::interrupted() {

@@ -44,6 +44,10 @@ pub struct Page<'a> {
     pub floors: Vec<FloorNote>,
     /// Cells measured under several releases of their runtime, the releases side by side.
     pub across_versions: Vec<super::versions::AcrossVersions>,
+    /// The same cells over several links, side by side, with what the RTT alone predicts.
+    pub links: Vec<super::links::LinkGroup>,
+    /// Where server and generators ran, when not all on loopback.
+    pub topology: Option<crate::hosts::TopologyRecord>,
     /// Each build's OCI image and its sizes.
     pub images: Vec<super::containers::ImageRow>,
     /// Container cells beside their direct counterparts.
@@ -416,6 +420,8 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         floors,
         headline,
         across_versions: super::versions::across_versions(run),
+        links: super::links::link_groups(run),
+        topology: run.topology.clone(),
         images: super::containers::images(run),
         direct_vs_container: super::containers::direct_vs_container(run),
         flag_notes: flag_notes(run),

@@ -13,7 +13,7 @@ pub mod store;
 
 pub use flags::Flag;
 pub use schema::{
-    CellResult, Environment, Estimates, LaunchResult, Metrics, Ratio, RoundFigures, Run, Share,
-    Status, Timing, ToolInfo, RUN_SCHEMA,
+    CellResult, Environment, Estimates, LaunchResult, LinkResult, Metrics, Ratio, RoundFigures,
+    Run, Share, Status, Timing, ToolInfo, RUN_SCHEMA,
 };
 pub use store::{load_run_dir, read_run, write_atomic, write_json_atomic, RunDir};

@@ -132,6 +132,10 @@ pub struct CellResult {
     /// Open model offering a share of a peak: which share, of which load, in which curve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<Share>,
+    /// The link this cell's load ran over (matrices with `links`): its label, RTT and rate, and the
+    /// `[[load]]` name before the link was added to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkResult>,
     /// A point of a connection sweep: the `[[load]]` name its counts expanded from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<String>,
@@ -166,6 +170,15 @@ pub struct Share {
     pub share: f64,
     /// The peak load whose req/s it offers a share of.
     pub of: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkResult {
+    pub label: String,
+    pub rtt_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
+    pub load: String,
 }
 
 /// What one round's window measured for a cell.
@@ -291,6 +304,9 @@ pub struct Run {
     /// Each open load's generator floor (the native baseline's p99 under it).
     #[serde(default)]
     pub generator_floors: Vec<super::floors::GeneratorFloor>,
+    /// Where server and generators ran and the links between them (absent: all on loopback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<crate::hosts::TopologyRecord>,
     /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
     #[serde(default)]
     pub images: BTreeMap<String, crate::build::image::Image>,

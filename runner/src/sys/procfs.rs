@@ -216,7 +216,10 @@ mod tests {
         assert!((steal_pct(a, b).unwrap() - 5.0).abs() < 1e-9);
         assert_eq!(steal_pct(b, b), None);
         assert_eq!(steal_ticks("intr 1 2\n"), None);
-        assert!(machine_steal_ticks().is_some(), "this kernel's /proc/stat has a steal column");
+        assert!(
+            machine_steal_ticks().is_some(),
+            "this kernel's /proc/stat has a steal column"
+        );
     }
 
     #[test]

@@ -1,0 +1,217 @@
+//! ssh hosts: a namespace the runner made, with an sshd the runner starts inside it (its own host
+//! key, client key, config and port), reached through OpenSSH exactly as a remote host would be.
+//! Remote commands are argument lists quoted word by word for the remote shell (ssh always hands
+//! the remote side one string), never a string built from matrix values unquoted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::netns::{exec_argv, Network};
+use crate::sys::{self, Managed};
+
+const PORT: u16 = 22;
+
+/// How to reach one ssh host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub destination: String,
+    pub port: u16,
+    pub key: PathBuf,
+    pub known_hosts: PathBuf,
+}
+
+impl Target {
+    /// `ssh ... destination -- <quoted words>`: `argv` with `env` and, where `cpus` is given,
+    /// pinned by the remote host's own taskset.
+    pub fn remote_argv(
+        &self,
+        argv: &[String],
+        env: &[(String, String)],
+        cpus: &str,
+    ) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        let env: Vec<String> = env
+            .iter()
+            .cloned()
+            .chain(sys::process::run_marker_env())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !env.is_empty() {
+            words.push("env".into());
+            words.extend(env);
+        }
+        if !cpus.is_empty() {
+            words.extend(["taskset".into(), "-c".into(), cpus.to_string()]);
+        }
+        words.extend(argv.iter().cloned());
+        let mut out = self.ssh_argv();
+        out.push("--".into());
+        out.push(shell_words::join(&words));
+        out
+    }
+
+    fn ssh_argv(&self) -> Vec<String> {
+        vec![
+            "ssh".into(),
+            "-p".into(),
+            self.port.to_string(),
+            "-i".into(),
+            self.key.display().to_string(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-o".into(),
+            format!("UserKnownHostsFile={}", self.known_hosts.display()),
+            "-o".into(),
+            "StrictHostKeyChecking=yes".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+            self.destination.clone(),
+        ]
+    }
+}
+
+/// Starts an sshd inside `host`'s namespace (listening on its management address) and returns
+/// how to reach it, once it answers.
+pub fn start_in(net: &Network, host: &str, cpus: &str, work: &Path) -> Result<(Target, Managed)> {
+    let sshd = sys::process::find_on_path("sshd")
+        .or_else(|| Some(PathBuf::from("/usr/sbin/sshd")).filter(|p| p.exists()))
+        .context("sshd is not installed (Debian: openssh-server), needed for ssh hosts")?;
+    let address = net
+        .ssh_address(host)
+        .with_context(|| format!("host {host:?} has no management address"))?
+        .to_string();
+    let dir = work.join(format!("ssh-{host}"));
+    std::fs::create_dir_all(&dir)?;
+    let host_key = dir.join("host_ed25519");
+    let client_key = dir.join("client_ed25519");
+    for key in [&host_key, &client_key] {
+        if !key.exists() {
+            keygen(key)?;
+        }
+    }
+    let authorized = dir.join("authorized_keys");
+    std::fs::copy(client_key.with_extension("pub"), &authorized)?;
+    let host_pub = std::fs::read_to_string(host_key.with_extension("pub"))?;
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("[{address}]:{PORT} {host_pub}"))?;
+    let config = dir.join("sshd_config");
+    std::fs::write(&config, sshd_config(&address, &host_key, &authorized))?;
+    // Privilege separation wants its empty directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let argv = exec_argv(
+        net.namespace_of(host),
+        &[
+            sshd.display().to_string(),
+            "-D".into(),
+            "-e".into(),
+            "-f".into(),
+            config.display().to_string(),
+        ],
+    );
+    let mut daemon = sys::spawn_pinned(cpus, &argv, &[], &dir.join("sshd.log"))?;
+    let target = Target {
+        destination: format!("root@{address}"),
+        port: PORT,
+        key: client_key,
+        known_hosts,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if daemon.exited_keep_zombie() {
+            bail!("sshd in host {host:?} exited: {}", daemon.log_tail(5));
+        }
+        let probe = target.remote_argv(&["true".into()], &[], "");
+        let ok = Command::new(&probe[0])
+            .args(&probe[1..])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Ok((target, daemon));
+        }
+        if Instant::now() > deadline {
+            daemon.stop();
+            bail!(
+                "sshd in host {host:?} did not accept the runner's key within 10 s: {}",
+                daemon.log_tail(5)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn keygen(path: &Path) -> Result<()> {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "wasm-bench", "-f"])
+        .arg(path)
+        .output()
+        .context("cannot run ssh-keygen (Debian: openssh-client)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "ssh-keygen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// An sshd that takes this run's key only, for root, on one address.
+pub fn sshd_config(address: &str, host_key: &Path, authorized: &Path) -> String {
+    format!(
+        "Port {PORT}\nListenAddress {address}\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\n\
+         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
+         PrintMotd no\nAcceptEnv none\nX11Forwarding no\nAllowTcpForwarding no\n",
+        host_key.display(),
+        authorized.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_commands_are_quoted_word_by_word() {
+        let t = Target {
+            destination: "root@10.214.1.2".into(),
+            port: 22,
+            key: "/k".into(),
+            known_hosts: "/kh".into(),
+        };
+        let argv = t.remote_argv(
+            &[
+                "k6".into(),
+                "run".into(),
+                "-e".into(),
+                "URL=http://x/a b;rm -rf /".into(),
+            ],
+            &[("K6_NO_USAGE_REPORT".into(), "true".into())],
+            "1",
+        );
+        assert_eq!(argv[0], "ssh");
+        let sep = argv.iter().position(|a| a == "--").unwrap();
+        assert_eq!(argv[sep - 1], "root@10.214.1.2");
+        let remote = &argv[sep + 1];
+        assert_eq!(argv.len(), sep + 2, "one remote string");
+        // The remote shell splits it back into exactly these words.
+        let words = shell_words::split(remote).unwrap();
+        assert_eq!(words[0], "env");
+        assert!(words.contains(&"K6_NO_USAGE_REPORT=true".to_string()));
+        let at = words.iter().position(|w| w == "taskset").unwrap();
+        assert_eq!(&words[at..at + 3], ["taskset", "-c", "1"]);
+        assert_eq!(words.last().unwrap(), "URL=http://x/a b;rm -rf /");
+        assert!(argv.contains(&"StrictHostKeyChecking=yes".to_string()));
+    }
+
+    #[test]
+    fn sshd_takes_this_runs_key_only() {
+        let c = sshd_config("10.214.1.2", Path::new("/h"), Path::new("/a"));
+        assert!(c.contains("ListenAddress 10.214.1.2\n"));
+        assert!(c.contains("PasswordAuthentication no"));
+        assert!(c.contains("AuthorizedKeysFile /a"));
+    }
+}
