@@ -22,8 +22,8 @@ fn refuses_to_listen_beyond_loopback() {
             "{addr}: {stderr}"
         );
     }
-    assert!(wasm_bench_server::allowed_listen_ip([10, 213, 0, 1].into()));
-    assert!(wasm_bench_server::allowed_listen_ip([127, 0, 0, 1].into()));
+    assert!(bench_server::allowed_listen_ip([10, 213, 0, 1].into()));
+    assert!(bench_server::allowed_listen_ip([127, 0, 0, 1].into()));
 }
 
 #[test]
