@@ -56,6 +56,25 @@ impl RunDir {
     pub fn cells_dir(&self) -> PathBuf {
         self.dir.join("cells")
     }
+    /// Rewrites every log of the run through the privacy rules: tools print absolute paths
+    /// (cargo's "Compiling ... (/home/...)"), and logs are published with the run.
+    pub fn scrub_logs(&self) {
+        let Ok(dir) = std::fs::read_dir(self.logs_dir()) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    let clean = self.privacy.text(&text);
+                    if clean != text {
+                        let _ = std::fs::write(&path, clean);
+                    }
+                }
+            }
+        }
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }
@@ -135,5 +154,25 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn published_logs_lose_private_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("wasm-bench");
+        let out = repo.join("results");
+        let privacy = super::super::privacy::Privacy::new(&repo, &repo.join(".tools"), &out, false);
+        let run_dir = RunDir::new(&out, "1", privacy);
+        std::fs::create_dir_all(run_dir.logs_dir()).unwrap();
+        let log = run_dir.logs_dir().join("build-rust-wasix.log");
+        let line = format!(
+            "   Compiling wasm-bench-server v0.1.0 ({}/server)\n",
+            repo.display()
+        );
+        std::fs::write(&log, &line).unwrap();
+        run_dir.scrub_logs();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains(&repo.display().to_string()), "{text}");
+        assert!(text.contains("Compiling wasm-bench-server"), "{text}");
     }
 }
