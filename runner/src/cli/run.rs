@@ -266,6 +266,7 @@ impl Observer for Progress<'_> {
 fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Result<ExitCode> {
     run.complete = !process::interrupted();
     run.finished = Some(now());
+    run_dir.scrub_logs();
     if run.complete {
         run_dir.write_json(&run_dir.run_file(), &run)?;
         run_dir.write_json(&args.out.join("latest.json"), &run)?;
