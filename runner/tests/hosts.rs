@@ -203,6 +203,16 @@ fn two_generator_hosts_one_over_ssh_split_one_k6_load_with_execution_segments() 
         far.tools.get("k6").is_some_and(|v| v.contains("v1.")),
         "{far:?}"
     );
+    assert!(
+        far.cpu_model.as_deref().is_some_and(|m| !m.is_empty()),
+        "{far:?}"
+    );
+    // The generator's CPU counts both hosts' k6, the ssh one as its remote shell reported it.
+    assert!(
+        cell.metrics.generator_cpu_pct.is_some_and(|p| p > 1.0),
+        "{:?}",
+        cell.metrics.generator_cpu_pct
+    );
     // Each host ran its own segment: two summaries and two sets of raw samples, merged.
     let logs = std::fs::read_dir(out.join("runs"))
         .unwrap()

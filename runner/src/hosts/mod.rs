@@ -10,6 +10,8 @@ pub mod delay;
 mod netns;
 mod ssh;
 
+pub use ssh::remote_cpu_seconds;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -79,6 +81,8 @@ pub struct HostRecord {
     pub name: String,
     pub kind: String,
     pub kernel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
     /// The generators found there, with the versions they reported.
     pub tools: std::collections::BTreeMap<String, String>,
 }
@@ -224,6 +228,17 @@ impl Topology {
             let kernel = run_at(&g.place, &["uname".into(), "-r".into()])
                 .ok()
                 .map(|s| s.trim().to_string());
+            let cpu_model = run_at(
+                &g.place,
+                &[
+                    "grep".into(),
+                    "-m1".into(),
+                    "model name".into(),
+                    "/proc/cpuinfo".into(),
+                ],
+            )
+            .ok()
+            .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()));
             let version = run_at(
                 &g.place,
                 &[generator.display().to_string(), "version".into()],
@@ -254,6 +269,7 @@ impl Topology {
                 name: g.host.clone(),
                 kind: g.place.kind().as_str().into(),
                 kernel,
+                cpu_model,
                 tools,
             });
         }

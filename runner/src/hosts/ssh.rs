@@ -14,6 +14,27 @@ use crate::sys::{self, Managed};
 
 const PORT: u16 = 22;
 
+/// What runs a remote command and then reports its CPU: the shell waits for the command, so its
+/// own /proc stat holds the command's CPU (cutime, cstime) afterwards. A constant script: the
+/// command's words reach it as positional arguments.
+const REPORT_CPU: &str =
+    "\"$@\"; s=$?; read -r stat < /proc/$$/stat; echo \"wasm-bench-remote-cpu: $stat\" >&2; exit $s";
+
+/// The marker of the line `REPORT_CPU` writes.
+pub const CPU_LINE: &str = "wasm-bench-remote-cpu: ";
+
+/// The CPU seconds (user + system) of a remote command, from the line `REPORT_CPU` wrote into
+/// `log` (the last one: a log holds one command's output).
+pub fn remote_cpu_seconds(log: &str) -> Option<f64> {
+    let line = log.lines().rev().find_map(|l| l.strip_prefix(CPU_LINE))?;
+    let rest = &line[line.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = crate::sys::procfs::clock_ticks_per_second();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / ticks)
+}
+
 /// How to reach one ssh host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -43,6 +64,7 @@ impl Target {
             words.push("env".into());
             words.extend(env);
         }
+        words.extend(["sh".into(), "-c".into(), REPORT_CPU.into(), "sh".into()]);
         if !cpus.is_empty() {
             words.extend(["taskset".into(), "-c".into(), cpus.to_string()]);
         }
@@ -205,6 +227,41 @@ mod tests {
         assert_eq!(&words[at..at + 3], ["taskset", "-c", "1"]);
         assert_eq!(words.last().unwrap(), "URL=http://x/a b;rm -rf /");
         assert!(argv.contains(&"StrictHostKeyChecking=yes".to_string()));
+        // The command runs under the constant CPU-reporting script, its words as arguments.
+        let sh = words.iter().position(|w| w == "sh").unwrap();
+        assert_eq!(words[sh + 1], "-c");
+        assert_eq!(words[sh + 2], REPORT_CPU);
+    }
+
+    #[test]
+    fn the_remote_commands_cpu_comes_from_its_shells_stat() {
+        let hz = crate::sys::procfs::clock_ticks_per_second();
+        // pid (comm) state ppid ... utime stime cutime cstime: the shell's own 1+1, its child's 250+50.
+        let stat =
+            "4242 (sh) S 1 4242 4242 0 -1 4194304 100 200 0 0 1 1 250 50 20 0 1 0 100 1000 10";
+        let log = format!("k6 output\n{CPU_LINE}{stat}\n");
+        let cpu = remote_cpu_seconds(&log).unwrap();
+        assert!((cpu - 300.0 / hz).abs() < 1e-9, "{cpu}");
+        assert_eq!(remote_cpu_seconds("no line"), None);
+    }
+
+    #[test]
+    fn the_cpu_script_runs_the_command_and_reports_it() {
+        // The real shell: the command's exit status survives, and the line parses.
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                REPORT_CPU,
+                "sh",
+                "sh",
+                "-c",
+                "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 3",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(remote_cpu_seconds(&stderr).is_some(), "{stderr}");
     }
 
     #[test]

@@ -119,7 +119,13 @@ impl Plan<'_> {
         summarize::Context {
             model: self.cell.load.model,
             concurrency: self.cell.load.concurrency() * self.cell.load.depth(),
-            generator_cpus: crate::config::cpus::cpu_count(&self.settings.generator_cpus),
+            // Every generator host's pinned CPUs: with several, they share the load.
+            generator_cpus: self
+                .topology
+                .generators
+                .iter()
+                .map(|g| crate::config::cpus::cpu_count(&g.cpus))
+                .sum(),
         }
     }
 

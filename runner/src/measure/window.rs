@@ -49,6 +49,8 @@ pub struct WindowSpec<'a> {
 struct Part {
     invocation: Invocation,
     argv: Vec<String>,
+    /// Runs through ssh: its CPU is what the remote shell reports, not the local ssh client's.
+    remote: bool,
     cpus: String,
 }
 
@@ -74,6 +76,7 @@ impl WindowSpec<'_> {
                 Ok(Part {
                     invocation,
                     argv,
+                    remote: matches!(g.place, crate::hosts::Place::Ssh(_)),
                     cpus: g.cpus.clone(),
                 })
             })
@@ -91,13 +94,14 @@ struct Mark {
 }
 
 impl Mark {
-    fn now(measured_pid: i32, generators: &[Managed]) -> Mark {
+    /// `generators` are the local generator processes (remote ones report their own CPU).
+    fn now(measured_pid: i32, generators: &[i32]) -> Mark {
         Mark {
             at: Instant::now(),
             server_cpu: procfs::tree_cpu_pair(measured_pid),
             generator_cpu_s: generators
                 .iter()
-                .map(|g| procfs::tree_cpu_seconds(g.pid))
+                .map(|pid| procfs::tree_cpu_seconds(*pid))
                 .sum(),
             threads: procfs::thread_usage(measured_pid),
             steal: procfs::machine_steal_ticks(),
@@ -134,7 +138,15 @@ pub fn run_window(
         );
     }
     let limit = spec.duration + Duration::from_secs(60);
-    let start = Mark::now(measured_pid, &generators);
+    let local = |generators: &[Managed]| -> Vec<i32> {
+        generators
+            .iter()
+            .zip(&parts)
+            .filter(|(_, p)| !p.remote)
+            .map(|(g, _)| g.pid)
+            .collect()
+    };
+    let start = Mark::now(measured_pid, &local(&generators));
     loop {
         if generators.iter_mut().all(|g| g.exited_keep_zombie()) {
             break;
@@ -150,11 +162,19 @@ pub fn run_window(
         std::thread::sleep(Duration::from_millis(20));
     }
     // The generators are zombies until reaped: their final CPU time is still readable.
-    let end = Mark::now(measured_pid, &generators);
+    let end = Mark::now(measured_pid, &local(&generators));
     let statuses: Vec<_> = generators.iter_mut().map(|g| g.exited()).collect();
     for g in &mut generators {
         g.stop();
     }
+    let remote_cpu_s: f64 = parts
+        .iter()
+        .filter(|p| p.remote)
+        .filter_map(|p| {
+            let log = std::fs::read_to_string(&p.invocation.log).ok()?;
+            crate::hosts::remote_cpu_seconds(&log)
+        })
+        .sum();
     let summary = if parts.len() == 1 {
         parts[0].invocation.read(spec.duration, statuses[0])
     } else {
@@ -187,7 +207,7 @@ pub fn run_window(
             end.server_cpu.1 - start.server_cpu.1,
         ),
         server_threads: ThreadSplit::between(&start.threads, &end.threads),
-        generator_cpu_s: end.generator_cpu_s - start.generator_cpu_s,
+        generator_cpu_s: end.generator_cpu_s - start.generator_cpu_s + remote_cpu_s,
         steal_pct: start
             .steal
             .zip(end.steal)

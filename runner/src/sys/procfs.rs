@@ -46,6 +46,11 @@ pub fn steal_pct(start: (u64, u64), end: (u64, u64)) -> Option<f64> {
     (total > 0).then(|| stolen as f64 / total as f64 * 100.0)
 }
 
+/// Clock ticks per second, the unit of /proc's CPU times.
+pub fn clock_ticks_per_second() -> f64 {
+    clock_ticks()
+}
+
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
