@@ -169,7 +169,9 @@ impl Topology {
                 cpus,
             });
         }
-        let delayer = if links.is_empty() {
+        // netem where the kernel has it; otherwise NFQUEUE and the runner's delayer.
+        let netem = !links.is_empty() && net.probe_netem();
+        let delayer = if links.is_empty() || netem {
             None
         } else {
             let delayer_cpus = settings.generator_cpus.clone();
@@ -180,9 +182,13 @@ impl Topology {
             generator_hosts: settings.generator_hosts.clone(),
             hosts: Vec::new(),
             links: links.iter().map(LinkSpec::label).collect(),
-            delay_mechanism: delayer
-                .as_ref()
-                .map(|_| "iptables NFQUEUE + userspace delayer (matrix delay)".into()),
+            delay_mechanism: if netem {
+                Some("tc netem".into())
+            } else {
+                delayer
+                    .as_ref()
+                    .map(|_| "iptables NFQUEUE + userspace delayer (matrix delay)".into())
+            },
             delayer_cpu_s: None,
             delayer_cpus: delayer.as_ref().map(|_| settings.generator_cpus.clone()),
         };

@@ -44,7 +44,33 @@ pub struct Network {
     /// Management veths from this machine's network to ssh hosts' namespaces (not loaded).
     ssh_addrs: Vec<(String, String)>,
     control: PathBuf,
+    /// The kernel has sch_netem: links are netem qdiscs, no NFQUEUE rules or delayer.
+    netem: bool,
     removed: bool,
+}
+
+/// The qdisc a link puts on one end of a veth (tc's arguments after `tc`), or `None` for none.
+/// With netem: half the round trip as its delay (and the rate); without: tbf for a rate only (the
+/// delay comes from the delayer).
+pub fn link_qdisc(dev: &str, link: Option<&LinkSpec>, netem: bool) -> Option<Vec<String>> {
+    let link = link?;
+    let mut args: Vec<String> = ["qdisc", "add", "dev", dev, "root"]
+        .map(String::from)
+        .to_vec();
+    if netem {
+        args.extend([
+            "netem".into(),
+            "delay".into(),
+            format!("{}us", link.rtt.as_micros() / 2),
+        ]);
+        if let Some(rate) = &link.rate {
+            args.extend(["rate".into(), rate.clone()]);
+        }
+        return Some(args);
+    }
+    let rate = link.rate.as_ref()?;
+    args.extend(["tbf", "rate", rate, "burst", "64kb", "latency", "100ms"].map(String::from));
+    Some(args)
 }
 
 fn ip(args: &[&str]) -> Result<()> {
@@ -112,6 +138,7 @@ impl Network {
             veths: Vec::new(),
             ssh_addrs: Vec::new(),
             control: work.join("delay-us"),
+            netem: false,
             removed: false,
         };
         // Everything made so far is removed if a later step fails (drop).
@@ -221,6 +248,26 @@ impl Network {
             .map(|(_, a)| a.as_str())
     }
 
+    /// Does this kernel have netem? Tried on a loaded veth; where it does, links use it.
+    pub fn probe_netem(&mut self) -> bool {
+        let Some(v) = self.veths.iter().find(|v| v.loaded) else {
+            return false;
+        };
+        let dev = v.server_end.clone();
+        let tried = in_ns(
+            &self.server_ns,
+            "tc",
+            &["qdisc", "add", "dev", &dev, "root", "netem", "delay", "0ms"],
+        );
+        let _ = in_ns(
+            &self.server_ns,
+            "tc",
+            &["qdisc", "del", "dev", &dev, "root"],
+        );
+        self.netem = tried.is_ok();
+        self.netem
+    }
+
     /// NFQUEUE rules on the loaded veths (both ways) and the delayer that serves them, pinned to
     /// `cpus`, holding packets as the control file says (nothing until a link is set).
     pub fn start_delayer(&mut self, cpus: &str) -> Result<Managed> {
@@ -267,8 +314,10 @@ impl Network {
     /// Holds each packet for half of `link`'s RTT (each way) and sets its rate on both ends of
     /// every loaded veth; `None` takes both away.
     pub fn set_link(&self, link: Option<&LinkSpec>) -> Result<()> {
-        let half_us = link.map_or(0, |l| l.rtt.as_micros() / 2);
-        std::fs::write(&self.control, half_us.to_string())?;
+        if !self.netem {
+            let half_us = link.map_or(0, |l| l.rtt.as_micros() / 2);
+            std::fs::write(&self.control, half_us.to_string())?;
+        }
         for v in self.veths.iter().filter(|v| v.loaded) {
             let ends = [
                 (Some(self.server_ns.as_str()), v.server_end.as_str()),
@@ -280,11 +329,8 @@ impl Network {
                     None => run("tc", args),
                 };
                 let _ = tc(&["qdisc", "del", "dev", dev, "root"]);
-                if let Some(rate) = link.and_then(|l| l.rate.as_deref()) {
-                    tc(&[
-                        "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "64kb",
-                        "latency", "100ms",
-                    ])?;
+                if let Some(args) = link_qdisc(dev, link, self.netem) {
+                    tc(&args.iter().map(String::as_str).collect::<Vec<_>>())?;
                 }
             }
         }
@@ -343,4 +389,33 @@ pub fn list_namespaces() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_become_netem_where_the_kernel_has_it_and_tbf_for_rates_otherwise() {
+        let link = |rate: Option<&str>| LinkSpec {
+            rtt: std::time::Duration::from_millis(10),
+            rate: rate.map(String::from),
+        };
+        assert_eq!(
+            link_qdisc("v", Some(&link(Some("100mbit"))), true)
+                .unwrap()
+                .join(" "),
+            "qdisc add dev v root netem delay 5000us rate 100mbit"
+        );
+        assert_eq!(
+            link_qdisc("v", Some(&link(Some("100mbit"))), false)
+                .unwrap()
+                .join(" "),
+            "qdisc add dev v root tbf rate 100mbit burst 64kb latency 100ms"
+        );
+        // Without netem the delay is the delayer's: no qdisc without a rate.
+        assert_eq!(link_qdisc("v", Some(&link(None)), false), None);
+        assert_eq!(link_qdisc("v", None, true), None);
+        assert!(prefix().starts_with("wb"));
+    }
 }
