@@ -164,7 +164,10 @@ fn a_server_in_one_namespace_and_wrk_and_k6_in_another_see_the_links_round_trip(
     assert_eq!(topology.links, ["rtt-0ms", "rtt-20ms"]);
     // This kernel has no netem: the runner's delayer made the round trip, and its CPU is recorded.
     if topology.delay_mechanism.as_deref() != Some("tc netem") {
-        assert!(topology.delayer_cpu_s.is_some_and(|s| s > 0.0), "{topology:?}");
+        assert!(
+            topology.delayer_cpu_s.is_some_and(|s| s > 0.0),
+            "{topology:?}"
+        );
     }
     assert!(topology
         .hosts

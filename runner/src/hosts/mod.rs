@@ -314,19 +314,7 @@ impl Drop for Topology {
 
 /// Runs a short command at `place` and returns its stdout.
 fn run_at(place: &Place, argv: &[String]) -> Result<String> {
-    let argv = place.wrap(argv, &[], "");
-    let out = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {}", argv.join(" ")))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{} failed: {}",
-        argv.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    sys::process::checked_output(&place.wrap(argv, &[], ""))
 }
 
 /// This run's directory for host state (ssh keys, sshd configs, the delayer's control file):

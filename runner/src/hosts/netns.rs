@@ -78,18 +78,11 @@ fn ip(args: &[&str]) -> Result<()> {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run {program} (iproute2/iptables needed)"))?;
-    if !out.status.success() {
-        bail!(
-            "{program} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    let argv: Vec<String> = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
+    sys::process::checked_output(&argv).map(drop)
 }
 
 fn in_ns(ns: &str, program: &str, args: &[&str]) -> Result<()> {

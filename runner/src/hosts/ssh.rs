@@ -4,7 +4,6 @@
 //! the remote side one string), never a string built from matrix values unquoted.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -148,11 +147,7 @@ pub fn start_in(net: &Network, host: &str, cpus: &str, work: &Path) -> Result<(T
             bail!("sshd in host {host:?} exited: {}", daemon.log_tail(5));
         }
         let probe = target.remote_argv(&["true".into()], &[], "");
-        let ok = Command::new(&probe[0])
-            .args(&probe[1..])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let ok = sys::process::checked_output(&probe).is_ok();
         if ok {
             return Ok((target, daemon));
         }
@@ -168,17 +163,23 @@ pub fn start_in(net: &Network, host: &str, cpus: &str, work: &Path) -> Result<(T
 }
 
 fn keygen(path: &Path) -> Result<()> {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "wasm-bench", "-f"])
-        .arg(path)
-        .output()
-        .context("cannot run ssh-keygen (Debian: openssh-client)")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "ssh-keygen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
+    let mut argv: Vec<String> = [
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "wasm-bench",
+        "-f",
+    ]
+    .map(String::from)
+    .to_vec();
+    argv.push(path.display().to_string());
+    sys::process::checked_output(&argv)
+        .map(drop)
+        .context("ssh-keygen (Debian: openssh-client)")
 }
 
 /// An sshd that takes this run's key only, for root, on one address.
@@ -195,6 +196,7 @@ pub fn sshd_config(address: &str, host_key: &Path, authorized: &Path) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn remote_commands_are_quoted_word_by_word() {

@@ -210,6 +210,25 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 }
 
 /// An executable file named `name` on PATH.
+/// Runs `argv` to completion (no stdin) and returns its stdout; a failure names the command and
+/// what it printed on stderr.
+pub fn checked_output(argv: &[String]) -> Result<String> {
+    let (program, args) = argv.split_first().context("empty command")?;
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{} failed: {}",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
