@@ -49,6 +49,18 @@ impl Serialize for Figure {
     }
 }
 
+/// "wasmtime 49.0.3", or the version alone where it names the runtime already ("containerd
+/// 1.6.20 · runc 1.1.5"); the runtime alone without a version.
+pub fn with_version(runtime: &str, version: &str) -> String {
+    if version.is_empty() {
+        runtime.to_string()
+    } else if version.starts_with(runtime) {
+        version.to_string()
+    } else {
+        format!("{runtime} {version}")
+    }
+}
+
 /// Rounded, with thousands separators: 19,680.
 pub fn thousands(value: f64) -> String {
     let whole = value.round() as u64;
@@ -135,6 +147,16 @@ pub fn axis_number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_that_names_its_runtime_is_not_prefixed_again() {
+        assert_eq!(with_version("wasmtime", "49.0.3"), "wasmtime 49.0.3");
+        assert_eq!(
+            with_version("containerd", "containerd 1.6.20 · runc 1.1.5"),
+            "containerd 1.6.20 · runc 1.1.5"
+        );
+        assert_eq!(with_version("wasmer", ""), "wasmer");
+    }
 
     #[test]
     fn formats() {

@@ -168,6 +168,8 @@ pub struct Row {
     pub runtime_version: String,
     /// The release, where the run has several of this runtime (labels then carry it).
     pub shown_version: Option<String>,
+    /// "wasmtime 49.0.3" ("containerd 1.6.20 · runc 1.1.5": a version naming its runtime once).
+    pub runtime_label: String,
     pub mode: String,
     pub mode_about: String,
     pub write: String,
@@ -282,9 +284,21 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         runtime_version: native_compiler(run, cell)
             .or_else(|| cell.runtime_version.clone())
             .unwrap_or_default(),
+        runtime_label: super::format::with_version(
+            &cell.runtime,
+            &native_compiler(run, cell)
+                .or_else(|| cell.runtime_version.clone())
+                .unwrap_or_default(),
+        ),
+        // Shown after the runtime's name: a version naming its runtime ("containerd 1.6.20 · runc
+        // 1.1.5") is shown without it.
         shown_version: several_versions(run, &cell.runtime)
             .then(|| cell.runtime_version.clone())
-            .flatten(),
+            .flatten()
+            .map(|v| match v.strip_prefix(&format!("{} ", cell.runtime)) {
+                Some(rest) => rest.to_string(),
+                None => v,
+            }),
         mode: cell.mode.clone(),
         mode_about: cell.mode_about.clone(),
         write: cell.write.clone(),
@@ -680,9 +694,11 @@ fn scaling(run: &Run) -> Vec<Scaling> {
 pub fn series_label(cell: &CellResult) -> String {
     let mut text = match &cell.version {
         Some(_) => format!(
-            "{} {} {}",
-            cell.runtime,
-            cell.runtime_version.as_deref().unwrap_or_default(),
+            "{} {}",
+            super::format::with_version(
+                &cell.runtime,
+                cell.runtime_version.as_deref().unwrap_or_default()
+            ),
             cell.mode
         ),
         None => format!("{} {}", cell.runtime, cell.mode),
