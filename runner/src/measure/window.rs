@@ -49,6 +49,8 @@ pub struct WindowSpec<'a> {
 struct Part {
     invocation: Invocation,
     argv: Vec<String>,
+    /// The discarded warm-up run's argv, wrapped for the same place.
+    warmup_argv: Option<Vec<String>>,
     /// Runs through ssh: its CPU is what the remote shell reports, not the local ssh client's.
     remote: bool,
     cpus: String,
@@ -73,9 +75,14 @@ impl WindowSpec<'_> {
                     })?
                 };
                 let argv = g.place.wrap(&invocation.argv, &invocation.env, &g.cpus);
+                let warmup_argv = invocation
+                    .warmup
+                    .as_ref()
+                    .map(|w| g.place.wrap(w, &invocation.env, &g.cpus));
                 Ok(Part {
                     invocation,
                     argv,
+                    warmup_argv,
                     remote: matches!(g.place, crate::hosts::Place::Ssh(_)),
                     cpus: g.cpus.clone(),
                 })
@@ -121,83 +128,21 @@ pub fn run_window(
         .apply(spec.link)
         .map_err(|e| CellError::Setup(format!("cannot set the link: {e:#}")))?;
     let parts = spec.parts()?;
-    for part in &parts {
-        part.invocation.clear();
-        if let Some(argv) = &part.invocation.warmup {
-            let place = &spec.topology.generators[0].place;
-            let argv = place.wrap(argv, &part.invocation.env, &part.cpus);
-            run_warmup(&argv, &part.invocation.env, &part.cpus, spec)?;
-        }
-    }
-    let mut generators = Vec::new();
-    for part in &parts {
-        let inv = &part.invocation;
-        generators.push(
-            sys::spawn_pinned(&part.cpus, &part.argv, &inv.env, &inv.log)
-                .map_err(CellError::setup)?,
-        );
-    }
-    let limit = spec.duration + Duration::from_secs(60);
-    let local = |generators: &[Managed]| -> Vec<i32> {
-        generators
-            .iter()
-            .zip(&parts)
-            .filter(|(_, p)| !p.remote)
-            .map(|(g, _)| g.pid)
-            .collect()
-    };
-    let start = Mark::now(measured_pid, &local(&generators));
-    loop {
-        if generators.iter_mut().all(|g| g.exited_keep_zombie()) {
-            break;
-        }
-        watch(server)?;
-        if generators[0].started.elapsed() > limit {
-            return Err(CellError::GeneratorHung {
-                generator: spec.generator,
-                limit,
-                log: generators[0].log_tail(5),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    warm_up(&parts, spec)?;
+    let mut generators = spawn(&parts)?;
+    let local = local_pids(&generators, &parts);
+    let start = Mark::now(measured_pid, &local);
+    wait_for(&mut generators, server, spec)?;
     // The generators are zombies until reaped: their final CPU time is still readable.
-    let end = Mark::now(measured_pid, &local(&generators));
+    let end = Mark::now(measured_pid, &local);
     let statuses: Vec<_> = generators.iter_mut().map(|g| g.exited()).collect();
     for g in &mut generators {
         g.stop();
     }
-    let remote_cpu_s: f64 = parts
-        .iter()
-        .filter(|p| p.remote)
-        .filter_map(|p| {
-            let log = std::fs::read_to_string(&p.invocation.log).ok()?;
-            crate::hosts::remote_cpu_seconds(&log)
-        })
-        .sum();
-    let summary = if parts.len() == 1 {
-        parts[0].invocation.read(spec.duration, statuses[0])
-    } else {
-        let invocations: Vec<Invocation> = parts.into_iter().map(|p| p.invocation).collect();
-        Invocation::read_segments(&invocations, spec.duration)
-    }
-    .map_err(CellError::GeneratorReport)?;
+    let remote_cpu_s = remote_cpu_seconds(&parts);
+    let summary = read_summary(parts, &statuses, spec)?;
     let window_s = (end.at - start.at).as_secs_f64();
-    // No generator can run longer than the process that ran it: a wall-clock step did that.
-    if summary.elapsed_s > window_s + 0.05 {
-        return Err(CellError::ClockStepped {
-            generator: spec.generator,
-            reported_s: summary.elapsed_s,
-            measured_s: window_s,
-        });
-    }
-    if summary.requests == 0 {
-        return Err(CellError::NoRequests {
-            generator: spec.generator,
-            window_s,
-            log: spec.invocation.log.display().to_string(),
-        });
-    }
+    check_summary(&summary, window_s, spec)?;
     Ok(Window {
         summary,
         offered_rps: spec.offered_rps,
@@ -213,6 +158,105 @@ pub fn run_window(
             .zip(end.steal)
             .and_then(|(a, b)| procfs::steal_pct(a, b)),
     })
+}
+
+/// Each part's discarded warm-up run, where it has one, before any measured process starts.
+fn warm_up(parts: &[Part], spec: &WindowSpec) -> Result<(), CellError> {
+    for part in parts {
+        part.invocation.clear();
+        if let Some(argv) = &part.warmup_argv {
+            run_warmup(argv, &part.invocation.env, &part.cpus, spec)?;
+        }
+    }
+    Ok(())
+}
+
+fn spawn(parts: &[Part]) -> Result<Vec<Managed>, CellError> {
+    parts
+        .iter()
+        .map(|p| {
+            let inv = &p.invocation;
+            sys::spawn_pinned(&p.cpus, &p.argv, &inv.env, &inv.log).map_err(CellError::setup)
+        })
+        .collect()
+}
+
+/// The generators whose CPU is read here (remote ones report their own).
+fn local_pids(generators: &[Managed], parts: &[Part]) -> Vec<i32> {
+    generators
+        .iter()
+        .zip(parts)
+        .filter(|(_, p)| !p.remote)
+        .map(|(g, _)| g.pid)
+        .collect()
+}
+
+/// Until every generator has exited, watching the server and the time.
+fn wait_for(
+    generators: &mut [Managed],
+    server: &Managed,
+    spec: &WindowSpec,
+) -> Result<(), CellError> {
+    let limit = spec.duration + Duration::from_secs(60);
+    while !generators.iter_mut().all(|g| g.exited_keep_zombie()) {
+        watch(server)?;
+        if generators[0].started.elapsed() > limit {
+            return Err(CellError::GeneratorHung {
+                generator: spec.generator,
+                limit,
+                log: generators[0].log_tail(5),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// What the remote parts' shells reported their generators used.
+fn remote_cpu_seconds(parts: &[Part]) -> f64 {
+    parts
+        .iter()
+        .filter(|p| p.remote)
+        .filter_map(|p| {
+            let log = std::fs::read_to_string(&p.invocation.log).ok()?;
+            crate::hosts::remote_cpu_seconds(&log)
+        })
+        .sum()
+}
+
+/// One part's report, or the segments' reports merged.
+fn read_summary(
+    parts: Vec<Part>,
+    statuses: &[Option<std::process::ExitStatus>],
+    spec: &WindowSpec,
+) -> Result<LoadSummary, CellError> {
+    if parts.len() == 1 {
+        parts[0].invocation.read(spec.duration, statuses[0])
+    } else {
+        let invocations: Vec<Invocation> = parts.into_iter().map(|p| p.invocation).collect();
+        Invocation::read_segments(&invocations, spec.duration)
+    }
+    .map_err(CellError::GeneratorReport)
+}
+
+/// A report that cannot be true, or one without a single completed request, is an error.
+fn check_summary(summary: &LoadSummary, window_s: f64, spec: &WindowSpec) -> Result<(), CellError> {
+    // No generator can run longer than the process that ran it: a wall-clock step did that.
+    if summary.elapsed_s > window_s + 0.05 {
+        return Err(CellError::ClockStepped {
+            generator: spec.generator,
+            reported_s: summary.elapsed_s,
+            measured_s: window_s,
+        });
+    }
+    if summary.requests == 0 {
+        return Err(CellError::NoRequests {
+            generator: spec.generator,
+            window_s,
+            log: spec.invocation.log.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Fails at once when the run was interrupted or the server died.
