@@ -66,6 +66,20 @@ fn leftovers() -> Vec<String> {
             }
         }
     }
+    // Veth ends in this machine's own network: wb<pid mod 100000><role><index>.
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output();
+    for line in String::from_utf8_lossy(&links.map(|o| o.stdout).unwrap_or_default()).lines() {
+        let name = line.split(": ").nth(1).unwrap_or_default();
+        let name = name.split('@').next().unwrap_or(name);
+        if let Some(rest) = name.strip_prefix("wb") {
+            let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if !pid.is_empty() && !alive(&pid) {
+                left.push(format!("link {name}"));
+            }
+        }
+    }
     for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if let Some(pid) = name.strip_prefix("wasm-bench-hosts-") {

@@ -16,6 +16,23 @@ pub fn prefix() -> String {
     format!("wb{}-", std::process::id())
 }
 
+/// A veth end of this run: `wb<pid mod 100000><role><index>` (interface names are at most 15
+/// characters); role s (server side), g (far side), m and n (an ssh host's management pair).
+fn veth_name(role: char, index: usize) -> String {
+    format!("wb{}{role}{index}", std::process::id() % 100_000)
+}
+
+/// Is `name` one of this run's veth ends (exactly, so pid 214's run never matches 21408's)?
+fn is_our_veth(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(&format!("wb{}", std::process::id() % 100_000)) else {
+        return false;
+    };
+    let mut chars = rest.chars();
+    matches!(chars.next(), Some('s' | 'g' | 'm' | 'n'))
+        && !chars.as_str().is_empty()
+        && chars.as_str().chars().all(|c| c.is_ascii_digit())
+}
+
 /// `ip netns exec <ns> argv...`: `ip` enters the namespace and execs argv (same pid).
 pub fn exec_argv(ns: &str, argv: &[String]) -> Vec<String> {
     let mut out = vec!["ip".into(), "netns".into(), "exec".into(), ns.into()];
@@ -142,16 +159,15 @@ impl Network {
             "ip",
             &["addr", "add", &format!("{SERVER_IP}/32"), "dev", "lo"],
         )?;
-        let pid = std::process::id() % 100_000;
-        net.add_veth(pid, 0, None, local_generates)?;
+        net.add_veth(0, None, local_generates)?;
         for (i, (name, is_ssh)) in generators.iter().enumerate() {
             let ns = format!("{p}{name}");
             ip(&["netns", "add", &ns])?;
             in_ns(&ns, "ip", &["link", "set", "lo", "up"])?;
             net.generator_ns.push((name.clone(), ns.clone()));
-            net.add_veth(pid, i + 1, Some(ns.clone()), true)?;
+            net.add_veth(i + 1, Some(ns.clone()), true)?;
             if *is_ssh {
-                net.add_management(pid, i + 1, &ns, name)?;
+                net.add_management(i + 1, &ns, name)?;
             }
         }
         Ok(net)
@@ -159,14 +175,8 @@ impl Network {
 
     /// Veth `index`: 10.213.<index+1>.1 in the server's namespace, .2 at the far end, which
     /// routes the server address through it.
-    fn add_veth(
-        &mut self,
-        pid: u32,
-        index: usize,
-        far_ns: Option<String>,
-        loaded: bool,
-    ) -> Result<()> {
-        let (a, b) = (format!("wb{pid}s{index}"), format!("wb{pid}g{index}"));
+    fn add_veth(&mut self, index: usize, far_ns: Option<String>, loaded: bool) -> Result<()> {
+        let (a, b) = (veth_name('s', index), veth_name('g', index));
         ip(&["link", "add", &a, "type", "veth", "peer", "name", &b])?;
         ip(&["link", "set", &a, "netns", &self.server_ns])?;
         let veth = Veth {
@@ -204,8 +214,8 @@ impl Network {
 
     /// A veth from this machine's network to an ssh host's namespace, for the ssh session only:
     /// 10.214.<index>.1 here, .2 there (where its sshd listens).
-    fn add_management(&mut self, pid: u32, index: usize, ns: &str, name: &str) -> Result<()> {
-        let (a, b) = (format!("wb{pid}m{index}"), format!("wb{pid}n{index}"));
+    fn add_management(&mut self, index: usize, ns: &str, name: &str) -> Result<()> {
+        let (a, b) = (veth_name('m', index), veth_name('n', index));
         ip(&["link", "add", &a, "type", "veth", "peer", "name", &b])?;
         ip(&["link", "set", &b, "netns", ns])?;
         ip(&["addr", "add", &format!("10.214.{index}.1/24"), "dev", &a])?;
@@ -355,6 +365,12 @@ impl Drop for Network {
 
 /// Every namespace whose name has this runner's prefix: processes killed, namespace removed.
 pub fn remove_namespaces_of_this_run() {
+    // The veth ends left in this machine's own network go first, each taking its peer with it: a
+    // removed namespace can linger unnamed in the kernel, and its veths' routes with it (seen here:
+    // the next run's `ip route add` then failed with "File exists").
+    for link in root_links().into_iter().filter(|l| is_our_veth(l)) {
+        let _ = ip(&["link", "del", &link]);
+    }
     let p = prefix();
     for ns in list_namespaces().into_iter().filter(|n| n.starts_with(&p)) {
         if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
@@ -368,6 +384,21 @@ pub fn remove_namespaces_of_this_run() {
         let _ = ip(&["netns", "del", &ns]);
     }
     let _ = std::fs::remove_dir_all(super::work_dir());
+}
+
+/// Interface names in this machine's own network namespace.
+pub fn root_links() -> Vec<String> {
+    Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.split(": ").nth(1))
+                .map(|name| name.split('@').next().unwrap_or(name).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `ip netns list`, names only.
@@ -410,5 +441,12 @@ mod tests {
         assert_eq!(link_qdisc("v", Some(&link(None)), false), None);
         assert_eq!(link_qdisc("v", None, true), None);
         assert!(prefix().starts_with("wb"));
+        let mine = veth_name('g', 0);
+        assert!(is_our_veth(&mine) && is_our_veth(&veth_name('m', 12)));
+        assert!(
+            !is_our_veth(&format!("{mine}x"))
+                && !is_our_veth(&format!("{mine}7").replacen("wb", "wb9", 1))
+        );
+        assert!(!is_our_veth("eth0") && !is_our_veth(&mine[..mine.len() - 1]));
     }
 }
