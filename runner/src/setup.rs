@@ -380,19 +380,15 @@ impl<'a> Setup<'a> {
     /// cannot be made, every cell is skipped with the reason (nothing is half made: what was
     /// made is removed).
     pub fn start_hosts(&mut self, matrix: &crate::config::Matrix, work: &Path) {
-        if matrix.settings.server_host == "local" && matrix.settings.generator_hosts == ["local"] {
-            self.topology = crate::hosts::Topology::local(&matrix.settings);
-            return;
-        }
         let made =
             crate::hosts::Topology::build(&matrix.settings, &matrix.hosts, &matrix.links, work)
-                .and_then(|t| {
+                .and_then(|mut t| {
                     let generator = matrix
                         .cells
                         .first()
                         .and_then(|c| self.generators.get(c.load.generator().name()))
                         .and_then(|g| g.bin.clone().map(|bin| (bin, g.version.clone())));
-                    if let Some((bin, version)) = generator {
+                    if let Some((bin, version)) = generator.filter(|_| !t.is_local()) {
                         t.check_generators(&bin, version.as_deref())?;
                     }
                     Ok(t)

@@ -97,7 +97,7 @@ pub struct Topology {
     delayer: Option<Managed>,
     sshds: Vec<Managed>,
     applied: Mutex<Option<LinkSpec>>,
-    record: Mutex<TopologyRecord>,
+    record: TopologyRecord,
 }
 
 impl Topology {
@@ -115,11 +115,11 @@ impl Topology {
             delayer: None,
             sshds: Vec::new(),
             applied: Mutex::new(None),
-            record: Mutex::new(TopologyRecord {
+            record: TopologyRecord {
                 server_host: "local".into(),
                 generator_hosts: vec!["local".into()],
                 ..Default::default()
-            }),
+            },
         }
     }
 
@@ -127,7 +127,8 @@ impl Topology {
         self.net.is_none()
     }
 
-    /// Makes the namespaces, veths, sshds and the delayer the settings' placement needs.
+    /// Makes the namespaces, veths, sshds and the delayer the settings' placement needs (nothing
+    /// when everything is local).
     pub fn build(
         settings: &Settings,
         hosts: &[HostSpec],
@@ -203,7 +204,7 @@ impl Topology {
             delayer,
             sshds,
             applied: Mutex::new(None),
-            record: Mutex::new(record),
+            record,
         })
     }
 
@@ -224,8 +225,11 @@ impl Topology {
 
     /// Asks each generator host for its kernel and the generator's version there: a host whose
     /// generator differs from this machine's is an error naming both.
-    pub fn check_generators(&self, generator: &Path, local_version: Option<&str>) -> Result<()> {
-        let mut record = self.record.lock().expect("record");
+    pub fn check_generators(
+        &mut self,
+        generator: &Path,
+        local_version: Option<&str>,
+    ) -> Result<()> {
         let name = generator
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -271,7 +275,7 @@ impl Topology {
             }
             let mut tools = std::collections::BTreeMap::new();
             tools.insert(name.clone(), version);
-            record.hosts.push(HostRecord {
+            self.record.hosts.push(HostRecord {
                 name: g.host.clone(),
                 kind: g.place.kind().as_str().into(),
                 kernel,
@@ -284,7 +288,7 @@ impl Topology {
 
     /// What the results record about this topology (the delayer's CPU so far included).
     pub fn record(&self) -> TopologyRecord {
-        let mut record = self.record.lock().expect("record").clone();
+        let mut record = self.record.clone();
         if let Some(d) = &self.delayer {
             record.delayer_cpu_s = Some(sys::procfs::tree_cpu_seconds(d.pid));
         }
@@ -301,7 +305,6 @@ impl Topology {
         }
         if let Some(net) = self.net.take() {
             net.remove();
-            let _ = std::fs::remove_dir_all(work_dir());
         }
     }
 }

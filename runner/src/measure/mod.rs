@@ -161,7 +161,6 @@ impl Plan<'_> {
             }),
             generator,
             offered_rps: (self.cell.load.model == crate::config::LoadModel::Open).then_some(rate),
-            generator_cpus: &self.settings.generator_cpus,
             duration: self.settings.duration,
             warmup,
             topology: self.topology,

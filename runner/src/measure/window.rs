@@ -35,7 +35,6 @@ pub struct WindowSpec<'a> {
     pub generator: &'static str,
     /// Open model: the rate offered.
     pub offered_rps: Option<u32>,
-    pub generator_cpus: &'a str,
     pub duration: Duration,
     /// Length of the generator's warm-up (bounds a separate warm-up run).
     pub warmup: Duration,

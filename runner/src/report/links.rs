@@ -39,40 +39,34 @@ pub fn predicted_rps(in_flight: f64, rps0: f64, rtt0_s: f64, rtt_s: f64) -> Opti
 
 /// One group per server x runtime x mode x write x workload x load measured over two or more links.
 pub fn link_groups(run: &Run) -> Vec<LinkGroup> {
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for c in run.cells.iter().filter(|c| c.link.is_some()) {
-        let link = c.link.as_ref().expect("filtered");
-        let key = format!(
-            "{}/{}/{}/{}/{}/{}",
-            c.server,
-            crate::config::matrix::runtime_key(&c.runtime, c.version.as_deref()),
-            c.mode,
-            c.write,
-            c.workload,
-            link.load
-        );
-        if !keys.iter().any(|(k, _)| *k == key) {
-            keys.push((key, link.load.clone()));
+    // Cells that differ only in their link share this key (the load is the one before the link).
+    let key = |c: &CellResult| {
+        c.link.as_ref().map(|link| {
+            format!(
+                "{}/{}/{}/{}/{}/{}",
+                c.server,
+                crate::config::matrix::runtime_key(&c.runtime, c.version.as_deref()),
+                c.mode,
+                c.write,
+                c.workload,
+                link.load
+            )
+        })
+    };
+    let mut groups: Vec<(String, Vec<&CellResult>)> = Vec::new();
+    for c in &run.cells {
+        let Some(k) = key(c) else { continue };
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, cells)) => cells.push(c),
+            None => groups.push((k, vec![c])),
         }
     }
-    keys.into_iter()
-        .filter_map(|(key, load)| {
-            let mut cells: Vec<&CellResult> = run
-                .cells
-                .iter()
-                .filter(|c| {
-                    c.link.as_ref().is_some_and(|l| l.load == load)
-                        && format!(
-                            "{}/{}/{}/{}/{}/{load}",
-                            c.server,
-                            crate::config::matrix::runtime_key(&c.runtime, c.version.as_deref()),
-                            c.mode,
-                            c.write,
-                            c.workload
-                        ) == key
-                })
-                .collect();
-            (cells.len() >= 2).then(|| group(&mut cells, &load))
+    groups
+        .into_iter()
+        .filter(|(_, cells)| cells.len() >= 2)
+        .map(|(_, mut cells)| {
+            let load = cells[0].link.as_ref().expect("keyed").load.clone();
+            group(&mut cells, &load)
         })
         .collect()
 }
