@@ -216,6 +216,7 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     }
     run.launches = outcome.launches;
     run.timing.window_s = outcome.window_s;
+    run.timing.remeasure_s = outcome.remeasure_s;
     Ok(outcome.busy_s)
 }
 
@@ -289,13 +290,14 @@ fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Resul
     let (failed, skipped) = (count(Status::Failed), count(Status::Skipped));
     let t = &run.timing;
     eprintln!(
-        "{} cells: {} ok, {skipped} skipped, {failed} failed · {} round(s) · wall {:.0} s: build {:.0} s, measuring {:.0} s, of which inside measured windows {:.0} s = {:.0}% of the wall time",
+        "{} cells: {} ok, {skipped} skipped, {failed} failed · {} round(s) · wall {:.0} s: build {:.0} s, measuring {:.0} s (of it {:.0} s measuring disturbed windows again), of which inside measured windows {:.0} s = {:.0}% of the wall time",
         run.cells.len(),
         run.cells.len() - failed - skipped,
         matrix.settings.repeats,
         t.wall_s,
         t.build_s,
         t.load_s,
+        t.remeasure_s,
         t.window_s,
         t.window_s / t.wall_s.max(1e-9) * 100.0,
     );

@@ -77,6 +77,13 @@ pub struct Settings {
     /// The hosts the generator runs on; with several, k6 splits each load among them with its
     /// execution segments.
     pub generator_hosts: Vec<String>,
+    /// An open-model window in which the hypervisor stole more than this share (%) of the
+    /// machine's CPU time is disturbed: its tail is the host's pauses. Such windows are measured
+    /// again after the rounds while `remeasure` lasts.
+    pub steal_limit_pct: f64,
+    /// Time after the rounds for measuring disturbed open-model windows again ("0s": never).
+    #[serde(with = "super::duration")]
+    pub remeasure: Duration,
 }
 
 impl Default for Settings {
@@ -92,6 +99,8 @@ impl Default for Settings {
             ready_timeout: Duration::from_secs(30),
             server_host: "local".into(),
             generator_hosts: vec!["local".into()],
+            steal_limit_pct: 1.0,
+            remeasure: Duration::ZERO,
         }
     }
 }
@@ -581,6 +590,12 @@ fn validate_settings(settings: &Settings) -> std::result::Result<(), String> {
     if settings.repeats == 0 {
         return Err("settings.repeats is 0: use 1 or more".into());
     }
+    if !(settings.steal_limit_pct > 0.0 && settings.steal_limit_pct <= 100.0) {
+        return Err(format!(
+            "settings.steal_limit_pct is {}: give a share of CPU time above 0 and at most 100, e.g. 1.0",
+            settings.steal_limit_pct
+        ));
+    }
     Ok(())
 }
 
@@ -924,6 +939,13 @@ vus = 50
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"a-b\" is not a CPU list"), "{err}");
+        let err = parse(&GOOD.replace("[settings]", "[settings]\nsteal_limit_pct = 0.0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("steal_limit_pct is 0") && err.contains("above 0"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod causes;
 pub mod error;
 pub mod launch;
 mod prepare;
+pub mod remeasure;
 pub mod rounds;
 pub mod summarize;
 pub mod threads;
@@ -106,6 +107,7 @@ impl Plan<'_> {
             partial: false,
             rounds: Vec::new(),
             estimates: Default::default(),
+            disturbed: Vec::new(),
             ratio: None,
         }
     }
@@ -129,12 +131,12 @@ impl Plan<'_> {
         }
     }
 
-    /// One window of this cell in `round`, after `warmup` of load that is not counted, offering
-    /// `rate` requests per second (open model).
+    /// One window of this cell, after `warmup` of load that is not counted, offering `rate`
+    /// requests per second (open model); `label` ("r2", "r2-again1") names its logs.
     fn window_spec(
         &self,
         base: &str,
-        round: u32,
+        label: &str,
         warmup: Duration,
         rate: u32,
     ) -> Result<WindowSpec<'_>, CellError> {
@@ -144,7 +146,7 @@ impl Plan<'_> {
         let tag = self
             .launch
             .logs
-            .join(format!("{:03}-{generator}-r{round}", self.index));
+            .join(format!("{:03}-{generator}-{label}", self.index));
         Ok(WindowSpec {
             invocation: Invocation::for_window(&WindowRequest {
                 generator: &self.generator,
@@ -181,6 +183,8 @@ pub struct CellRun<'p, 'a> {
     pub rss_end_kb: Option<u64>,
     /// Why it stopped being measured; it is not measured in later rounds.
     pub failure: Option<CellError>,
+    /// Disturbed windows measured again after the rounds.
+    pub remeasured: remeasure::Remeasured,
 }
 
 impl<'p, 'a> CellRun<'p, 'a> {
@@ -193,6 +197,7 @@ impl<'p, 'a> CellRun<'p, 'a> {
             rss_peak_kb: 0,
             rss_end_kb: None,
             failure: None,
+            remeasured: Default::default(),
         }
     }
 
@@ -210,6 +215,13 @@ impl<'p, 'a> CellRun<'p, 'a> {
         result.rounds = summary.rounds;
         result.estimates = summary.estimates;
         result.flags = summary.flags;
+        for round in &mut result.rounds {
+            round.remeasured = self.remeasured.rounds.contains(&round.round);
+        }
+        let generator_cpus = self.plan.context().generator_cpus;
+        result.disturbed = (self.remeasured.set_aside.iter())
+            .map(|(round, w)| summarize::round_figures(*round, w, generator_cpus))
+            .collect();
         if self.plan.cell.load.model == crate::config::LoadModel::Hostile {
             result
                 .flags

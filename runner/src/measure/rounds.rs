@@ -6,8 +6,10 @@
 use std::time::Instant;
 
 use super::launch::{LaunchRecord, Started};
+use super::remeasure::{next_round, PASSES};
 use super::window::run_window;
 use super::{warm_requests, CellError, CellRun, Plan};
+use crate::config::LoadModel;
 use crate::results::{CellResult, LaunchResult};
 use crate::schedule::{round_order, Group};
 use crate::setup::Decision;
@@ -31,6 +33,8 @@ pub struct Outcome {
     pub window_s: f64,
     /// Seconds spent measuring at all: launches, warm-ups and windows.
     pub busy_s: f64,
+    /// Of `busy_s`, the seconds spent measuring disturbed windows again after the rounds.
+    pub remeasure_s: f64,
 }
 
 /// Runs `rounds` rounds over the plans (grouped by `groups`) in the order `seed` gives.
@@ -50,6 +54,7 @@ pub fn measure_rounds(
         launches: Vec::new(),
         window_s: 0.0,
         busy_s: 0.0,
+        remeasure_s: 0.0,
     };
     'rounds: for round in 0..rounds {
         for (group, order) in round_order(groups, seed, round) {
@@ -60,25 +65,23 @@ pub fn measure_rounds(
                 .into_iter()
                 .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
                 .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let started = Instant::now();
-            let mut serving = Serving {
-                tag: format!("L{group:02}-r{round}"),
-                key: &groups[group].key,
-                round,
-                server: None,
-                launches: Vec::new(),
-                records: Vec::new(),
-                window_s: 0.0,
-            };
-            let result = serving.serve(&mut runs, &members, observer);
-            outcome.busy_s += started.elapsed().as_secs_f64();
-            outcome.window_s += serving.window_s;
-            outcome.launches.extend(serving.finish());
-            result?;
+            let visits: Vec<(usize, u32)> = members.iter().map(|&i| (i, round)).collect();
+            let serving = Serving::new(format!("L{group:02}-r{round}"), &groups[group].key, round);
+            serving.run(&mut runs, &visits, &members, observer, &mut outcome)?;
         }
+    }
+    if let Some(settings) = plans.first().map(|(plan, _)| plan.settings) {
+        let started = Instant::now();
+        remeasure(
+            &mut runs,
+            groups,
+            seed,
+            rounds,
+            settings,
+            observer,
+            &mut outcome,
+        )?;
+        outcome.remeasure_s = started.elapsed().as_secs_f64();
     }
     outcome.cells = plans
         .iter()
@@ -95,6 +98,57 @@ pub fn measure_rounds(
         })
         .collect();
     Ok(outcome)
+}
+
+/// After the rounds, while `settings.remeasure` lasts: each open-model cell's most disturbed
+/// window measured again, group by group, in up to `PASSES` visits (each in its own shuffled
+/// order). See `remeasure` for the rule.
+fn remeasure(
+    runs: &mut [Option<CellRun>],
+    groups: &[Group],
+    seed: u64,
+    rounds: u32,
+    settings: &crate::config::Settings,
+    observer: &mut dyn Observer,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    let limit = settings.steal_limit_pct;
+    let deadline = Instant::now() + settings.remeasure;
+    for pass in 1..=PASSES {
+        for (group, order) in round_order(groups, seed, rounds + pass) {
+            if sys::interrupted() || Instant::now() >= deadline {
+                return Ok(());
+            }
+            let members: Vec<usize> = order
+                .into_iter()
+                .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
+                .collect();
+            let visits: Vec<(usize, u32)> = members
+                .iter()
+                .filter_map(|&i| {
+                    let run = runs[i].as_ref()?;
+                    (run.plan.cell.load.model == LoadModel::Open)
+                        .then(|| next_round(&run.windows, limit))?
+                        .map(|round| (i, round))
+                })
+                .collect();
+            let Some(&(_, round)) = visits.first() else {
+                continue;
+            };
+            let mut serving = Serving::new(
+                format!("L{group:02}-again{pass}"),
+                &groups[group].key,
+                round,
+            );
+            serving.again = Some(Again {
+                pass,
+                limit,
+                deadline,
+            });
+            serving.run(runs, &visits, &members, observer, outcome)?;
+        }
+    }
+    Ok(())
 }
 
 /// The rate a cell offers (open model): its load's, or its share of the req/s its peak load
@@ -137,11 +191,21 @@ fn still_answers(started: &Started, plan: &Plan) -> Option<CellError> {
     }
 }
 
-/// One group's server in one round.
+/// Measuring again after the rounds: which visit, the steal limit, and when the time is up.
+#[derive(Clone, Copy)]
+struct Again {
+    pass: u32,
+    limit: f64,
+    deadline: Instant,
+}
+
+/// One group's server in one round (or one visit of measuring again).
 struct Serving<'k> {
     tag: String,
     key: &'k str,
+    /// The round its launch is counted in (measuring again: the first window's round).
     round: u32,
+    again: Option<Again>,
     /// The running server and the index of its launch in `launches` and `records`.
     server: Option<(Started, usize)>,
     launches: Vec<LaunchResult>,
@@ -149,17 +213,63 @@ struct Serving<'k> {
     window_s: f64,
 }
 
-impl Serving<'_> {
-    /// Each member cell gets its window, a fresh server when there is none (or it died).
+impl<'k> Serving<'k> {
+    fn new(tag: String, key: &'k str, round: u32) -> Self {
+        Serving {
+            tag,
+            key,
+            round,
+            again: None,
+            server: None,
+            launches: Vec::new(),
+            records: Vec::new(),
+            window_s: 0.0,
+        }
+    }
+
+    /// Serves the visits (cell, round) and adds what it took to `outcome`; `members` are the
+    /// group's cells still measured (a share finds its peak's window among them).
+    fn run(
+        mut self,
+        runs: &mut [Option<CellRun>],
+        visits: &[(usize, u32)],
+        members: &[usize],
+        observer: &mut dyn Observer,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        if visits.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let result = self.serve(runs, visits, members, observer);
+        outcome.busy_s += started.elapsed().as_secs_f64();
+        outcome.window_s += self.window_s;
+        outcome.launches.extend(self.finish());
+        result
+    }
+
+    /// Whether one more window (with a fresh server's warm-up) ends before the remeasure time
+    /// is up; always, in the rounds.
+    fn fits(&self, settings: &crate::config::Settings) -> bool {
+        self.again.is_none_or(|again| {
+            Instant::now() + settings.duration + settings.warmup <= again.deadline
+        })
+    }
+
+    /// Each visited cell gets its window, a fresh server when there is none (or it died).
     fn serve(
         &mut self,
         runs: &mut [Option<CellRun>],
+        visits: &[(usize, u32)],
         members: &[usize],
         observer: &mut dyn Observer,
     ) -> anyhow::Result<()> {
         let mut first_window = true;
-        for (position, &i) in members.iter().enumerate() {
-            let run = runs[i].as_mut().expect("members have runs");
+        for (position, &(i, round)) in visits.iter().enumerate() {
+            let run = runs[i].as_mut().expect("visits have runs");
+            if !self.fits(run.plan.settings) {
+                return Ok(());
+            }
             if self.server.is_none() {
                 match self.start(run, observer) {
                     Ok(()) => first_window = true,
@@ -167,8 +277,8 @@ impl Serving<'_> {
                     Err(e) => {
                         // The same server would fail the same way for every cell it serves.
                         let record = self.records.last().cloned().unwrap_or_default();
-                        for &j in &members[position..] {
-                            let failed = runs[j].as_mut().expect("members have runs");
+                        for &(j, _) in &visits[position..] {
+                            let failed = runs[j].as_mut().expect("visits have runs");
                             failed.failure = Some(e.clone());
                             failed.launches.push(record.clone());
                             observer.measured(&failed.result())?;
@@ -177,12 +287,13 @@ impl Serving<'_> {
                     }
                 }
             }
-            let rate = offered_rate(runs, members, i, self.round);
-            let run = runs[i].as_mut().expect("members have runs");
-            let outcome = rate.and_then(|rate| self.window(run, first_window, rate, observer));
-            // Ctrl-C stops every child at once: whatever failed after it is not a measurement.
+            let rate = offered_rate(runs, members, i, round);
+            let run = runs[i].as_mut().expect("visits have runs");
+            let outcome =
+                rate.and_then(|rate| self.window(run, first_window, round, rate, observer));
+            // Ctrl-C stops every child at once: whatever failed after it is not a measurement
+            // (and `window` kept nothing it measured once Ctrl-C came).
             if crate::sys::interrupted() {
-                run.windows.retain(|(round, _)| *round != self.round);
                 return Ok(());
             }
             if let Err(e) = outcome {
@@ -209,6 +320,7 @@ impl Serving<'_> {
         self.launches.push(LaunchResult {
             key: self.key.to_string(),
             round: self.round,
+            again: self.again.is_some(),
             cells: Vec::new(),
             startup_ms: record.startup_ms,
             first_request_ms: record.first_request_ms,
@@ -222,11 +334,13 @@ impl Serving<'_> {
         Ok(())
     }
 
-    /// Warm requests, then one window of `run`'s load, with the server's memory sampled.
+    /// Warm requests, then one window of `run`'s load in `round`, with the server's memory
+    /// sampled. The window is the round's, or (measuring again) it may take a disturbed one's place.
     fn window(
         &mut self,
         run: &mut CellRun,
         first: bool,
+        round: u32,
         rate: u32,
         observer: &dyn Observer,
     ) -> Result<(), CellError> {
@@ -234,10 +348,16 @@ impl Serving<'_> {
         let plan = run.plan;
         self.launches[*launch].cells.push(plan.cell.id.clone());
         run.launches.push(self.records[*launch].clone());
+        let (label, doing) = match self.again {
+            None => (format!("r{round}"), format!("round {}", round + 1)),
+            Some(again) => (
+                format!("r{round}-again{}", again.pass),
+                format!("round {} again (host steal)", round + 1),
+            ),
+        };
         observer.phase(&format!(
-            "{} · round {} · {}",
+            "{} · {doing} · {}",
             plan.cell.id,
-            self.round + 1,
             plan.cell.load.generator().name()
         ));
         run.warm_ms
@@ -247,7 +367,7 @@ impl Serving<'_> {
         } else {
             plan.settings.rewarm
         };
-        let spec = plan.window_spec(&started.base, self.round, warmup, rate)?;
+        let spec = plan.window_spec(&started.base, &label, warmup, rate)?;
         let sampler = Sampler::start(started.measured_pid);
         let window = match run_window(&started.server, started.measured_pid, &spec) {
             // A wall-clock step is the machine's, not the cell's: measure the window again.
@@ -275,8 +395,17 @@ impl Serving<'_> {
             }
         }
         let window = window?;
+        if crate::sys::interrupted() {
+            // Ctrl-C cut the generator short: not a whole window.
+            return Ok(());
+        }
         self.window_s += window.summary.elapsed_s;
-        run.windows.push((self.round, window));
+        match self.again {
+            None => run.windows.push((round, window)),
+            Some(again) => run
+                .remeasured
+                .take(&mut run.windows, round, window, again.limit),
+        }
         broken.map_or(Ok(()), Err)
     }
 

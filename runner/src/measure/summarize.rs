@@ -31,7 +31,7 @@ pub struct Summary {
 /// What one window says, per round: throughput, latency, and CPU per completed request. The CPU
 /// readings span the generator's whole process, which sent exactly the requests it counted (its
 /// warm-up ran as a process of its own); shares of a CPU are taken over its own measured time.
-fn round_figures(round: u32, w: &Window, generator_cpus: usize) -> RoundFigures {
+pub fn round_figures(round: u32, w: &Window, generator_cpus: usize) -> RoundFigures {
     let s = &w.summary;
     let requests = s.requests as f64;
     let cpu_s = w.server_cpu.0 + w.server_cpu.1;
@@ -48,6 +48,7 @@ fn round_figures(round: u32, w: &Window, generator_cpus: usize) -> RoundFigures 
         server_cpu_us_per_request: (requests >= 1.0).then(|| cpu_s / requests * 1e6),
         generator_cpu_pct: share(w.generator_cpu_s).map(|pct| pct / generator_cpus.max(1) as f64),
         steal_pct: w.steal_pct,
+        remeasured: false,
     }
 }
 

@@ -453,7 +453,7 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
 /// The page-level notice: the baselines' req/s varied too much across rounds, or the hypervisor
 /// stole CPU time inside the windows (or both).
 fn noise_notice(run: &Run) -> Option<String> {
-    let notices: Vec<String> = [spread_notice(run), steal_notice(run)]
+    let notices: Vec<String> = [spread_notice(run), steal_notice(run), remeasure_notice(run)]
         .into_iter()
         .flatten()
         .collect();
@@ -465,7 +465,12 @@ fn steal_notice(run: &Run) -> Option<String> {
     let steals: Vec<f64> = run
         .cells
         .iter()
-        .flat_map(|c| c.rounds.iter().filter_map(|r| r.steal_pct))
+        .flat_map(|c| {
+            c.rounds
+                .iter()
+                .chain(&c.disturbed)
+                .filter_map(|r| r.steal_pct)
+        })
         .collect();
     let typical = crate::stats::median(&steals)?;
     let worst = steals.iter().copied().fold(0.0, f64::max);
@@ -477,6 +482,45 @@ fn steal_notice(run: &Run) -> Option<String> {
             steals.len()
         )
     })
+}
+
+/// Open-model windows the host disturbed: how many were measured again and replaced, and how
+/// many rounds kept a disturbed window.
+fn remeasure_notice(run: &Run) -> Option<String> {
+    let limit = run.settings.steal_limit_pct;
+    let open = || {
+        run.cells
+            .iter()
+            .filter(|c| c.load_model == crate::config::LoadModel::Open)
+    };
+    let replaced = open()
+        .flat_map(|c| &c.rounds)
+        .filter(|r| r.remeasured)
+        .count();
+    let still = open()
+        .flat_map(|c| &c.rounds)
+        .filter(|r| r.steal_pct.is_some_and(|s| s > limit))
+        .count();
+    let attempts = open().map(|c| c.disturbed.len()).sum::<usize>() - replaced;
+    if replaced + still == 0 {
+        return None;
+    }
+    let again = if run.settings.remeasure.is_zero() {
+        "this run measures none again (settings.remeasure = \"0s\")".to_string()
+    } else {
+        format!(
+            "{replaced} of them were measured again after the rounds and replaced by one the host left alone \
+             (`remeasured` in latest.json; what they replaced is in each cell's `disturbed`), in {:.0} s of the {} \
+             allowed ({attempts} more attempts were disturbed too)",
+            run.timing.remeasure_s,
+            humantime::format_duration(run.settings.remeasure),
+        )
+    };
+    Some(format!(
+        "{} open-model windows had more than {limit}% of the machine's CPU time stolen: {again}; {still} rounds \
+         keep a disturbed window.",
+        replaced + still
+    ))
 }
 
 /// The baselines' req/s varied too much across rounds.
@@ -885,6 +929,42 @@ mod tests {
         assert!(notice.contains("stole 6.0%"), "{notice}");
         assert!(notice.contains("over 6 windows, up to 12%"), "{notice}");
         assert!(!notice.contains("coefficient of variation"), "{notice}");
+    }
+
+    #[test]
+    fn windows_measured_again_are_counted_on_the_page() {
+        let mut run = with_rounds(&[("native/current-thread", [3000.0, 3000.0, 3000.0])]);
+        run.settings.remeasure = std::time::Duration::from_secs(90);
+        run.timing.remeasure_s = 31.0;
+        let cell = &mut run.cells[0];
+        cell.load_model = crate::config::LoadModel::Open;
+        for (r, s) in cell.rounds.iter_mut().zip([0.4, 0.2, 0.9]) {
+            r.steal_pct = Some(s);
+        }
+        assert_eq!(page(&run, None).noise_notice, None, "nothing disturbed");
+        run.cells[0].rounds[2].steal_pct = Some(9.0);
+        // Round 0 was measured again (its 14% window set aside, one more attempt at 6%);
+        // round 2 still holds a disturbed window.
+        run.cells[0].rounds[0].remeasured = true;
+        let aside = |steal| crate::results::RoundFigures {
+            steal_pct: Some(steal),
+            ..run.cells[0].rounds[0].clone()
+        };
+        run.cells[0].disturbed = vec![aside(6.0), aside(14.0)];
+        let notice = page(&run, None).noise_notice.unwrap();
+        assert!(
+            notice.contains("2 open-model windows had more than 1%"),
+            "{notice}"
+        );
+        assert!(notice.contains("1 of them were measured again"), "{notice}");
+        assert!(
+            notice.contains("in 31 s of the 1m 30s allowed (1 more attempts"),
+            "{notice}"
+        );
+        assert!(
+            notice.contains("1 rounds keep a disturbed window"),
+            "{notice}"
+        );
     }
 
     #[test]

@@ -203,8 +203,9 @@ impl Flag {
                 "Host steal: this is a virtual machine, and its host ran other guests on its CPUs while server or \
                  generator had work. Each steal is a pause of milliseconds that lands on whichever request was in \
                  flight, so the tail (p99, max) measures the host's scheduling, not the server; medians and CPU per \
-                 request are barely touched. Remedy: dedicated or bare-metal CPUs, or a quieter hour (the run records \
-                 steal per window, so reruns show when it fell)."
+                 request are barely touched. Remedy: dedicated or bare-metal CPUs, a longer `remeasure` (disturbed \
+                 windows are measured again after the rounds while it lasts), or a quieter hour (the run records steal \
+                 per window, so reruns show when it fell)."
             }
             Flag::RequestErrors { .. } => {
                 "Errors: req/s counts failures too. Remedy: read the server log in the run directory; lower the load if \

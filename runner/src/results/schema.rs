@@ -156,6 +156,11 @@ pub struct CellResult {
     /// Median, 95% interval and CV over rounds of the figures cells are compared by.
     #[serde(default)]
     pub estimates: Estimates,
+    /// Open-model windows set aside because the hypervisor stole more than the run's
+    /// `steal_limit_pct` inside them, each replaced by a later window of the same round that it did
+    /// not disturb (`remeasured` on that round), or measured again without success.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disturbed: Vec<RoundFigures>,
     /// req/s and CPU per request relative to the baseline cell (native current-thread of the same
     /// server language, workload, load and write strategy), paired by round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +204,10 @@ pub struct RoundFigures {
     /// Share (%) of the machine's CPU time stolen by the hypervisor inside the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal_pct: Option<f64>,
+    /// Measured after the rounds, in place of this round's window that the host disturbed (the
+    /// disturbed one is in the cell's `disturbed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remeasured: bool,
 }
 
 /// Estimates over rounds (`null` when not measured).
@@ -244,6 +253,9 @@ pub struct LaunchResult {
     /// "server/runtime/mode/write".
     pub key: String,
     pub round: u32,
+    /// Started after the rounds to measure disturbed windows again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub again: bool,
     /// The cells it served, in the order it served them.
     pub cells: Vec<String>,
     pub startup_ms: Option<f64>,
@@ -281,6 +293,9 @@ pub struct Timing {
     /// Time inside measured windows only (what the figures come from).
     #[serde(default)]
     pub window_s: f64,
+    /// Of `load_s`, the time spent measuring disturbed windows again after the rounds.
+    #[serde(default)]
+    pub remeasure_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
