@@ -99,7 +99,7 @@ impl Default for Settings {
             ready_timeout: Duration::from_secs(30),
             server_host: "local".into(),
             generator_hosts: vec!["local".into()],
-            steal_limit_pct: 1.0,
+            steal_limit_pct: 0.3,
             remeasure: Duration::ZERO,
         }
     }
@@ -592,7 +592,7 @@ fn validate_settings(settings: &Settings) -> std::result::Result<(), String> {
     }
     if !(settings.steal_limit_pct > 0.0 && settings.steal_limit_pct <= 100.0) {
         return Err(format!(
-            "settings.steal_limit_pct is {}: give a share of CPU time above 0 and at most 100, e.g. 1.0",
+            "settings.steal_limit_pct is {}: give a share of CPU time above 0 and at most 100, e.g. 0.3",
             settings.steal_limit_pct
         ));
     }

@@ -935,6 +935,7 @@ mod tests {
     fn windows_measured_again_are_counted_on_the_page() {
         let mut run = with_rounds(&[("native/current-thread", [3000.0, 3000.0, 3000.0])]);
         run.settings.remeasure = std::time::Duration::from_secs(90);
+        run.settings.steal_limit_pct = 1.0;
         run.timing.remeasure_s = 31.0;
         let cell = &mut run.cells[0];
         cell.load_model = crate::config::LoadModel::Open;
