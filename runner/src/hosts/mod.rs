@@ -249,23 +249,30 @@ impl Topology {
             )
             .ok()
             .and_then(|l| l.split_once(':').map(|(_, m)| m.trim().to_string()));
-            let version = run_at(
-                &g.place,
-                &[generator.display().to_string(), "version".into()],
-            )
-            .or_else(|_| {
-                run_at(
-                    &g.place,
-                    &[generator.display().to_string(), "--version".into()],
-                )
-            })
-            .with_context(|| format!("host {:?}: cannot run {}", g.host, generator.display()))?;
-            let version = version
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            // Each generator's own way of printing its version (wrk -v exits 1 after it).
+            let printed: Vec<String> = ["version", "--version", "-v"]
+                .iter()
+                .filter_map(|arg| {
+                    printed_at(&g.place, &[generator.display().to_string(), (*arg).into()]).ok()
+                })
+                .collect();
+            let line = |text: &String| {
+                text.lines()
+                    .find(|l| local_version.is_none_or(|v| l.contains(v)))
+                    .map(|l| l.trim().to_string())
+            };
+            let version = printed
+                .iter()
+                .find_map(line)
+                .or_else(|| {
+                    printed
+                        .iter()
+                        .find_map(|t| t.lines().next().map(|l| l.trim().to_string()))
+                })
+                .filter(|v| !v.is_empty())
+                .with_context(|| {
+                    format!("host {:?}: cannot run {}", g.host, generator.display())
+                })?;
             if let Some(local) = local_version {
                 anyhow::ensure!(
                     version.contains(local),
@@ -318,6 +325,22 @@ impl Drop for Topology {
 /// Runs a short command at `place` and returns its stdout.
 fn run_at(place: &Place, argv: &[String]) -> Result<String> {
     sys::process::checked_output(&place.wrap(argv, &[], ""))
+}
+
+/// What `argv` printed at `place` (stdout, then stderr), whatever its exit status.
+fn printed_at(place: &Place, argv: &[String]) -> Result<String> {
+    let wrapped = place.wrap(argv, &[], "");
+    let (program, args) = wrapped.split_first().context("empty command")?;
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 /// This run's directory for host state (ssh keys, sshd configs, the delayer's control file):

@@ -119,7 +119,11 @@ pub fn start_in(net: &Network, host: &str, cpus: &str, work: &Path) -> Result<(T
     std::fs::copy(client_key.with_extension("pub"), &authorized)?;
     let host_pub = std::fs::read_to_string(host_key.with_extension("pub"))?;
     let known_hosts = dir.join("known_hosts");
-    std::fs::write(&known_hosts, format!("[{address}]:{PORT} {host_pub}"))?;
+    // OpenSSH looks a host on the default port up by its bare name, on others as [name]:port.
+    std::fs::write(
+        &known_hosts,
+        format!("{address},[{address}]:{PORT} {host_pub}"),
+    )?;
     let config = dir.join("sshd_config");
     std::fs::write(&config, sshd_config(&address, &host_key, &authorized))?;
     // Privilege separation wants its empty directory.
@@ -147,14 +151,14 @@ pub fn start_in(net: &Network, host: &str, cpus: &str, work: &Path) -> Result<(T
             bail!("sshd in host {host:?} exited: {}", daemon.log_tail(5));
         }
         let probe = target.remote_argv(&["true".into()], &[], "");
-        let ok = sys::process::checked_output(&probe).is_ok();
-        if ok {
+        let tried = sys::process::checked_output(&probe);
+        let Err(refused) = tried else {
             return Ok((target, daemon));
-        }
+        };
         if Instant::now() > deadline {
             daemon.stop();
             bail!(
-                "sshd in host {host:?} did not accept the runner's key within 10 s: {}",
+                "sshd in host {host:?} did not accept the runner's key within 10 s: ssh said {refused:#}; sshd said {}",
                 daemon.log_tail(5)
             );
         }
