@@ -203,7 +203,9 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     }
     let groups = crate::schedule::groups(&matrix.cells);
     let seed = matrix.settings.seed.expect("set when the run starts");
+    let awake = keep_cpus_awake(&matrix.settings)?;
     let outcome = measure_rounds(&plans, &groups, rounds, seed, &mut observer)?;
+    drop(awake);
     bar.finish_and_clear();
     run.cells = outcome.cells;
     crate::results::ratios::attach(&mut run.cells);
@@ -218,6 +220,29 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     run.timing.window_s = outcome.window_s;
     run.timing.remeasure_s = outcome.remeasure_s;
     Ok(outcome.busy_s)
+}
+
+/// While the cells are measured: one lowest-priority spinning thread on each of the server's and
+/// the generator's CPUs, when the matrix asks for it (`settings.keep_cpus_awake`).
+fn keep_cpus_awake(
+    settings: &crate::config::Settings,
+) -> Result<Option<crate::sys::awake::KeepAwake>> {
+    if !settings.keep_cpus_awake {
+        return Ok(None);
+    }
+    let mut cpus = Vec::new();
+    for list in [&settings.server_cpus, &settings.generator_cpus] {
+        cpus.extend(crate::config::cpus::parse_cpu_list(list).map_err(anyhow::Error::msg)?);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    crate::sys::awake::KeepAwake::start(&cpus)
+        .map(Some)
+        .map_err(|e| {
+            e.context(
+                "settings.keep_cpus_awake: set it to false to measure with CPUs that may halt",
+            )
+        })
 }
 
 /// The progress bar and the cell files, as the rounds report.

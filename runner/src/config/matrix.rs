@@ -84,6 +84,10 @@ pub struct Settings {
     /// Time after the rounds for measuring disturbed open-model windows again ("0s": never).
     #[serde(with = "super::duration")]
     pub remeasure: Duration,
+    /// Keep the server's and generator's CPUs from halting while cells are measured (a
+    /// lowest-priority spinning thread on each), so no request waits for the hypervisor to wake a
+    /// halted virtual CPU (`sys::awake`).
+    pub keep_cpus_awake: bool,
 }
 
 impl Default for Settings {
@@ -101,6 +105,7 @@ impl Default for Settings {
             generator_hosts: vec!["local".into()],
             steal_limit_pct: 0.3,
             remeasure: Duration::ZERO,
+            keep_cpus_awake: false,
         }
     }
 }

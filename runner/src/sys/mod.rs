@@ -1,6 +1,7 @@
 //! The operating system side: child processes (pinned, grouped, stopped on every exit path),
 //! what /proc says about them, a background sampler, and loopback ports.
 
+pub mod awake;
 pub mod limits;
 pub mod net;
 pub mod process;
