@@ -487,21 +487,10 @@ impl RuntimeDef {
 
     /// Runs the version command and extracts the version with `version_pattern`.
     pub fn version(&self, bin: &Path) -> Result<String> {
-        let output = Command::new(bin)
-            .args(&self.version_args)
-            .output()
-            .with_context(|| {
-                format!(
-                    "cannot run {} {}",
-                    bin.display(),
-                    self.version_args.join(" ")
-                )
-            })?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let argv: Vec<String> = std::iter::once(bin.display().to_string())
+            .chain(self.version_args.iter().cloned())
+            .collect();
+        let text = crate::sys::process::printed_output(&argv)?;
         parse_version(self.version_pattern.as_deref(), &text).with_context(|| {
             format!(
                 "{} {}: no version in its output {:?}",

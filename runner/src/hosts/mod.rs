@@ -329,18 +329,7 @@ fn run_at(place: &Place, argv: &[String]) -> Result<String> {
 
 /// What `argv` printed at `place` (stdout, then stderr), whatever its exit status.
 fn printed_at(place: &Place, argv: &[String]) -> Result<String> {
-    let wrapped = place.wrap(argv, &[], "");
-    let (program, args) = wrapped.split_first().context("empty command")?;
-    let out = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {program}"))?;
-    Ok(format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
+    sys::process::printed_output(&place.wrap(argv, &[], ""))
 }
 
 /// This run's directory for host state (ssh keys, sshd configs, the delayer's control file):

@@ -61,10 +61,7 @@ pub fn measure_rounds(
             if sys::interrupted() {
                 break 'rounds;
             }
-            let members: Vec<usize> = order
-                .into_iter()
-                .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
-                .collect();
+            let members = still_measured(&runs, order);
             let visits: Vec<(usize, u32)> = members.iter().map(|&i| (i, round)).collect();
             let serving = Serving::new(format!("L{group:02}-r{round}"), &groups[group].key, round);
             serving.run(&mut runs, &visits, &members, observer, &mut outcome)?;
@@ -119,10 +116,7 @@ fn remeasure(
             if sys::interrupted() || Instant::now() >= deadline {
                 return Ok(());
             }
-            let members: Vec<usize> = order
-                .into_iter()
-                .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
-                .collect();
+            let members = still_measured(runs, order);
             let visits: Vec<(usize, u32)> = members
                 .iter()
                 .filter_map(|&i| {
@@ -149,6 +143,14 @@ fn remeasure(
         }
     }
     Ok(())
+}
+
+/// The cells of `order` that are measured and have not failed.
+fn still_measured(runs: &[Option<CellRun>], order: Vec<usize>) -> Vec<usize> {
+    order
+        .into_iter()
+        .filter(|&i| runs[i].as_ref().is_some_and(|r| r.failure.is_none()))
+        .collect()
 }
 
 /// The rate a cell offers (open model): its load's, or its share of the req/s its peak load
