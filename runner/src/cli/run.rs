@@ -222,7 +222,7 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     Ok(outcome.busy_s)
 }
 
-/// While the cells are measured: one lowest-priority spinning thread on each of the server's and
+/// While the cells are measured: one lowest-priority yielding thread on each of the server's and
 /// the generator's CPUs, when the matrix asks for it (`settings.keep_cpus_awake`).
 fn keep_cpus_awake(
     settings: &crate::config::Settings,

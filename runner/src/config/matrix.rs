@@ -85,7 +85,7 @@ pub struct Settings {
     #[serde(with = "super::duration")]
     pub remeasure: Duration,
     /// Keep the server's and generator's CPUs from halting while cells are measured (a
-    /// lowest-priority spinning thread on each), so no request waits for the hypervisor to wake a
+    /// lowest-priority yielding thread on each), so no request waits for the hypervisor to wake a
     /// halted virtual CPU (`sys::awake`).
     pub keep_cpus_awake: bool,
 }
@@ -456,17 +456,32 @@ impl LoadSpec {
         self.pipeline.unwrap_or(1).max(1)
     }
 
-    /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool.
+    /// Concurrency the generator uses: VUs, connections, or (open model) the VU pool or oha's
+    /// connections.
     pub fn concurrency(&self) -> u32 {
+        let rate = self.rate.unwrap_or(1);
         self.vus
             .or(self.connections())
-            .unwrap_or_else(|| open_model_vus(self.rate.unwrap_or(1)))
+            .unwrap_or(match self.generator() {
+                Generator::Oha => open_model_connections(rate),
+                _ => open_model_vus(rate),
+            })
     }
 }
 
 /// VUs pre-allocated for an open-model rate: enough for 100 ms latency at that rate, at least 10.
 pub fn open_model_vus(rate: u32) -> u32 {
     (rate / 10).clamp(10, 1000)
+}
+
+/// oha's connections for an open-model rate: enough for 10 ms of latency per request at that rate
+/// (Little's law; 20-50x what these rates see here), at least 10. oha opens them all as its window
+/// starts, and every connection set up there is a request waiting: 300 at 3,000 req/s (the VU
+/// pool's size) held the first requests up to 24 ms on native and doubled a 2 s window's p99; 30
+/// kept it under 6 ms. A server slower than that still shows it: a request waiting for a free
+/// connection counts from when it was due.
+pub fn open_model_connections(rate: u32) -> u32 {
+    (rate / 100).clamp(10, 1000)
 }
 
 /// One measurement: a point of the crossed dimensions.
@@ -881,6 +896,30 @@ vus = 50
             .iter()
             .any(|c| c.id == "rust/wasmtime/default/vectored/json/closed-50"));
         assert_eq!(m.settings.duration, Duration::from_secs(2));
+    }
+
+    /// oha opens only the connections its rate needs; k6 keeps its larger VU pool; a count the
+    /// load names wins.
+    #[test]
+    fn open_loads_size_their_connections_by_generator() {
+        let m = parse(&GOOD.replace(
+            "vus = 50",
+            "vus = 50\n[[load]]\nname = \"open-oha\"\nmodel = \"open\"\ngenerator = \"oha\"\n\
+             rate = 3000\n[[load]]\nname = \"open-k6\"\nmodel = \"open\"\nrate = 3000",
+        ))
+        .unwrap();
+        let concurrency = |load: &str| {
+            m.cells
+                .iter()
+                .find(|c| c.load.name == load)
+                .map(|c| c.load.concurrency())
+                .unwrap()
+        };
+        assert_eq!(concurrency("open-oha"), 30);
+        assert_eq!(concurrency("open-k6"), 300);
+        assert_eq!(concurrency("closed-50"), 50);
+        assert_eq!(open_model_connections(100), 10);
+        assert_eq!(open_model_connections(1_000_000), 1000);
     }
 
     #[test]
