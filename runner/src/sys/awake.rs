@@ -77,10 +77,21 @@ impl Drop for KeepAwake {
 
 /// Pins the calling thread to `cpu` at SCHED_IDLE.
 fn pin_idle(cpu: usize) -> Result<(), String> {
+    pin(cpu)?;
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: a plain syscall on the calling thread (pid 0) with an initialised argument.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        return Err(format!("SCHED_IDLE: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) -> Result<(), String> {
     if cpu >= libc::CPU_SETSIZE as usize {
         return Err(format!("CPU {cpu} is beyond what a CPU set holds"));
     }
-    // SAFETY: plain syscalls on the calling thread (pid 0) with initialised arguments.
+    // SAFETY: a plain syscall on the calling thread (pid 0) with an initialised CPU set.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
@@ -89,10 +100,6 @@ fn pin_idle(cpu: usize) -> Result<(), String> {
                 "sched_setaffinity: {}",
                 std::io::Error::last_os_error()
             ));
-        }
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
-            return Err(format!("SCHED_IDLE: {}", std::io::Error::last_os_error()));
         }
     }
     Ok(())
@@ -152,8 +159,11 @@ mod tests {
     /// not yet eligible to run, and a thread that only spun was picked instead and kept the CPU
     /// until the next tick: about 1% of such round trips took over a millisecond (wasmtime's
     /// 1-connection p99 was 4 ms, not 0.2). One that yields every turn gives the CPU back within
-    /// microseconds. The host's own pauses also make slow round trips, so the bound is half the
-    /// rate a tick-holding spinner gives and the best of three attempts counts.
+    /// microseconds. The host's own pauses make slow round trips too, and as many as the held
+    /// ticks: each attempt first measures without the keep-awake thread, and only an attempt
+    /// whose control is quiet (under 0.25% slow) counts. It passes under 0.5% slow beside the
+    /// thread, fails when two quiet attempts are over it, and skips, saying so, when the host
+    /// never stays quiet.
     #[test]
     fn a_thread_handed_work_beside_the_keep_awake_thread_is_not_held_for_a_tick() {
         let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,33 +172,41 @@ mod tests {
             return;
         }
         const TRIPS: usize = 4000;
-        let attempts_held = (0..3)
-            .map(|_| slow_round_trips(TRIPS))
-            .take_while(|&slow| slow * 200 >= TRIPS)
-            .count();
-        assert!(
-            attempts_held < 3,
-            "three times in a row over 0.5% of {TRIPS} round trips took more than 1 ms beside \
-             the keep-awake thread: it holds the CPU"
+        let mut attempts = Vec::new();
+        for _ in 0..4 {
+            let control = slow_round_trips(TRIPS, false);
+            if control * 400 >= TRIPS {
+                attempts.push((control, None));
+                continue;
+            }
+            let awake = slow_round_trips(TRIPS, true);
+            if awake * 200 < TRIPS {
+                return;
+            }
+            attempts.push((control, Some(awake)));
+            if attempts.iter().filter(|(_, awake)| awake.is_some()).count() == 2 {
+                panic!(
+                    "twice over 0.5% of {TRIPS} round trips took more than 1 ms beside the \
+                     keep-awake thread while under 0.25% did without it (without, with: \
+                     {attempts:?}): it holds the CPU"
+                );
+            }
+        }
+        eprintln!(
+            "SKIP: the host was too noisy to tell: without the keep-awake thread over 0.25% of \
+             {TRIPS} round trips took more than 1 ms (without, with: {attempts:?})"
         );
     }
 
-    /// Round trips over 1 ms through the three threads, with CPU 0 kept awake.
-    fn slow_round_trips(trips: usize) -> usize {
+    /// Round trips over 1 ms of `trips` through the three threads, with CPU 0 kept awake or not.
+    fn slow_round_trips(trips: usize, kept_awake: bool) -> usize {
         use std::sync::mpsc::channel;
         use std::time::{Duration, Instant};
-        let pin = |cpu: usize| {
-            // SAFETY: pins the calling thread, with an initialised CPU set.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(cpu, &mut set);
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
-        };
+        let pin = |cpu: usize| pin(cpu).unwrap();
         // Some work per hand-off, as a runtime's threads do.
         let work =
             |n: u64| std::hint::black_box((0..n).fold(0u64, |a, k| a ^ std::hint::black_box(k)));
-        let _awake = KeepAwake::start(&[0]).unwrap();
+        let _awake = kept_awake.then(|| KeepAwake::start(&[0]).unwrap());
         let (to_io, io_in) = channel::<()>();
         let (to_guest, guest_in) = channel::<()>();
         let (to_generator, generator_in) = channel::<()>();
