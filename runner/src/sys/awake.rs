@@ -145,6 +145,11 @@ mod tests {
         // SCHED_IDLE is policy 5.
         assert!(live.iter().all(|(_, policy)| policy == "5"), "{live:?}");
         drop(awake);
+        // Joined threads have finished; the kernel may list an exited thread for a moment more.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !tasks().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(tasks().is_empty(), "the spinners end with the guard");
         let err = KeepAwake::start(&[1000]).err().unwrap();
         assert!(
