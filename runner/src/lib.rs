@@ -6,6 +6,7 @@
 //! `report` (the page and its charts). `http` talks to servers for readiness and conformance;
 //! `stats` holds the arithmetic behind published figures.
 
+pub mod analysis;
 pub mod build;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod install;
 pub mod load;
 pub mod measure;
 pub mod paths;
+pub mod preflight;
 pub mod report;
 pub mod results;
 pub mod schedule;

@@ -117,7 +117,7 @@ fn native_and_wasm_containers_serve_beside_their_direct_cells_and_leave_nothing(
         .collect();
     assert_eq!(containers.len(), 2);
     if let Some(reason) = skipped_for_a_known_reason(&containers) {
-        skip("container cells", &reason);
+        skip_for_reason("container cells", "containerd", &reason);
         return;
     }
     for cell in &containers {
@@ -177,7 +177,7 @@ fn ctrl_c_during_a_container_cell_leaves_no_containerd_shim_or_container() {
             let cells: Vec<&CellResult> = run.cells.iter().collect();
             let reason = skipped_for_a_known_reason(&cells)
                 .expect("container cells neither ran nor were skipped");
-            skip("ctrl-c during a container cell", &reason);
+            skip_for_reason("ctrl-c during a container cell", "containerd", &reason);
             return;
         }
         assert!(

@@ -140,7 +140,7 @@ fn a_server_in_one_namespace_and_wrk_and_k6_in_another_see_the_links_round_trip(
     assert!(output.status.success(), "matrix run failed");
     let run = read_run(&out.join("latest.json"));
     if let Some(reason) = skipped_for_hosts(&run) {
-        skip("netns hosts", &reason);
+        skip_for_reason("netns hosts", "sshd", &reason);
         return;
     }
     assert_eq!(run.cells.len(), 4);
@@ -158,20 +158,20 @@ fn a_server_in_one_namespace_and_wrk_and_k6_in_another_see_the_links_round_trip(
             c.command
         );
     }
-    // A 20 ms round trip: every request waits at least that long; without it, far less.
+    // A 20 ms round trip: the delayer holds every packet half of it each way, so no request
+    // can be answered sooner (a bound the mechanism sets, whatever the host's speed). How much
+    // quicker the 0 ms link is depends on the host: printed, not asserted.
     for load in ["closed-10", "peak-10"] {
         let far = cell(&format!("{load}@rtt-20ms"));
         let near = cell(&format!("{load}@rtt-0ms"));
         assert_eq!(far.link.as_ref().unwrap().rtt_ms, 20.0);
+        assert_eq!(near.link.as_ref().unwrap().rtt_ms, 0.0);
         let (p50_far, p50_near) = (far.metrics.p50_ms.unwrap(), near.metrics.p50_ms.unwrap());
         assert!(
             p50_far >= 19.0,
             "{load}: p50 {p50_far} ms over a 20 ms link"
         );
-        assert!(
-            p50_near < 10.0,
-            "{load}: p50 {p50_near} ms over a 0 ms link"
-        );
+        eprintln!("{load}: p50 {p50_near:.3} ms over the 0 ms link, {p50_far:.3} ms over 20 ms");
         // Ten connections at >= 20 ms each cannot exceed 500 req/s.
         assert!(
             far.metrics.rps.unwrap() <= 520.0,
@@ -213,7 +213,7 @@ fn two_generator_hosts_one_over_ssh_split_one_k6_load_with_execution_segments() 
     assert!(output.status.success(), "matrix run failed");
     let run = read_run(&out.join("latest.json"));
     if let Some(reason) = skipped_for_hosts(&run) {
-        skip("ssh and segments", &reason);
+        skip_for_reason("ssh and segments", "sshd", &reason);
         return;
     }
     let cell = &run.cells[0];
@@ -289,7 +289,7 @@ fn ctrl_c_during_a_linked_window_leaves_no_namespace_delayer_or_process() {
         if let Ok(Some(_)) = child.try_wait() {
             let run = read_run(&out.join("latest.json"));
             let reason = skipped_for_hosts(&run).expect("the cell neither ran nor was skipped");
-            skip("ctrl-c during a linked window", &reason);
+            skip_for_reason("ctrl-c during a linked window", "sshd", &reason);
             return;
         }
         assert!(

@@ -165,8 +165,9 @@ fn headless(browser: &str, profile: &Path) -> Command {
 #[test]
 fn index_html_renders_tables_and_every_chart_in_chromium() {
     let Some(browser) = chromium() else {
-        skip(
+        skip_for_missing(
             "index_html_renders_tables_and_every_chart_in_chromium",
+            "chromium",
             "Chromium is not installed (apt-get install chromium; `make test` tries)",
         );
         return;

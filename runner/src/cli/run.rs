@@ -164,6 +164,7 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         generator_floors: Vec::new(),
         images: Default::default(),
         topology: None,
+        preflight: None,
     };
     run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)
@@ -203,7 +204,18 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     }
     let groups = crate::schedule::groups(&matrix.cells);
     let seed = matrix.settings.seed.expect("set when the run starts");
-    let awake = keep_cpus_awake(&matrix.settings)?;
+    let preflight = crate::preflight::run(&matrix.settings);
+    eprintln!(
+        "pre-flight: keep the CPUs awake: {} ({})",
+        if preflight.keep_awake.enabled {
+            "yes"
+        } else {
+            "no"
+        },
+        preflight.keep_awake.reason
+    );
+    let awake = keep_cpus_awake(&matrix.settings, preflight.keep_awake.enabled)?;
+    run.preflight = Some(preflight);
     let outcome = measure_rounds(&plans, &groups, rounds, seed, &mut observer)?;
     drop(awake);
     bar.finish_and_clear();
@@ -223,11 +235,12 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
 }
 
 /// While the cells are measured: one lowest-priority yielding thread on each of the server's and
-/// the generator's CPUs, when the matrix asks for it (`settings.keep_cpus_awake`).
+/// the generator's CPUs, when the pre-flight decided so (`settings.keep_cpus_awake`).
 fn keep_cpus_awake(
     settings: &crate::config::Settings,
+    enabled: bool,
 ) -> Result<Option<crate::sys::awake::KeepAwake>> {
-    if !settings.keep_cpus_awake {
+    if !enabled {
         return Ok(None);
     }
     let mut cpus = Vec::new();
@@ -240,7 +253,7 @@ fn keep_cpus_awake(
         .map(Some)
         .map_err(|e| {
             e.context(
-                "settings.keep_cpus_awake: set it to false to measure with CPUs that may halt",
+                "settings.keep_cpus_awake: set it to false (or \"auto\") to measure with CPUs that may halt",
             )
         })
 }

@@ -86,8 +86,58 @@ pub struct Settings {
     pub remeasure: Duration,
     /// Keep the server's and generator's CPUs from halting while cells are measured (a
     /// lowest-priority yielding thread on each), so no request waits for the hypervisor to wake a
-    /// halted virtual CPU (`sys::awake`).
-    pub keep_cpus_awake: bool,
+    /// halted virtual CPU (`sys::awake`): `"auto"` (the pre-flight measures whether it helps on
+    /// this machine), `true` or `false`.
+    pub keep_cpus_awake: KeepAwakeSetting,
+}
+
+/// `settings.keep_cpus_awake`: decided by the pre-flight on this machine, or forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeepAwakeSetting {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl KeepAwakeSetting {
+    /// As the matrix file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeepAwakeSetting::Auto => "auto",
+            KeepAwakeSetting::On => "true",
+            KeepAwakeSetting::Off => "false",
+        }
+    }
+}
+
+impl Serialize for KeepAwakeSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            KeepAwakeSetting::Auto => s.serialize_str("auto"),
+            KeepAwakeSetting::On => s.serialize_bool(true),
+            KeepAwakeSetting::Off => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeepAwakeSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(KeepAwakeSetting::On),
+            Raw::Bool(false) => Ok(KeepAwakeSetting::Off),
+            Raw::Text(t) if t == "auto" => Ok(KeepAwakeSetting::Auto),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "keep_cpus_awake = {t:?}: expected \"auto\" (measure whether it helps here), true or false"
+            ))),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -105,7 +155,7 @@ impl Default for Settings {
             generator_hosts: vec!["local".into()],
             steal_limit_pct: 0.3,
             remeasure: Duration::ZERO,
-            keep_cpus_awake: false,
+            keep_cpus_awake: KeepAwakeSetting::Auto,
         }
     }
 }

@@ -7,12 +7,7 @@ use super::schema::Environment;
 /// The machine and toolchain; the hostname only when `record_host`.
 pub fn capture(root: &std::path::Path, record_host: bool) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let cpu_model = crate::sys::procfs::cpu_model_of(&cpuinfo);
     Environment {
         cpu_model,
         cpus: std::thread::available_parallelism()

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod environment;
 pub mod flags;
 pub mod floors;
+pub mod preflight;
 pub mod privacy;
 pub mod ratios;
 pub mod schema;

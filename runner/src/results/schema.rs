@@ -325,4 +325,7 @@ pub struct Run {
     /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
     #[serde(default)]
     pub images: BTreeMap<String, crate::build::image::Image>,
+    /// What the machine said about itself before the rounds, and whether its CPUs were kept awake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<super::preflight::Preflight>,
 }

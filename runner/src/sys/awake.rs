@@ -87,7 +87,7 @@ fn pin_idle(cpu: usize) -> Result<(), String> {
 }
 
 /// Pins the calling thread to `cpu`.
-fn pin(cpu: usize) -> Result<(), String> {
+pub fn pin(cpu: usize) -> Result<(), String> {
     if cpu >= libc::CPU_SETSIZE as usize {
         return Err(format!("CPU {cpu} is beyond what a CPU set holds"));
     }
@@ -105,12 +105,13 @@ fn pin(cpu: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Tests that start keep-awake threads count or time them: one at a time.
+#[cfg(test)]
+pub(crate) static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The tests count the process's keep-awake threads: one at a time.
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// The threads spin where they were pinned, at SCHED_IDLE, and stop when dropped.
     #[test]
@@ -146,7 +147,7 @@ mod tests {
         assert!(live.iter().all(|(_, policy)| policy == "5"), "{live:?}");
         drop(awake);
         // Joined threads have finished; the kernel may list an exited thread for a moment more.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !tasks().is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
@@ -156,98 +157,5 @@ mod tests {
             format!("{err:#}").contains("cannot keep CPU 1000 awake"),
             "{err:#}"
         );
-    }
-
-    /// A request's path through a runtime: a thread on another CPU (the generator) wakes an I/O
-    /// thread beside the keep-awake thread, which hands the request to a third (the guest's) and
-    /// blocks; the third answers. A woken thread that has had more than its share of the CPU is
-    /// not yet eligible to run, and a thread that only spun was picked instead and kept the CPU
-    /// until the next tick: about 1% of such round trips took over a millisecond (wasmtime's
-    /// 1-connection p99 was 4 ms, not 0.2). One that yields every turn gives the CPU back within
-    /// microseconds. The host's own pauses make slow round trips too, and as many as the held
-    /// ticks: each attempt first measures without the keep-awake thread, and only an attempt
-    /// whose control is quiet (under 0.25% slow) counts. It passes under 0.5% slow beside the
-    /// thread, fails when two quiet attempts are over it, and skips, saying so, when the host
-    /// never stays quiet.
-    #[test]
-    fn a_thread_handed_work_beside_the_keep_awake_thread_is_not_held_for_a_tick() {
-        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-            eprintln!("SKIP: needs two CPUs");
-            return;
-        }
-        const TRIPS: usize = 4000;
-        let mut attempts = Vec::new();
-        for _ in 0..4 {
-            let control = slow_round_trips(TRIPS, false);
-            if control * 400 >= TRIPS {
-                attempts.push((control, None));
-                continue;
-            }
-            let awake = slow_round_trips(TRIPS, true);
-            if awake * 200 < TRIPS {
-                return;
-            }
-            attempts.push((control, Some(awake)));
-            if attempts.iter().filter(|(_, awake)| awake.is_some()).count() == 2 {
-                panic!(
-                    "twice over 0.5% of {TRIPS} round trips took more than 1 ms beside the \
-                     keep-awake thread while under 0.25% did without it (without, with: \
-                     {attempts:?}): it holds the CPU"
-                );
-            }
-        }
-        eprintln!(
-            "SKIP: the host was too noisy to tell: without the keep-awake thread over 0.25% of \
-             {TRIPS} round trips took more than 1 ms (without, with: {attempts:?})"
-        );
-    }
-
-    /// Round trips over 1 ms of `trips` through the three threads, with CPU 0 kept awake or not.
-    fn slow_round_trips(trips: usize, kept_awake: bool) -> usize {
-        use std::sync::mpsc::channel;
-        use std::time::{Duration, Instant};
-        let pin = |cpu: usize| pin(cpu).unwrap();
-        // Some work per hand-off, as a runtime's threads do.
-        let work =
-            |n: u64| std::hint::black_box((0..n).fold(0u64, |a, k| a ^ std::hint::black_box(k)));
-        let _awake = kept_awake.then(|| KeepAwake::start(&[0]).unwrap());
-        let (to_io, io_in) = channel::<()>();
-        let (to_guest, guest_in) = channel::<()>();
-        let (to_generator, generator_in) = channel::<()>();
-        let io = std::thread::spawn(move || {
-            pin(0);
-            while io_in.recv().is_ok() {
-                work(2000);
-                if to_guest.send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        let guest = std::thread::spawn(move || {
-            pin(0);
-            while guest_in.recv().is_ok() {
-                work(4000);
-                if to_generator.send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        let slow = std::thread::spawn(move || {
-            pin(1);
-            (0..trips)
-                .filter(|_| {
-                    let sent = Instant::now();
-                    to_io.send(()).unwrap();
-                    generator_in.recv().unwrap();
-                    sent.elapsed() > Duration::from_millis(1)
-                })
-                .count()
-        })
-        .join()
-        .unwrap();
-        io.join().unwrap();
-        guest.join().unwrap();
-        slow
     }
 }

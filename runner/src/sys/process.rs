@@ -269,14 +269,24 @@ mod tests {
             .map(String::from)
             .to_vec();
         let mut child = spawn_pinned("0", &argv, &[], &dir.path().join("log")).unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let tree = super::super::procfs::process_tree(child.pid);
+        // Until the shell has started its sleeps (a liveness wait, generous on a loaded host).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut tree = super::super::procfs::process_tree(child.pid);
+        while tree.len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            tree = super::super::procfs::process_tree(child.pid);
+        }
         assert!(tree.len() >= 2, "expected sh and its sleeps, got {tree:?}");
         child.stop();
-        std::thread::sleep(Duration::from_millis(100));
+        let alive = |pid: &i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while tree.iter().any(alive) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for pid in tree {
-            let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.contains(") Z "));
+            let alive = alive(&pid);
             assert!(!alive, "process {pid} survived stop()");
         }
     }

@@ -46,6 +46,16 @@ pub fn steal_pct(start: (u64, u64), end: (u64, u64)) -> Option<f64> {
     (total > 0).then(|| stolen as f64 / total as f64 * 100.0)
 }
 
+/// The first "model name" of /proc/cpuinfo's text, or "unknown".
+pub fn cpu_model_of(cpuinfo: &str) -> String {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Clock ticks per second, the unit of /proc's CPU times.
 pub fn clock_ticks_per_second() -> f64 {
     clock_ticks()

@@ -77,6 +77,60 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
 }
 
+/// What `make test` installs (`.ci/run` calls it): a test that lacks one of these in CI has found a
+/// broken install, not a machine without the tool.
+pub const INSTALLED_BY_MAKE_TEST: &[&str] = &[
+    "k6",
+    "wasmtime",
+    "wasmtime@46.0.1",
+    "go",
+    "oha",
+    "wrk",
+    "containerd",
+    "runc",
+    "shim-wasmtime",
+    "chromium",
+    "sshd",
+    "iptables",
+    "perf",
+    "valgrind",
+];
+
+/// Running under CI (`CI=true`, as `.ci/run` is run).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips for want of `tool`, visibly; in CI a tool that `make test` installs must be there, so
+/// its absence fails the test instead.
+pub fn skip_for_missing(test: &str, tool: &str, why: &str) {
+    if in_ci() && INSTALLED_BY_MAKE_TEST.contains(&tool) {
+        panic!("{test}: {tool} is missing although `make test` installs it: {why}");
+    }
+    skip(test, why);
+}
+
+/// A runner's skip reason for cells that need parts `make test` installs: without root it is a
+/// plain skip, otherwise in CI the part is missing and the test fails.
+pub fn skip_for_reason(test: &str, tool: &str, reason: &str) {
+    let no_root = ["need root", "root needed", "run the matrix as root"];
+    if no_root.iter().any(|r| reason.contains(r)) {
+        skip(test, reason);
+    } else {
+        skip_for_missing(test, tool, reason);
+    }
+}
+
+/// Finds a runtime release the way the runner does: `TOOLS_DIR` (or `.tools/`) first, then the
+/// runtime's environment override.
+pub fn runtime_version_present(runtime: &str, version: &str) -> bool {
+    let defs = runner::config::RuntimeDefs::load(&repo_root().join("runtimes")).unwrap();
+    defs.get(runtime).is_some_and(|def| {
+        def.locate_version(&runner::paths::tools_dir(), version)
+            .is_ok()
+    })
+}
+
 /// The JSON as written, for checks of the published field names themselves.
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(
