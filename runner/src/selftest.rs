@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::compare::{Verdict, ASSUMED_RUN_NOISE};
+use crate::analysis::compare::{Verdict, ASSUMED_RUN_NOISE};
+use crate::analysis::stats::{differs_paired, paired_ratio, Change, RunNoise};
 use crate::results::{CellResult, Run, Status};
-use crate::stats::{differs_paired, paired_ratio, Change, RunNoise};
 
 /// The workload pair of the A/B check: B does 10% more work than A.
 pub const FAST: &str = "compute";
@@ -189,15 +189,17 @@ impl Verdicts {
             pairs,
             detected,
             detection_rate: rate(detected, pairs),
-            paired_resolution: crate::stats::median(&all(|t| &t.paired_half_widths)),
-            between_runs_resolution: crate::stats::median(&all(|t| &t.between_half_widths)),
+            paired_resolution: crate::analysis::stats::median(&all(|t| &t.paired_half_widths)),
+            between_runs_resolution: crate::analysis::stats::median(&all(|t| {
+                &t.between_half_widths
+            })),
             run_noise: run_noise(tries, None),
         }
     }
 
     /// A/A at or below the false-change rate the confidence allows, and A/B at 90% or more.
     pub fn pass(&self) -> bool {
-        self.false_change_rate <= 1.0 - crate::stats::CONFIDENCE + 1e-9
+        self.false_change_rate <= 1.0 - crate::analysis::stats::CONFIDENCE + 1e-9
             && self.detection_rate >= 0.9
     }
 }
@@ -217,7 +219,7 @@ mod tests {
         }))
         .unwrap();
         c.repeats_rps = rps.to_vec();
-        c.metrics.rps = crate::stats::median(rps);
+        c.metrics.rps = crate::analysis::stats::median(rps);
         c.rounds = rps
             .iter()
             .enumerate()
@@ -229,7 +231,8 @@ mod tests {
             .collect();
         c.ratio = ratio.map(|rounds| Ratio {
             baseline: "rust/native/current-thread/single/compute/peak-50".into(),
-            rps: crate::stats::Estimate::of(rounds),
+            rps: crate::analysis::stats::Estimate::of(rounds),
+            rps_bound: None,
             rps_rounds: rounds.to_vec(),
             cpu: None,
         });

@@ -220,7 +220,7 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
         .count();
     // Ties as the library ranks the recorded run (view::tests checks the ranking itself).
     let run = read_run(&dir.path().join("fixture-run/run.json"));
-    let ties = runner::report::view::page(&run, None)
+    let ties = runner::report::view::page(&run, &runner::analysis::analyze(&run), None)
         .sections
         .iter()
         .flat_map(|s| &s.rows)
@@ -249,4 +249,131 @@ fn index_html_renders_tables_and_every_chart_in_chromium() {
         "screenshot missing or blank"
     );
     eprintln!("screenshot kept at {}", shot.display());
+}
+
+/// The page and `matrix export` read one analysis: every figure on the page is a figure of the
+/// export, the same number (and interval), and nothing the page leaves out ("–") is exported. On
+/// the fixture and on the published run.
+#[test]
+fn every_figure_on_the_page_is_the_exported_one() {
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture(dir.path());
+    let fixture_run = dir.path().join("fixture-run");
+    agree(&fixture_run, &["--run", fixture_run.to_str().unwrap()]);
+    let published = repo_root().join("results");
+    if published.join("latest.json").is_file() {
+        agree(&published, &["--out", published.to_str().unwrap()]);
+    }
+}
+
+fn agree(dir: &Path, source: &[&str]) {
+    use runner::export::MetricRow;
+    use runner::report::format::Figure;
+    let run = match dir.join("latest.json").is_file() {
+        true => read_run(&dir.join("latest.json")),
+        false => read_run(&dir.join("run.json")),
+    };
+    let out = if dir.join("latest.json").is_file() {
+        dir.to_path_buf()
+    } else {
+        dir.parent().unwrap().parent().unwrap_or(dir).to_path_buf()
+    };
+    let mut args = vec!["export", "--format", "json"];
+    args.extend_from_slice(source);
+    let output = run_matrix(&args);
+    assert!(output.status.success());
+    let rows: Vec<MetricRow> = serde_json::from_slice(&output.stdout).unwrap();
+    let find =
+        |cell: &str, metric: &str| rows.iter().find(|r| r.cell == cell && r.metric == metric);
+    let mut checked = 0;
+    let mut check = |cell: &str, metric: &str, f: &Figure, with_interval: bool| match (
+        f.value,
+        find(cell, metric),
+    ) {
+        (None, None) => {}
+        (Some(v), Some(r)) => {
+            assert_eq!(
+                v, r.value,
+                "{cell} {metric}: page {} vs export {}",
+                f.text, r.value
+            );
+            if with_interval {
+                assert_eq!(
+                    f.interval,
+                    r.lower.zip(r.upper),
+                    "{cell} {metric}: {}",
+                    f.text
+                );
+            }
+            checked += 1;
+        }
+        (v, r) => panic!(
+            "{cell} {metric}: the page shows {:?} ({v:?}), the export {r:?}",
+            f.text
+        ),
+    };
+    let (analysis, previous) = runner::published::analysis_of(&out, &run);
+    let page = runner::report::view::page(&run, &analysis, previous);
+    for row in page
+        .sections
+        .iter()
+        .flat_map(|s| &s.rows)
+        .chain(&page.not_measured)
+    {
+        if !row.status.starts_with("ok") {
+            continue;
+        }
+        let id = row.id.as_str();
+        check(id, "rps", &row.rps, true);
+        check(id, "rps_x_native", &row.ratio, true);
+        check(id, "cpu_us_per_request", &row.cpu_per_request, true);
+        check(id, "cpu_x_native", &row.cpu_cost, true);
+        for (metric, f) in [
+            ("median_round_p50_ms", &row.p50),
+            ("median_round_p95_ms", &row.p95),
+            ("median_round_p99_ms", &row.p99),
+            ("median_round_p999_ms", &row.p999),
+            ("receiving_avg_ms", &row.receiving),
+            ("rss_peak_mb", &row.rss),
+            ("startup_ms", &row.startup),
+        ] {
+            check(id, metric, f, false);
+        }
+    }
+    for p in &page.direct_vs_container {
+        check(&p.container_id, "rps_x_direct", &p.rps_ratio, true);
+        check(&p.container_id, "cpu_x_direct", &p.cpu_ratio, true);
+    }
+    for r in page.across_versions.iter().flat_map(|g| &g.rows) {
+        if r.vs_newest.text != "newest" {
+            check(&r.id, "rps_x_newest", &r.vs_newest, true);
+            check(&r.id, "cpu_x_newest", &r.cpu_vs_newest, true);
+        }
+    }
+    for p in page
+        .curves
+        .iter()
+        .flat_map(|c| &c.series)
+        .flat_map(|s| &s.points)
+    {
+        check(&p.id, "p50_ms", &p.p50, true);
+        check(&p.id, "p99_ms", &p.p99, true);
+        check(&p.id, "offered_rps", &p.offered, false);
+    }
+    for p in page
+        .scaling
+        .iter()
+        .flat_map(|s| &s.series)
+        .flat_map(|s| &s.points)
+    {
+        if p.status == "ok" {
+            check(&p.id, "rps", &p.rps, true);
+            check(&p.id, "median_round_p99_ms", &p.p99, false);
+        }
+    }
+    eprintln!(
+        "{}: {checked} figures on the page, each the exported one",
+        dir.display()
+    );
+    assert!(checked > 20, "too few figures checked: {checked}");
 }

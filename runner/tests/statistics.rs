@@ -57,15 +57,15 @@ fn a_known_slowdown_is_ranked_below_and_its_ratio_found_round_by_round() {
     // How far apart the two cells are is this host's business on this day: reported, not
     // asserted (the deterministic known answer, instructions per request, is checked by the
     // diagnosis tests). What must hold whatever the host does: the claims agree with each other.
-    let cost = runner::stats::paired_ratio(&b.cpu_by_round(), &a.cpu_by_round()).unwrap();
+    let cost = runner::analysis::stats::paired_ratio(&b.cpu_by_round(), &a.cpu_by_round()).unwrap();
     let by_round = |c: &CellResult| c.rps_by_round();
-    let ratio = runner::stats::paired_ratio(&by_round(b), &by_round(a)).unwrap();
+    let ratio = runner::analysis::stats::paired_ratio(&by_round(b), &by_round(a)).unwrap();
     eprintln!("compute-double against compute here: CPU per request {cost:?}, req/s {ratio:?}");
     for e in [cost, ratio] {
         assert!(e.lo <= e.median && e.median <= e.hi && e.n == 5, "{e:?}");
     }
-    let ranks = runner::stats::ranks(&[by_round(a), by_round(b)]);
-    let told_apart = runner::stats::differs_paired(&by_round(b), &by_round(a));
+    let ranks = runner::analysis::stats::ranks(&[by_round(a), by_round(b)]);
+    let told_apart = runner::analysis::stats::differs_paired(&by_round(b), &by_round(a));
     assert_eq!(
         told_apart,
         ratio.lo > 1.0 || ratio.hi < 1.0,

@@ -10,9 +10,9 @@
 //! `MIN_GAIN` for the threads to be used. Otherwise they are not: a setting that was not shown to
 //! help is left off. The slow trips (over 1 ms) and the steal in each arm are reported beside it.
 
+use crate::analysis::stats::Estimate;
 use crate::config::matrix::KeepAwakeSetting;
 use crate::results::preflight::{ArmFigures, AwakeDecision, AwakeVerdict, HandoffBlock};
-use crate::stats::Estimate;
 
 /// A round trip over this long waited for a host wake-up or a scheduler tick, not for work.
 pub const SLOW_TRIP_NS: u64 = 1_000_000;
@@ -35,7 +35,7 @@ pub fn block_figures(awake: bool, trips_ns: &[u64], steal_pct: Option<f64>) -> H
         awake,
         trips: sorted.len() as u32,
         slow: sorted.iter().filter(|&&ns| ns > SLOW_TRIP_NS).count() as u32,
-        mean_us: crate::stats::mean(&sorted.iter().map(|&ns| us(ns)).collect::<Vec<_>>())
+        mean_us: crate::analysis::stats::mean(&sorted.iter().map(|&ns| us(ns)).collect::<Vec<_>>())
             .unwrap_or(0.0),
         median_us: at(0.5),
         p99_us: at(0.99),
@@ -49,7 +49,8 @@ fn arm(blocks: &[&HandoffBlock]) -> Option<ArmFigures> {
         return None;
     }
     let median_of = |f: fn(&HandoffBlock) -> f64| {
-        crate::stats::median(&blocks.iter().map(|b| f(b)).collect::<Vec<_>>()).unwrap_or(0.0)
+        crate::analysis::stats::median(&blocks.iter().map(|b| f(b)).collect::<Vec<_>>())
+            .unwrap_or(0.0)
     };
     let steals: Vec<f64> = blocks.iter().filter_map(|b| b.steal_pct).collect();
     Some(ArmFigures {
@@ -62,7 +63,7 @@ fn arm(blocks: &[&HandoffBlock]) -> Option<ArmFigures> {
             / trips as f64,
         median_us: median_of(|b| b.median_us),
         p99_us: median_of(|b| b.p99_us),
-        steal_pct: crate::stats::mean(&steals),
+        steal_pct: crate::analysis::stats::mean(&steals),
     })
 }
 

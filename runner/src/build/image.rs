@@ -3,7 +3,7 @@
 //! timestamps, owners, modes and order, so the same build gives the same digest.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use oci_spec::image::{
@@ -12,6 +12,8 @@ use oci_spec::image::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+
+pub use crate::results::records::Image;
 
 /// What an image holds and how it starts.
 #[derive(Debug, Clone)]
@@ -46,27 +48,6 @@ impl Platform {
         let (os, arch) = self.os_arch();
         format!("{os}/{arch}")
     }
-}
-
-/// A written image and its sizes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Image {
-    /// Name and tag it imports as, e.g. "docker.io/wasm-bench/rust-wasip2:3f2a9c1e0b7d".
-    pub reference: String,
-    #[serde(skip)]
-    pub tarball: PathBuf,
-    /// sha256 of the manifest: the image's identity.
-    pub digest: String,
-    pub platform: String,
-    /// The image's entrypoint, e.g. "/server.wasm".
-    pub entrypoint: String,
-    /// The build itself (the one file in the image).
-    #[serde(default)]
-    pub build_bytes: u64,
-    /// What a registry transfers: manifest, config and the gzipped layer.
-    pub compressed_bytes: u64,
-    /// What it unpacks to: the layer's tar, unzipped (about the build's own size).
-    pub uncompressed_bytes: u64,
 }
 
 /// Writes `<out>/<name>.oci.tar` and returns the image.

@@ -28,7 +28,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => crate::results::read_run(&args.out.join("latest.json"))
             .context("run `make matrix` first, or pass --run results/runs/<id>")?,
     };
-    let text = write(args.format, &rows(&run))?;
+    let out = match &args.run {
+        Some(dir) => dir
+            .parent()
+            .and_then(|p| p.parent())
+            .unwrap_or(&args.out)
+            .to_path_buf(),
+        None => args.out.clone(),
+    };
+    let (analysis, _) = crate::published::analysis_of(&out, &run);
+    let text = write(args.format, &rows(&run, &analysis))?;
     match &args.output {
         Some(path) => crate::results::write_atomic(path, text.as_bytes())?,
         None => print!("{text}"),

@@ -220,9 +220,7 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     drop(awake);
     bar.finish_and_clear();
     run.cells = outcome.cells;
-    crate::results::ratios::attach(&mut run.cells);
-    run.generator_floors = crate::results::floors::floors(&run.cells);
-    crate::results::floors::attach(&mut run.cells, &run.generator_floors);
+    crate::analysis::publish(run);
     for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
         if !(process::interrupted() && cell.rounds.is_empty()) {
             eprintln!("{}", summary_line(cell.index, matrix.cells.len(), cell));

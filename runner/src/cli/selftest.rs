@@ -87,7 +87,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         report.verdicts.changed,
         report.verdicts.compared,
         report.verdicts.false_change_rate * 100.0,
-        (1.0 - crate::stats::CONFIDENCE) * 100.0,
+        (1.0 - crate::analysis::stats::CONFIDENCE) * 100.0,
         report.verdicts.detected,
         report.verdicts.pairs,
         report.verdicts.detection_rate * 100.0

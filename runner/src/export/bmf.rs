@@ -41,7 +41,8 @@ mod tests {
     /// `value` and optional numeric `lower_value` / `upper_value`, and nothing else.
     #[test]
     fn the_documented_shape() {
-        let rows = super::super::rows(&super::super::fixture());
+        let run = super::super::fixture();
+        let rows = super::super::rows(&run, &crate::analysis::analyze(&run));
         let v: serde_json::Value = serde_json::from_str(&write(&rows).unwrap()).unwrap();
         let benchmarks = v.as_object().unwrap();
         assert!(!benchmarks.is_empty());

@@ -16,7 +16,8 @@ mod tests {
 
     #[test]
     fn a_header_and_a_row_per_figure() {
-        let rows = super::super::rows(&super::super::fixture());
+        let run = super::super::fixture();
+        let rows = super::super::rows(&run, &crate::analysis::analyze(&run));
         let text = write(&rows).unwrap();
         let mut r = ::csv::Reader::from_reader(text.as_bytes());
         let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();

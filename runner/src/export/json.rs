@@ -12,7 +12,8 @@ mod tests {
 
     #[test]
     fn an_array_of_rows() {
-        let rows = super::super::rows(&super::super::fixture());
+        let run = super::super::fixture();
+        let rows = super::super::rows(&run, &crate::analysis::analyze(&run));
         let v: serde_json::Value = serde_json::from_str(&write(&rows).unwrap()).unwrap();
         let array = v.as_array().unwrap();
         assert_eq!(array.len(), rows.len());

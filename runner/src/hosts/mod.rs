@@ -10,13 +10,13 @@ pub mod delay;
 mod netns;
 mod ssh;
 
+pub use crate::results::records::{HostRecord, TopologyRecord};
 pub use ssh::remote_cpu_seconds;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{HostKind, HostSpec, LinkSpec, Settings};
 use crate::sys::{self, Managed};
@@ -58,33 +58,6 @@ pub struct GeneratorPlace {
     pub host: String,
     pub place: Place,
     pub cpus: String,
-}
-
-/// What the results say about the topology.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TopologyRecord {
-    pub server_host: String,
-    pub generator_hosts: Vec<String>,
-    /// Each host: its kind and what it reported (kernel, the generator's version there).
-    pub hosts: Vec<HostRecord>,
-    /// The links measured, in matrix order ("rtt-10ms").
-    pub links: Vec<String>,
-    /// How the round trip is made: "nfqueue delayer" (this kernel has no netem).
-    pub delay_mechanism: Option<String>,
-    /// CPU seconds the delayer used over the run, and the CPUs it was pinned to.
-    pub delayer_cpu_s: Option<f64>,
-    pub delayer_cpus: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct HostRecord {
-    pub name: String,
-    pub kind: String,
-    pub kernel: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_model: Option<String>,
-    /// The generators found there, with the versions they reported.
-    pub tools: std::collections::BTreeMap<String, String>,
 }
 
 /// The places of one run, made by `Topology::build` and removed on drop (and on Ctrl-C).

@@ -156,7 +156,7 @@ pub fn trend_of(samples: &mut [f64]) -> Option<Trend> {
         p90: at(0.9),
         p95: at(0.95),
         p99: at(0.99),
-        p999: crate::stats::tail_supported(n as u64, 0.999).then(|| at(0.999)),
+        p999: crate::analysis::stats::tail_supported(n as u64, 0.999).then(|| at(0.999)),
     })
 }
 

@@ -10,24 +10,8 @@ pub mod wrk;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::{Generator, LoadSpec};
-
-/// Latency percentiles of one window (or one k6 trend), in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct Trend {
-    pub avg: f64,
-    pub min: f64,
-    pub med: f64,
-    pub max: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    /// Only where the generator reports it (oha).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p999: Option<f64>,
-}
+pub use crate::results::records::Trend;
 
 /// What any generator measured in one window, in one shape.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,8 @@
 //! page and in the JSON.
 
 use std::process::ExitStatus;
+
+use crate::results::measured::{Failure, FailureKind};
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -81,6 +83,33 @@ fn cause_text(cause: &Option<String>) -> String {
 }
 
 impl CellError {
+    /// The failure as the results record it for the analysis.
+    pub fn record(&self) -> Failure {
+        use FailureKind as K;
+        let (kind, cause) = match self {
+            CellError::Interrupted => (K::Interrupted, None),
+            CellError::Setup(_) => (K::Setup, None),
+            CellError::PrepareFailed { .. } => (K::PrepareFailed, None),
+            CellError::BuildFailed(_) => (K::BuildFailed, None),
+            CellError::NotBuilt => (K::BuildFailed, None),
+            CellError::ServerExited { .. } => (K::ServerExited, None),
+            CellError::NotReady { .. } => (K::NotReady, None),
+            CellError::WrongAnswer(_) => (K::WrongAnswer, None),
+            CellError::WarmRequest(_) => (K::WarmRequest, None),
+            CellError::ServerDied { cause, .. } => (K::ServerDied, cause.clone()),
+            CellError::StoppedAnswering { cause, .. } => (K::StoppedAnswering, cause.clone()),
+            CellError::WarmupHung { .. } | CellError::GeneratorHung { .. } => {
+                (K::GeneratorHung, None)
+            }
+            CellError::GeneratorReport(_) => (K::GeneratorReport, None),
+            CellError::NoRequests { .. } => (K::NoRequests, None),
+            CellError::NoMeasurement => (K::NoMeasurement, None),
+            CellError::NoPeak { .. } => (K::NoPeak, None),
+            CellError::ClockStepped { .. } => (K::ClockStepped, None),
+        };
+        Failure { kind, cause }
+    }
+
     /// Errors of the machinery (spawning, files) as setup errors, with their whole chain.
     pub fn setup(e: impl std::fmt::Display) -> CellError {
         CellError::Setup(format!("{e:#}"))

@@ -8,7 +8,6 @@ pub mod launch;
 mod prepare;
 pub mod remeasure;
 pub mod rounds;
-pub mod summarize;
 pub mod threads;
 pub mod window;
 
@@ -22,8 +21,9 @@ use crate::build::ArtifactKind;
 use crate::config::{Cell, Settings};
 use crate::http::{probe, Workload};
 use crate::load::{Invocation, WindowRequest};
-use crate::results::{CellResult, Metrics, Status};
-use window::{Window, WindowSpec};
+use crate::results::measured::{LaunchFigures, Measured};
+use crate::results::{CellResult, Status};
+use window::WindowSpec;
 
 /// Everything a cell needs, resolved by `setup`.
 pub struct Plan<'a> {
@@ -94,7 +94,7 @@ impl Plan<'_> {
             reason,
             runtime_version: self.launch.runtime_version.clone(),
             command: Vec::new(),
-            metrics: Metrics {
+            measured: Measured {
                 artifact_bytes: self
                     .kind
                     .and_then(|_| std::fs::metadata(&self.launch.artifact).ok())
@@ -102,6 +102,7 @@ impl Plan<'_> {
                 artifact_stripped_bytes: self.artifact_stripped_bytes,
                 ..Default::default()
             },
+            metrics: Default::default(),
             flags: Vec::new(),
             repeats_rps: Vec::new(),
             partial: false,
@@ -117,18 +118,13 @@ impl Plan<'_> {
             .ok_or_else(|| CellError::Setup("unknown workload".into()))
     }
 
-    fn context(&self) -> summarize::Context {
-        summarize::Context {
-            model: self.cell.load.model,
-            concurrency: self.cell.load.concurrency() * self.cell.load.depth(),
-            // Every generator host's pinned CPUs: with several, they share the load.
-            generator_cpus: self
-                .topology
-                .generators
-                .iter()
-                .map(|g| crate::config::cpus::cpu_count(&g.cpus))
-                .sum(),
-        }
+    /// The generator's pinned CPUs over every generator host: with several, they share the load.
+    fn generator_cpus(&self) -> usize {
+        self.topology
+            .generators
+            .iter()
+            .map(|g| crate::config::cpus::cpu_count(&g.cpus))
+            .sum()
     }
 
     /// One window of this cell, after `warmup` of load that is not counted, offering `rate`
@@ -174,122 +170,64 @@ impl Plan<'_> {
 /// What one cell has measured so far, over rounds.
 pub struct CellRun<'p, 'a> {
     pub plan: &'p Plan<'a>,
-    pub windows: Vec<(u32, Window)>,
-    /// The launches that served it (startup and prepare figures), one or more per round.
-    pub launches: Vec<LaunchRecord>,
-    pub warm_ms: Vec<f64>,
-    /// Peak RSS of the server's tree over this cell's windows, and RSS after its last one.
-    pub rss_peak_kb: u64,
-    pub rss_end_kb: Option<u64>,
+    /// Its windows, launches and memory, as the results record them.
+    pub measured: Measured,
+    /// The exact command of the first launch that served it.
+    pub command: Vec<String>,
     /// Why it stopped being measured; it is not measured in later rounds.
     pub failure: Option<CellError>,
-    /// Disturbed windows measured again after the rounds.
-    pub remeasured: remeasure::Remeasured,
 }
 
 impl<'p, 'a> CellRun<'p, 'a> {
     pub fn new(plan: &'p Plan<'a>) -> Self {
         CellRun {
             plan,
-            windows: Vec::new(),
-            launches: Vec::new(),
-            warm_ms: Vec::new(),
-            rss_peak_kb: 0,
-            rss_end_kb: None,
+            measured: Measured::default(),
+            command: Vec::new(),
             failure: None,
-            remeasured: Default::default(),
         }
     }
 
-    /// The cell's result from what it measured so far: `Ok` once a window finished and nothing
-    /// failed, else `Failed` with the reason (`partial` when some rounds finished first).
+    /// Adds what a launch that served one of its windows showed.
+    pub fn served_by(&mut self, record: &LaunchRecord) {
+        if self.command.is_empty() {
+            self.command = record.command.clone();
+        }
+        self.measured.launches.push(LaunchFigures {
+            startup_ms: record.startup_ms,
+            first_request_ms: record.first_request_ms,
+            rss_idle_kb: record.rss_idle_kb,
+            prepare_ms: record.prepare_ms,
+            prepared_bytes: record.prepared_bytes,
+        });
+    }
+
+    /// The cell as measured so far: `Ok` once a window finished and nothing failed, else
+    /// `Failed` with the reason (`partial` when some rounds finished first). Its figures are
+    /// derived from this by `analysis`.
     pub fn result(&self) -> CellResult {
         let mut result = self.plan.blank(Status::Failed, None);
-        if let Some(first) = self.launches.first() {
-            result.command = first.command.clone();
-        }
-        let launch_figures = self.launch_metrics(std::mem::take(&mut result.metrics));
-        let summary = summarize::summarize(&self.windows, self.plan.context(), launch_figures);
-        result.metrics = summary.metrics;
-        result.repeats_rps = summary.repeats_rps;
-        result.rounds = summary.rounds;
-        result.estimates = summary.estimates;
-        result.flags = summary.flags;
-        for round in &mut result.rounds {
-            round.remeasured = self.remeasured.rounds.contains(&round.round);
-        }
-        let generator_cpus = self.plan.context().generator_cpus;
-        result.disturbed = (self.remeasured.set_aside.iter())
-            .map(|(round, w)| summarize::round_figures(*round, w, generator_cpus))
-            .collect();
-        if self.plan.cell.load.model == crate::config::LoadModel::Hostile {
-            result
-                .flags
-                .extend(shut_out(&self.windows, self.plan.cell.load.concurrency()));
-        }
-        let offered: Vec<f64> = result.rounds.iter().filter_map(|r| r.offered_rps).collect();
-        if let Some(rate) = crate::stats::median(&offered) {
-            result.offered_rps = Some(rate.round() as u32);
-        }
+        result.command = self.command.clone();
+        let sizes = std::mem::take(&mut result.measured);
+        result.measured = Measured {
+            artifact_bytes: sizes.artifact_bytes,
+            artifact_stripped_bytes: sizes.artifact_stripped_bytes,
+            failure: self.failure.as_ref().map(CellError::record),
+            ..self.measured.clone()
+        };
+        let windows = &self.measured.windows;
         match &self.failure {
-            None if self.windows.is_empty() => {
+            None if windows.is_empty() => {
                 result.reason = Some(CellError::NoMeasurement.to_string())
             }
             None => result.status = Status::Ok,
             Some(e) => {
-                result.partial = !self.windows.is_empty();
+                result.partial = !windows.is_empty();
                 result.reason = Some(e.to_string());
-                if let CellError::ServerDied {
-                    cause: Some(cause), ..
-                }
-                | CellError::StoppedAnswering {
-                    cause: Some(cause), ..
-                } = e
-                {
-                    result.flags.push(crate::results::Flag::Broke {
-                        connections: self.plan.cell.load.concurrency(),
-                        cause: cause.clone(),
-                    });
-                }
             }
         }
         result
     }
-
-    /// Startup, prepare and memory figures: medians over the launches that served the cell; the
-    /// prepare time is the first launch's (later ones reuse its cached output).
-    fn launch_metrics(&self, mut m: Metrics) -> Metrics {
-        let median = |f: fn(&LaunchRecord) -> Option<f64>| {
-            crate::stats::median(&self.launches.iter().filter_map(f).collect::<Vec<_>>())
-        };
-        m.startup_ms = median(|l| l.startup_ms);
-        m.first_request_ms = median(|l| l.first_request_ms);
-        m.rss_idle_kb = median(|l| l.rss_idle_kb.map(|kb| kb as f64)).map(|kb| kb as u64);
-        m.prepare_ms = self.launches.first().and_then(|l| l.prepare_ms);
-        m.prepared_bytes = self.launches.first().and_then(|l| l.prepared_bytes);
-        m.warm_request_ms = crate::stats::median(&self.warm_ms);
-        m.rss_peak_kb = Some(self.rss_peak_kb).filter(|&kb| kb > 0);
-        m.rss_end_kb = self.rss_end_kb;
-        m
-    }
-}
-
-/// Hostile windows: fresh requests unanswered or slower than the bound, in any round.
-fn shut_out(windows: &[(u32, Window)], connections: u32) -> Option<crate::results::Flag> {
-    let bound_ms = crate::load::hostile::FRESH_REQUEST_BOUND.as_secs_f64() * 1000.0;
-    let failed: u64 = windows
-        .iter()
-        .map(|(_, w)| (w.summary.failed_rate * w.summary.requests as f64).round() as u64)
-        .sum();
-    let worst_ms = windows
-        .iter()
-        .filter_map(|(_, w)| w.summary.duration_ms.map(|d| d.max))
-        .fold(0.0, f64::max);
-    (failed > 0 || worst_ms > bound_ms).then_some(crate::results::Flag::ShutOut {
-        connections,
-        failed,
-        worst_ms,
-    })
 }
 
 /// Ten checked single requests before a window: the warm request latency (milliseconds each).

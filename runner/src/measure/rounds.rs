@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::launch::{LaunchRecord, Started};
-use super::remeasure::{next_round, PASSES};
+use super::remeasure::{next_round, take, PASSES};
 use super::window::run_window;
 use super::{warm_requests, CellError, CellRun, Plan};
 use crate::config::LoadModel;
@@ -122,7 +122,7 @@ fn remeasure(
                 .filter_map(|&i| {
                     let run = runs[i].as_ref()?;
                     (run.plan.cell.load.model == LoadModel::Open)
-                        .then(|| next_round(&run.windows, limit))?
+                        .then(|| next_round(&run.measured.windows, limit))?
                         .map(|round| (i, round))
                 })
                 .collect();
@@ -170,8 +170,8 @@ fn offered_rate(
         .iter()
         .filter_map(|&j| runs[j].as_ref())
         .filter(|r| r.plan.cell.load.name == peak && r.plan.cell.workload == cell.workload)
-        .flat_map(|r| r.windows.iter().filter(|(w, _)| *w == round))
-        .map(|(_, w)| (w.summary.rps() * share).round().max(1.0) as u32)
+        .flat_map(|r| r.measured.windows.iter().filter(|w| w.round == round))
+        .map(|w| (w.rps() * share).round().max(1.0) as u32)
         .next()
         .ok_or(CellError::NoPeak { peak })
 }
@@ -282,7 +282,7 @@ impl<'k> Serving<'k> {
                         for &(j, _) in &visits[position..] {
                             let failed = runs[j].as_mut().expect("visits have runs");
                             failed.failure = Some(e.clone());
-                            failed.launches.push(record.clone());
+                            failed.served_by(&record);
                             observer.measured(&failed.result())?;
                         }
                         return Ok(());
@@ -349,7 +349,7 @@ impl<'k> Serving<'k> {
         let (started, launch) = self.server.as_ref().expect("a started server");
         let plan = run.plan;
         self.launches[*launch].cells.push(plan.cell.id.clone());
-        run.launches.push(self.records[*launch].clone());
+        run.served_by(&self.records[*launch]);
         let (label, doing) = match self.again {
             None => (format!("r{round}"), format!("round {}", round + 1)),
             Some(again) => (
@@ -362,7 +362,8 @@ impl<'k> Serving<'k> {
             plan.cell.id,
             plan.cell.load.generator().name()
         ));
-        run.warm_ms
+        run.measured
+            .warm_ms
             .extend(warm_requests(&started.base, plan.workload()?)?);
         let warmup = if first {
             plan.settings.warmup
@@ -379,10 +380,9 @@ impl<'k> Serving<'k> {
             other => other,
         };
         let memory = sampler.finish();
-        run.rss_peak_kb = run
-            .rss_peak_kb
-            .max(memory.hwm_peak_kb.max(memory.rss_sum_peak_kb));
-        run.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.measured_pid);
+        let peak = memory.hwm_peak_kb.max(memory.rss_sum_peak_kb);
+        run.measured.rss_peak_kb = Some(run.measured.rss_peak_kb.unwrap_or(0).max(peak));
+        run.measured.rss_end_kb = crate::sys::procfs::tree_rss_kb(started.measured_pid);
         let broken = if started.server.exited_keep_zombie() {
             Some(super::window::died(&started.server))
         } else if window.is_ok() {
@@ -402,11 +402,15 @@ impl<'k> Serving<'k> {
             return Ok(());
         }
         self.window_s += window.summary.elapsed_s;
+        let record = window.record(round, plan.generator_cpus());
         match self.again {
-            None => run.windows.push((round, window)),
-            Some(again) => run
-                .remeasured
-                .take(&mut run.windows, round, window, again.limit),
+            None => run.measured.windows.push(record),
+            Some(again) => take(
+                &mut run.measured.windows,
+                &mut run.measured.set_aside,
+                record,
+                again.limit,
+            ),
         }
         broken.map_or(Ok(()), Err)
     }

@@ -9,6 +9,7 @@ use super::threads::{ThreadSnapshot, ThreadSplit};
 use crate::config::LinkSpec;
 use crate::hosts::Topology;
 use crate::load::{Invocation, LoadSummary};
+use crate::results::measured::{Phases, WindowRecord};
 use crate::sys::{self, procfs, Managed};
 
 /// What one window measured.
@@ -26,6 +27,47 @@ pub struct Window {
     pub generator_cpu_s: f64,
     /// Share (%) of the machine's CPU time the hypervisor stole inside the window.
     pub steal_pct: Option<f64>,
+}
+
+impl Window {
+    /// The window as the results record it, in `round`, read by a generator pinned to
+    /// `generator_cpus` CPUs.
+    pub fn record(&self, round: u32, generator_cpus: usize) -> WindowRecord {
+        let s = &self.summary;
+        let phases = [
+            &s.blocked_ms,
+            &s.connecting_ms,
+            &s.sending_ms,
+            &s.waiting_ms,
+            &s.receiving_ms,
+        ];
+        WindowRecord {
+            round,
+            remeasured: false,
+            offered_rps: self.offered_rps.map(f64::from),
+            requests: s.requests,
+            elapsed_s: s.elapsed_s,
+            process_s: self.window_s,
+            failed_rate: s.failed_rate,
+            dropped: s.dropped,
+            latency_ms: s.duration_ms,
+            phases_ms: phases.iter().any(|p| p.is_some()).then_some(Phases {
+                blocked: s.blocked_ms,
+                connecting: s.connecting_ms,
+                sending: s.sending_ms,
+                waiting: s.waiting_ms,
+                receiving: s.receiving_ms,
+            }),
+            server_user_s: self.server_cpu.0,
+            server_sys_s: self.server_cpu.1,
+            busiest_thread_s: self.server_threads.busiest_cpu_s,
+            other_threads_s: self.server_threads.other_cpu_s,
+            switches: self.server_threads.switches,
+            generator_cpu_s: self.generator_cpu_s,
+            generator_cpus,
+            steal_pct: self.steal_pct,
+        }
+    }
 }
 
 /// How one window is run.

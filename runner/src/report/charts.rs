@@ -599,7 +599,7 @@ fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     if let Some(section) = page.headline.and_then(|i| page.sections.get(i)) {
-        for server in crate::build::SERVERS {
+        for server in &page.servers {
             charts.extend(headline_chart(server, section)?);
         }
     }

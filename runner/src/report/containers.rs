@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use super::format::{micros, millis, plain1, plain2, thousands, Figure, DASH};
-use crate::results::{CellResult, Run, Status};
-use crate::stats::paired_ratio;
+use crate::analysis::cell::CellFigures;
+use crate::analysis::Analysis;
+use crate::results::{Run, Status};
 
 /// One build's image, FROM scratch.
 #[derive(Debug, Serialize)]
@@ -67,58 +68,35 @@ pub struct ContainerPair {
     pub container_startup: String,
 }
 
-/// Every measured container cell whose direct counterpart ran in the same run.
-pub fn direct_vs_container(run: &Run) -> Vec<ContainerPair> {
-    run.cells
-        .iter()
-        .filter(|c| c.status != Status::Skipped && c.share.is_none())
-        .filter_map(|container| {
-            let direct_of = container.direct.as_deref()?;
-            let direct = run
-                .cells
-                .iter()
-                .find(|d| is_direct_of(d, container, direct_of))?;
-            Some(pair(direct, container))
-        })
-        .collect()
+/// Every measured container cell beside its direct counterpart, as the analysis paired them.
+pub fn direct_vs_container(run: &Run, a: &Analysis) -> Vec<ContainerPair> {
+    a.container_pairs.iter().map(|p| pair(run, a, p)).collect()
 }
 
-fn is_direct_of(d: &CellResult, container: &CellResult, direct_of: &str) -> bool {
-    format!("{}/{}", d.runtime, d.mode) == direct_of
-        && d.version.is_none()
-        && d.share.is_none()
-        && d.server == container.server
-        && d.write == container.write
-        && d.workload == container.workload
-        && d.load == container.load
-}
-
-fn pair(direct: &CellResult, container: &CellResult) -> ContainerPair {
-    let ratio = |a: Vec<(u32, f64)>, b: Vec<(u32, f64)>| {
-        Figure::estimate(
-            paired_ratio(&a, &b).as_ref(),
-            |r| format!("{r:.2}×"),
-            plain2,
-        )
+fn pair(run: &Run, a: &Analysis, p: &crate::analysis::pairs::ContainerPair) -> ContainerPair {
+    let (direct, container) = (&run.cells[p.direct], &run.cells[p.container]);
+    let (fd, fc) = (&a.cells[p.direct], &a.cells[p.container]);
+    let ratio = |e: Option<&crate::analysis::stats::Estimate>| {
+        Figure::estimate(e, |r| format!("{r:.2}×"), plain2)
     };
-    let rps = |c: &CellResult| {
-        Figure::estimate(c.estimates.rps.as_ref(), thousands, super::format::compact)
+    let rps = |f: &CellFigures| {
+        Figure::estimate(f.estimates.rps.as_ref(), thousands, super::format::compact)
     };
-    let cpu = |c: &CellResult| {
+    let cpu = |f: &CellFigures| {
         Figure::estimate(
-            c.estimates.server_cpu_us_per_request.as_ref(),
+            f.estimates.server_cpu_us_per_request.as_ref(),
             micros,
             plain1,
         )
     };
-    let rss = |c: &CellResult| {
-        c.metrics
+    let rss = |f: &CellFigures| {
+        f.metrics
             .rss_peak_kb
             .map(|kb| super::format::bytes(kb * 1024))
             .unwrap_or_else(|| DASH.into())
     };
-    let startup = |c: &CellResult| {
-        c.metrics
+    let startup = |f: &CellFigures| {
+        f.metrics
             .startup_ms
             .map(millis)
             .unwrap_or_else(|| DASH.into())
@@ -150,16 +128,16 @@ fn pair(direct: &CellResult, container: &CellResult) -> ContainerPair {
             .and_then(|c| c.reason.clone())
             .unwrap_or_default()
             .replace('\n', " "),
-        direct_rps: rps(direct),
-        container_rps: rps(container),
-        rps_ratio: ratio(container.rps_by_round(), direct.rps_by_round()),
-        direct_cpu: cpu(direct),
-        container_cpu: cpu(container),
-        cpu_ratio: ratio(container.cpu_by_round(), direct.cpu_by_round()),
-        direct_rss: rss(direct),
-        container_rss: rss(container),
-        direct_startup: startup(direct),
-        container_startup: startup(container),
+        direct_rps: rps(fd),
+        container_rps: rps(fc),
+        rps_ratio: ratio(p.ratio.rps.as_ref()),
+        direct_cpu: cpu(fd),
+        container_cpu: cpu(fc),
+        cpu_ratio: ratio(p.ratio.cpu.as_ref()),
+        direct_rss: rss(fd),
+        container_rss: rss(fc),
+        direct_startup: startup(fd),
+        container_startup: startup(fc),
     }
 }
 
@@ -174,7 +152,7 @@ mod tests {
         direct: Option<&str>,
         rps: &[f64],
         cpu: &[f64],
-    ) -> CellResult {
+    ) -> crate::results::CellResult {
         let rounds: Vec<serde_json::Value> = rps
             .iter()
             .zip(cpu)
@@ -190,8 +168,8 @@ mod tests {
             "metrics": {"rss_peak_kb": 2048, "startup_ms": 12.5},
             "flags": [], "repeats_rps": rps, "partial": false, "rounds": rounds,
             "estimates": {
-                "rps": crate::stats::Estimate::of(rps),
-                "server_cpu_us_per_request": crate::stats::Estimate::of(cpu),
+                "rps": crate::analysis::stats::Estimate::of(rps),
+                "server_cpu_us_per_request": crate::analysis::stats::Estimate::of(cpu),
             },
         }))
         .unwrap()
@@ -229,7 +207,7 @@ mod tests {
                 &[1.0, 1.0, 1.0],
             ),
         ];
-        let pairs = direct_vs_container(&run);
+        let pairs = direct_vs_container(&run, &crate::analysis::analyze(&run));
         assert_eq!(pairs.len(), 1);
         let p = &pairs[0];
         assert_eq!((p.direct_id.as_str(), p.container_id.as_str()), ("d", "c"));

@@ -27,7 +27,7 @@ impl Figure {
     /// An estimate over rounds: "median (lo–hi)" with the interval written by `bound`, or the
     /// median alone when it comes from one round.
     pub fn estimate(
-        e: Option<&crate::stats::Estimate>,
+        e: Option<&crate::analysis::stats::Estimate>,
         format: impl Fn(f64) -> String,
         bound: impl Fn(f64) -> String,
     ) -> Figure {
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(Figure::new(None, thousands).text, DASH);
         assert_eq!(compact(45_123.0), "45.1k");
         assert_eq!(compact(1_130_000.0), "1.13M");
-        let e = crate::stats::Estimate {
+        let e = crate::analysis::stats::Estimate {
             median: 0.38,
             lo: 0.351,
             hi: 0.412,
@@ -180,7 +180,7 @@ mod tests {
             Figure::estimate(Some(&e), times, plain2).text,
             "0.38× (0.35–0.41)"
         );
-        let one = crate::stats::Estimate { n: 1, ..e };
+        let one = crate::analysis::stats::Estimate { n: 1, ..e };
         assert_eq!(Figure::estimate(Some(&one), times, plain2).text, "0.38×");
         assert_eq!(
             serde_json::to_string(&Figure::new(Some(1234.0), thousands)).unwrap(),

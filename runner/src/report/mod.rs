@@ -6,7 +6,6 @@ pub mod charts;
 pub mod containers;
 pub mod format;
 pub mod links;
-pub mod previous;
 pub mod render;
 pub mod versions;
 pub mod view;

@@ -7,7 +7,6 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::charts::{self, Chart};
-use super::previous::previous_run;
 use super::view::{page, Page};
 use crate::results::Run;
 
@@ -61,7 +60,8 @@ pub fn render_all(templates: &Path, run: &Run, out: &Path) -> Result<Vec<PathBuf
     let glob = format!("{}/*.tera", templates.display());
     let tera = tera::Tera::new(&glob)
         .with_context(|| format!("templates in {} do not parse", templates.display()))?;
-    let page = page(run, previous_run(out, run));
+    let (analysis, previous) = crate::published::analysis_of(out, run);
+    let page = page(run, &analysis, previous);
     let charts = charts::write_all(&page, out).context("drawing the charts")?;
     let mut written: Vec<PathBuf> = charts.iter().map(|c| out.join(&c.file)).collect();
     let selftest = std::fs::read_to_string(out.join("selftest").join("selftest.json"))

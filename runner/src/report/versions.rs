@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::format::{micros, plain1, plain2, thousands, times, Figure, DASH};
-use crate::config::versions;
-use crate::results::{CellResult, Run, Status};
-use crate::stats::paired_ratio;
+use crate::analysis::pairs::VersionMember;
+use crate::analysis::stats::Estimate;
+use crate::analysis::Analysis;
+use crate::results::{CellResult, Run};
 
 /// One server x runtime x mode x write x workload x load measured under several releases.
 #[derive(Debug, Serialize)]
@@ -55,38 +56,14 @@ pub struct VersionRow {
     pub cpu_changed: bool,
 }
 
-/// Every group of cells that differ only in the runtime's release, when it has two or more.
-pub fn across_versions(run: &Run) -> Vec<AcrossVersions> {
-    let mut groups: Vec<(Vec<&CellResult>, AcrossVersions)> = Vec::new();
-    for cell in run
-        .cells
+/// Every group of cells that differ only in the runtime's release, as the analysis grouped them.
+pub fn across_versions(run: &Run, a: &Analysis) -> Vec<AcrossVersions> {
+    a.version_groups
         .iter()
-        .filter(|c| c.status != Status::Skipped && c.share.is_none() && c.runtime != "native")
-    {
-        let same = |g: &AcrossVersions| {
-            g.runtime == cell.runtime
-                && g.server == cell.server
-                && g.mode == cell.mode
-                && g.write == cell.write
-                && g.workload == cell.workload
-                && g.load == cell.load
-        };
-        match groups.iter_mut().find(|(_, g)| same(g)) {
-            Some((cells, _)) => cells.push(cell),
-            None => groups.push((vec![cell], group_of(cell))),
-        }
-    }
-    groups
-        .into_iter()
-        .filter_map(|(mut cells, mut group)| {
-            cells.sort_by(|a, b| newest_first(a, b));
-            cells.dedup_by(|a, b| a.runtime_version == b.runtime_version);
-            if cells.len() < 2 {
-                return None;
-            }
-            let newest = cells[0];
-            group.rows = cells.iter().map(|c| version_row(c, newest)).collect();
-            Some(group)
+        .map(|g| {
+            let mut group = group_of(&run.cells[g.members[0].cell]);
+            group.rows = g.members.iter().map(|m| version_row(run, a, m)).collect();
+            group
         })
         .collect()
 }
@@ -108,43 +85,30 @@ fn group_of(cell: &CellResult) -> AcrossVersions {
     }
 }
 
-/// Newest reported release first; cells whose version is unknown last.
-fn newest_first(a: &CellResult, b: &CellResult) -> std::cmp::Ordering {
-    let v = |c: &CellResult| c.runtime_version.as_deref().and_then(versions::reported);
-    v(b).cmp(&v(a))
-}
-
-fn version_row(cell: &CellResult, newest: &CellResult) -> VersionRow {
+fn version_row(run: &Run, a: &Analysis, m: &VersionMember) -> VersionRow {
+    let cell = &run.cells[m.cell];
+    let f = &a.cells[m.cell];
     let one = |r: f64| format!("{r:.2}×");
-    let is_newest = cell.id == newest.id;
-    let against = |a: Vec<(u32, f64)>, b: Vec<(u32, f64)>| -> Figure {
-        if is_newest {
-            return Figure {
+    let against = |e: Option<&Estimate>| -> Figure {
+        match m.vs_newest {
+            None => Figure {
                 value: Some(1.0),
                 interval: None,
                 text: "newest".into(),
-            };
+            },
+            Some(_) => Figure::estimate(e, one, plain2),
         }
-        Figure::estimate(paired_ratio(&a, &b).as_ref(), one, plain2)
     };
-    let excludes_one =
-        |f: &Figure| !is_newest && f.interval.is_some_and(|(lo, hi)| lo > 1.0 || hi < 1.0);
-    let vs_newest = against(cell.rps_by_round(), newest.rps_by_round());
-    let cpu_vs_newest = against(cell.cpu_by_round(), newest.cpu_by_round());
-    let ratio = cell.ratio.as_ref();
+    let ratio = f.ratio.as_ref();
     VersionRow {
         id: cell.id.clone(),
         version: cell.runtime_version.clone().unwrap_or_else(|| DASH.into()),
         status: cell.status.as_str().into(),
         reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
-        rps: Figure::estimate(
-            cell.estimates.rps.as_ref(),
-            thousands,
-            super::format::compact,
-        ),
+        rps: Figure::estimate(f.estimates.rps.as_ref(), thousands, super::format::compact),
         ratio: Figure::estimate(ratio.and_then(|r| r.rps.as_ref()), times, plain2),
         cpu_per_request: Figure::estimate(
-            cell.estimates.server_cpu_us_per_request.as_ref(),
+            f.estimates.server_cpu_us_per_request.as_ref(),
             micros,
             plain1,
         ),
@@ -153,10 +117,10 @@ fn version_row(cell: &CellResult, newest: &CellResult) -> VersionRow {
             |r| format!("{r:.1}×"),
             plain1,
         ),
-        changed: excludes_one(&vs_newest),
-        cpu_changed: excludes_one(&cpu_vs_newest),
-        cpu_vs_newest,
-        vs_newest,
+        vs_newest: against(m.vs_newest.and_then(|p| p.rps).as_ref()),
+        cpu_vs_newest: against(m.vs_newest.and_then(|p| p.cpu).as_ref()),
+        changed: m.rps_changed,
+        cpu_changed: m.cpu_changed,
     }
 }
 
@@ -179,8 +143,8 @@ mod tests {
             "reason": null, "runtime_version": version, "command": [], "metrics": {},
             "flags": [], "repeats_rps": rps, "partial": false, "rounds": rounds,
             "estimates": {
-                "rps": crate::stats::Estimate::of(rps),
-                "server_cpu_us_per_request": crate::stats::Estimate::of(&cpu),
+                "rps": crate::analysis::stats::Estimate::of(rps),
+                "server_cpu_us_per_request": crate::analysis::stats::Estimate::of(&cpu),
             },
         }))
         .unwrap()
@@ -212,7 +176,7 @@ mod tests {
                 &[50.5e3, 54e3, 47.5e3, 52e3, 51.5e3],
             ),
         ]);
-        let groups = across_versions(&run);
+        let groups = across_versions(&run, &crate::analysis::analyze(&run));
         assert_eq!(groups.len(), 1);
         let versions: Vec<&str> = groups[0].rows.iter().map(|r| r.version.as_str()).collect();
         assert_eq!(versions, ["49.0.3", "46.0.1", "36.0.9"]);
@@ -233,6 +197,6 @@ mod tests {
             "49.0.3",
             &[50e3, 51e3],
         )]);
-        assert!(across_versions(&run).is_empty());
+        assert!(across_versions(&run, &crate::analysis::analyze(&run)).is_empty());
     }
 }

@@ -9,10 +9,13 @@ use serde::Serialize;
 use super::format::{
     bytes, compact, megabytes, micros, millis, plain1, plain2, thousands, times, Figure, DASH,
 };
-use super::previous::PreviousRun;
+use crate::analysis::cell::CellFigures;
+use crate::analysis::sweeps::Breakage;
+use crate::analysis::Analysis;
 use crate::config::LoadModel;
 use crate::http::Workload;
-use crate::results::{CellResult, Run, Status};
+use crate::published::PreviousRun;
+use crate::results::{Bound, CellResult, Flag, Run, Status};
 
 #[derive(Debug, Serialize)]
 pub struct Page<'a> {
@@ -50,6 +53,8 @@ pub struct Page<'a> {
     pub topology: Option<crate::hosts::TopologyRecord>,
     /// Each build's OCI image and its sizes.
     pub images: Vec<super::containers::ImageRow>,
+    /// The server languages of the run, in the order it first names them.
+    pub servers: Vec<String>,
     /// Container cells beside their direct counterparts.
     pub direct_vs_container: Vec<super::containers::ContainerPair>,
 }
@@ -129,9 +134,6 @@ pub struct Method {
     pub seed: Option<u64>,
     pub confidence_pct: f64,
 }
-
-/// Median CV of the baseline cells' req/s above which the page says the machine was too noisy.
-pub const NOISY_BASELINE_CV: f64 = 0.08;
 
 #[derive(Debug, Serialize)]
 pub struct BuildNote {
@@ -225,11 +227,6 @@ pub struct FlaggedCell {
     pub evidence: String,
 }
 
-/// The cell a row's ratio is taken against.
-fn baseline<'a>(run: &'a Run, cell: &CellResult) -> Option<&'a CellResult> {
-    crate::results::ratios::baseline(&run.cells, cell)
-}
-
 /// For native rows the "runtime" is the server's own compiler: rustc for Rust, go for Go.
 fn native_compiler(run: &Run, cell: &CellResult) -> Option<String> {
     if cell.runtime != "native" || cell.server == "rust" {
@@ -254,14 +251,6 @@ fn several_versions(run: &Run, runtime: &str) -> bool {
     seen.len() > 1
 }
 
-/// `a / b` when both are there and `b` is positive.
-fn ratio_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    }
-}
-
 /// Server CPU, with the share outside the serving thread once it is worth showing.
 fn cpu_text(all: Option<f64>, other: Option<f64>) -> String {
     match (all, other) {
@@ -273,23 +262,36 @@ fn cpu_text(all: Option<f64>, other: Option<f64>) -> String {
     }
 }
 
-pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row {
-    let m = &cell.metrics;
-    let base = baseline(run, cell).map(|b| &b.metrics);
-    let verdict = previous.and_then(|p| p.verdict(cell));
+/// The flags' codes, as a row lists them.
+pub fn flag_codes(flags: &[Flag]) -> String {
+    flags.iter().map(Flag::code).collect::<Vec<_>>().join(", ")
+}
+
+/// req/s as the page writes it: the estimate over rounds, or the median alone.
+fn rps_figure(f: &CellFigures) -> Figure {
+    match &f.estimates.rps {
+        Some(e) => Figure::estimate(Some(e), thousands, compact),
+        None => Figure::new(f.metrics.rps, thousands),
+    }
+}
+
+/// The row of cell `i`.
+pub fn row(run: &Run, a: &Analysis, i: usize) -> Row {
+    let cell = &run.cells[i];
+    let f = &a.cells[i];
+    let m = &f.metrics;
+    let verdict = a.verdicts.get(i).cloned().flatten();
+    let compiler = native_compiler(run, cell);
+    let version = compiler
+        .clone()
+        .or_else(|| cell.runtime_version.clone())
+        .unwrap_or_default();
     Row {
         id: cell.id.clone(),
         server: cell.server.clone(),
         runtime: cell.runtime.clone(),
-        runtime_version: native_compiler(run, cell)
-            .or_else(|| cell.runtime_version.clone())
-            .unwrap_or_default(),
-        runtime_label: super::format::with_version(
-            &cell.runtime,
-            &native_compiler(run, cell)
-                .or_else(|| cell.runtime_version.clone())
-                .unwrap_or_default(),
-        ),
+        runtime_label: super::format::with_version(&cell.runtime, &version),
+        runtime_version: version,
         // Shown after the runtime's name: a version naming its runtime ("containerd 1.6.20 · runc
         // 1.1.5") is shown without it.
         shown_version: several_versions(run, &cell.runtime)
@@ -306,22 +308,22 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         status: cell.status.as_str().to_string() + if cell.partial { " (partial)" } else { "" },
         reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
         measured: m.rps.is_some(),
-        rounds: cell.rounds.len(),
-        rps: match &cell.estimates.rps {
-            Some(e) => Figure::estimate(Some(e), thousands, compact),
-            None => Figure::new(m.rps, thousands),
-        },
-        ratio: ratio_figure(cell, m.rps, base.and_then(|b| b.rps)),
-        rank: String::new(),
-        cpu_per_request: match &cell.estimates.server_cpu_us_per_request {
+        rounds: f.rounds.len(),
+        rps: rps_figure(f),
+        ratio: ratio_figure(cell, f),
+        rank: a
+            .ranks
+            .get(i)
+            .copied()
+            .flatten()
+            .map_or(String::new(), |r| {
+                format!("{}{}", if r.tied { "=" } else { "" }, r.rank)
+            }),
+        cpu_per_request: match &f.estimates.server_cpu_us_per_request {
             Some(e) => Figure::estimate(Some(e), micros, plain1),
             None => Figure::new(m.server_cpu_us_per_request, micros),
         },
-        cpu_cost: cpu_cost(
-            cell,
-            m.server_cpu_us_per_request,
-            base.and_then(|b| b.server_cpu_us_per_request),
-        ),
+        cpu_cost: cpu_cost(cell, f),
         p50: Figure::new(m.p50_ms, millis),
         p95: Figure::new(m.p95_ms, millis),
         p99: Figure::new(m.p99_ms, millis),
@@ -331,84 +333,60 @@ pub fn row(run: &Run, cell: &CellResult, previous: Option<&PreviousRun>) -> Row 
         cpu: cpu_text(m.server_cpu_pct, m.server_other_threads_cpu_pct),
         startup: Figure::new(m.startup_ms, millis),
         artifact: m.artifact_bytes.map(bytes).unwrap_or_else(|| DASH.into()),
-        flags: cell
-            .flags
-            .iter()
-            .map(|f| f.code())
-            .collect::<Vec<_>>()
-            .join(", "),
+        flags: flag_codes(&f.flags),
         command: cell.command.join(" "),
         changed: verdict.as_ref().is_some_and(|v| v.changed()),
         delta: verdict.map(|v| v.describe()).unwrap_or_default(),
     }
 }
 
-/// The paired ratio to the baseline with its interval; runs from before rounds had only medians.
-fn ratio_figure(cell: &CellResult, rps: Option<f64>, base: Option<f64>) -> Figure {
-    // An open load's rate is fixed: its req/s says nothing about the server.
-    if cell.load_model == LoadModel::Open {
+/// The cell is its own baseline.
+fn is_baseline(cell: &CellResult, f: &CellFigures) -> bool {
+    f.ratio.as_ref().is_some_and(|r| r.baseline == cell.id)
+}
+
+/// The paired ratio to the baseline with its interval, as a bound where the generator limited
+/// one side ("≤ 0.35×").
+fn ratio_figure(cell: &CellResult, f: &CellFigures) -> Figure {
+    let Some(ratio) = &f.ratio else {
         return Figure::new(None, times);
-    }
-    if is_baseline(cell) {
-        return Figure {
-            value: Some(1.0),
-            interval: None,
-            text: "baseline".into(),
+    };
+    let mut figure = Figure::estimate(ratio.rps.as_ref(), times, plain2);
+    if figure.value.is_none() {
+        // An open load's rate is fixed: no req/s multiple, not even the baseline's.
+    } else if is_baseline(cell, f) {
+        figure.text = "baseline".into();
+    } else if let Some(bound) = ratio.rps_bound {
+        figure.text = match bound {
+            Bound::AtMost => format!("≤ {}", figure.text),
+            Bound::AtLeast => format!("≥ {}", figure.text),
+            Bound::Neither => format!("{} (both generator-bound)", figure.text),
         };
     }
-    match crate::results::ratios::rps_ratio(cell) {
-        Some(e) => Figure::estimate(Some(e), times, plain2),
-        None => Figure::new(ratio_of(rps, base), times),
-    }
+    figure
 }
 
-/// The cell is its own baseline (native current-thread).
-fn is_baseline(cell: &CellResult) -> bool {
-    cell.ratio.as_ref().is_some_and(|r| r.baseline == cell.id)
-}
-
-/// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)".
-fn cpu_cost(cell: &CellResult, us: Option<f64>, base: Option<f64>) -> Figure {
+/// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)"; the baseline's own is 1.
+fn cpu_cost(cell: &CellResult, f: &CellFigures) -> Figure {
     let one = |r: f64| format!("{r:.1}×");
-    if is_baseline(cell) {
-        return Figure::new(Some(1.0), one);
+    let mut figure = Figure::estimate(f.ratio.as_ref().and_then(|r| r.cpu.as_ref()), one, plain1);
+    if is_baseline(cell, f) && figure.value.is_some() {
+        figure.text = "1.0×".into();
     }
-    match cell.ratio.as_ref().and_then(|r| r.cpu.as_ref()) {
-        Some(e) => Figure::estimate(Some(e), one, plain1),
-        None => Figure::new(ratio_of(us, base), one),
-    }
+    figure
 }
 
-pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
+pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Page<'a> {
     let mut counts = BTreeMap::new();
     let mut not_measured = Vec::new();
-    for cell in &run.cells {
+    for (i, cell) in run.cells.iter().enumerate() {
         *counts.entry(cell.status.as_str().to_string()).or_insert(0) += 1;
         if cell.status != Status::Ok {
-            not_measured.push(row(run, cell, previous.as_ref()));
+            not_measured.push(row(run, a, i));
         }
     }
-    let sections = sections(run, previous.as_ref());
-    let curves = curves(run);
-    let scaling = scaling(run);
-    let floors = run
-        .generator_floors
-        .iter()
-        .map(|f| FloorNote {
-            load: f.load.clone(),
-            generator: f.generator.clone(),
-            floor: millis(f.floor_ms),
-        })
-        .collect();
-    let headline = sections
-        .iter()
-        .position(|s| s.load_model == LoadModel::Peak && s.workload == "plaintext")
-        .or_else(|| {
-            sections
-                .iter()
-                .position(|s| s.load_model == LoadModel::Peak)
-        })
-        .or(if sections.is_empty() { None } else { Some(0) });
+    let sections = sections(run, a);
+    let headline = headline(&sections);
     let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') {
         String::new()
     } else {
@@ -418,143 +396,125 @@ pub fn page(run: &Run, previous: Option<PreviousRun>) -> Page<'_> {
         run,
         previous,
         build_notes: build_notes(run),
-        noise_notice: noise_notice(run),
-        pipelined: sections
-            .iter()
-            .filter_map(|s| {
-                s.pipeline
-                    .map(|depth| format!("{}: {depth} requests in flight per connection", s.load))
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect(),
+        noise_notice: noise_notice(run, a),
+        pipelined: pipelined(&sections),
         sections,
-        curves,
-        scaling,
-        floors,
+        curves: curves(run, a),
+        scaling: scaling(run, a),
+        floors: a
+            .floors
+            .iter()
+            .map(|f| FloorNote {
+                load: f.load.clone(),
+                generator: f.generator.clone(),
+                floor: millis(f.floor_ms),
+            })
+            .collect(),
         headline,
-        across_versions: super::versions::across_versions(run),
-        links: super::links::link_groups(run),
+        across_versions: super::versions::across_versions(run, a),
+        links: super::links::link_groups(run, a),
         topology: run.topology.clone(),
         images: super::containers::images(run),
-        direct_vs_container: super::containers::direct_vs_container(run),
-        flag_notes: flag_notes(run),
+        servers: server_order(run).into_iter().cloned().collect(),
+        direct_vs_container: super::containers::direct_vs_container(run, a),
+        flag_notes: flag_notes(run, a),
         not_measured,
         counts,
         reproduce: format!("make matrix{matrix_arg}"),
         method: Method {
             rounds: run.settings.repeats,
             seed: run.settings.seed,
-            confidence_pct: crate::stats::CONFIDENCE * 100.0,
+            confidence_pct: crate::analysis::stats::CONFIDENCE * 100.0,
         },
     }
 }
 
-/// The page-level notice: the baselines' req/s varied too much across rounds, or the hypervisor
-/// stole CPU time inside the windows (or both).
-fn noise_notice(run: &Run) -> Option<String> {
-    let notices: Vec<String> = [spread_notice(run), steal_notice(run), remeasure_notice(run)]
-        .into_iter()
-        .flatten()
-        .collect();
-    (!notices.is_empty()).then(|| notices.join(" "))
-}
-
-/// Steal across every measured window of the run, when it reached the flag's threshold.
-fn steal_notice(run: &Run) -> Option<String> {
-    let steals: Vec<f64> = run
-        .cells
+/// The table the page leads with: peak throughput (wrk) on plaintext when the run has it, since
+/// k6 cannot rank fast servers.
+fn headline(sections: &[Section]) -> Option<usize> {
+    sections
         .iter()
-        .flat_map(|c| {
-            c.rounds
+        .position(|s| s.load_model == LoadModel::Peak && s.workload == "plaintext")
+        .or_else(|| {
+            sections
                 .iter()
-                .chain(&c.disturbed)
-                .filter_map(|r| r.steal_pct)
+                .position(|s| s.load_model == LoadModel::Peak)
         })
-        .collect();
-    let typical = crate::stats::median(&steals)?;
-    let worst = steals.iter().copied().fold(0.0, f64::max);
-    (typical >= crate::results::flags::HOST_STEAL_PCT).then(|| {
-        format!(
-            "This is a virtual machine and its host stole {typical:.1}% of its CPU time inside the measured windows \
-             (median over {} windows, up to {worst:.0}% in one; /proc/stat's steal): latency tails include the host's \
-             pauses, and open-model cells say so (host-steal). Remedy: dedicated or bare-metal CPUs, or a quieter hour.",
-            steals.len()
-        )
-    })
+        .or(if sections.is_empty() { None } else { Some(0) })
 }
 
-/// Open-model windows the host disturbed: how many were measured again and replaced, and how
-/// many rounds kept a disturbed window.
-fn remeasure_notice(run: &Run) -> Option<String> {
-    let limit = run.settings.steal_limit_pct;
-    let open = || {
-        run.cells
-            .iter()
-            .filter(|c| c.load_model == crate::config::LoadModel::Open)
-    };
-    let replaced = open()
-        .flat_map(|c| &c.rounds)
-        .filter(|r| r.remeasured)
-        .count();
-    let still = open()
-        .flat_map(|c| &c.rounds)
-        .filter(|r| r.steal_pct.is_some_and(|s| s > limit))
-        .count();
-    let attempts = open().map(|c| c.disturbed.len()).sum::<usize>() - replaced;
-    if replaced + still == 0 {
-        return None;
-    }
-    let again = if run.settings.remeasure.is_zero() {
-        "this run measures none again (settings.remeasure = \"0s\")".to_string()
-    } else {
-        format!(
-            "{replaced} of them were measured again after the rounds and replaced by one the host left alone \
-             (`remeasured` in latest.json; what they replaced is in each cell's `disturbed`), in {:.0} s of the {} \
-             allowed ({attempts} more attempts were disturbed too)",
-            run.timing.remeasure_s,
-            humantime::format_duration(run.settings.remeasure),
-        )
-    };
-    Some(format!(
-        "{} open-model windows had more than {limit}% of the machine's CPU time stolen: {again}; {still} rounds \
-         keep a disturbed window.",
-        replaced + still
-    ))
-}
-
-/// The baselines' req/s varied too much across rounds.
-fn spread_notice(run: &Run) -> Option<String> {
-    let cvs: Vec<f64> = run
-        .cells
+/// Pipelined loads, described once each.
+fn pipelined(sections: &[Section]) -> Vec<String> {
+    sections
         .iter()
-        .filter(|c| c.runtime == "native" && c.mode == "current-thread")
-        .filter_map(|c| c.estimates.rps.filter(|e| e.n >= 2).map(|e| e.cv))
-        .collect();
-    let typical = crate::stats::median(&cvs)?;
-    (typical > NOISY_BASELINE_CV).then(|| {
+        .filter_map(|s| {
+            s.pipeline
+                .map(|depth| format!("{}: {depth} requests in flight per connection", s.load))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The page-level notice: the baselines' req/s varied too much across rounds, the hypervisor
+/// stole CPU time inside the windows, or disturbed open-model windows (or several).
+fn noise_notice(run: &Run, a: &Analysis) -> Option<String> {
+    let n = &a.notices;
+    let spread = n.noisy_baselines_cv.map(|cv| {
         format!(
             "The machine was noisy: the native baselines' req/s varied across rounds with a median coefficient of \
              variation of {:.0}% (above {:.0}%), so intervals are wide and close cells tie. Remedy: run on a quieter \
              machine (no other load, fixed CPU frequency), raise `repeats` or `duration`, or compare ratios, which \
              pair each cell with its baseline in the same round.",
-            typical * 100.0,
-            NOISY_BASELINE_CV * 100.0
+            cv * 100.0,
+            crate::analysis::notices::NOISY_BASELINE_CV * 100.0
         )
-    })
+    });
+    let steal = n.steal.map(|(typical, worst, windows)| {
+        format!(
+            "This is a virtual machine and its host stole {typical:.1}% of its CPU time inside the measured windows \
+             (median over {windows} windows, up to {worst:.0}% in one; /proc/stat's steal): latency tails include the host's \
+             pauses, and open-model cells say so (host-steal). Remedy: dedicated or bare-metal CPUs, or a quieter hour."
+        )
+    });
+    let disturbed = n.disturbed.map(|d| remeasure_text(run, d));
+    let notices: Vec<String> = [spread, steal, disturbed].into_iter().flatten().collect();
+    (!notices.is_empty()).then(|| notices.join(" "))
+}
+
+fn remeasure_text(run: &Run, d: crate::analysis::notices::Disturbed) -> String {
+    let limit = run.settings.steal_limit_pct;
+    let again = if run.settings.remeasure.is_zero() {
+        "this run measures none again (settings.remeasure = \"0s\")".to_string()
+    } else {
+        format!(
+            "{} of them were measured again after the rounds and replaced by one the host left alone \
+             (`remeasured` in latest.json; what they replaced is in each cell's `disturbed`), in {:.0} s of the {} \
+             allowed ({} more attempts were disturbed too)",
+            d.replaced,
+            run.timing.remeasure_s,
+            humantime::format_duration(run.settings.remeasure),
+            d.attempts
+        )
+    };
+    format!(
+        "{} open-model windows had more than {limit}% of the machine's CPU time stolen: {again}; {} rounds \
+         keep a disturbed window.",
+        d.replaced + d.still,
+        d.still
+    )
 }
 
 /// One section per workload x load in matrix order, with its measured (or failed) rows; rows of one
 /// server language together (Rust first), in matrix order within each.
-fn sections(run: &Run, previous: Option<&PreviousRun>) -> Vec<Section> {
+fn sections(run: &Run, a: &Analysis) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     // Shares of a peak are points of a curve, shown in their own section.
-    for cell in run
-        .cells
-        .iter()
-        .filter(|c| c.status != Status::Skipped && c.share.is_none())
-    {
-        let r = row(run, cell, previous);
+    for (i, cell) in run.cells.iter().enumerate() {
+        if cell.status == Status::Skipped || cell.share.is_some() {
+            continue;
+        }
+        let r = row(run, a, i);
         match sections
             .iter_mut()
             .find(|s| s.workload == cell.workload && s.load == cell.load)
@@ -574,33 +534,42 @@ fn sections(run: &Run, previous: Option<&PreviousRun>) -> Vec<Section> {
             }),
         }
     }
-    for section in &mut sections {
-        rank_rows(run, section);
-    }
+    let languages: Vec<&String> = server_order(run);
     for section in &mut sections {
         section.rows.sort_by_key(|r| {
-            crate::build::SERVERS
+            languages
                 .iter()
-                .position(|s| *s == r.server)
+                .position(|s| **s == r.server)
                 .unwrap_or(usize::MAX)
         });
     }
     sections
 }
 
+/// Server languages in the order the run first names them.
+fn server_order(run: &Run) -> Vec<&String> {
+    let mut order: Vec<&String> = Vec::new();
+    for c in &run.cells {
+        if !order.contains(&&c.server) {
+            order.push(&c.server);
+        }
+    }
+    order
+}
+
 /// The latency-against-load curves: cells that offer a share of a peak, grouped by workload and
 /// curve, one series per server x runtime x mode x write, points by share.
-fn curves(run: &Run) -> Vec<Curve> {
+fn curves(run: &Run, a: &Analysis) -> Vec<Curve> {
     let mut curves: Vec<Curve> = Vec::new();
-    for cell in run.cells.iter().filter(|c| c.status == Status::Ok) {
-        let Some(share) = &cell.share else {
+    for (i, cell) in run.cells.iter().enumerate() {
+        let Some(share) = cell.share.as_ref().filter(|_| cell.status == Status::Ok) else {
             continue;
         };
         let at = match curves
             .iter()
             .position(|c| c.workload == cell.workload && c.name == share.curve)
         {
-            Some(i) => i,
+            Some(at) => at,
             None => {
                 curves.push(Curve {
                     workload: cell.workload.clone(),
@@ -614,7 +583,7 @@ fn curves(run: &Run) -> Vec<Curve> {
         let label = series_label(cell);
         let series = &mut curves[at].series;
         let s = match series.iter().position(|s| s.label == label) {
-            Some(i) => &mut series[i],
+            Some(at) => &mut series[at],
             None => {
                 series.push(Series {
                     label,
@@ -624,25 +593,7 @@ fn curves(run: &Run) -> Vec<Curve> {
                 series.last_mut().expect("just pushed")
             }
         };
-        let m = &cell.metrics;
-        s.points.push(Point {
-            id: cell.id.clone(),
-            share_pct: share.share * 100.0,
-            offered: Figure::new(cell.offered_rps.map(f64::from), thousands),
-            achieved: Figure::new(m.rps, thousands),
-            p50: Figure::estimate(cell.estimates.p50_ms.as_ref(), millis, |v| {
-                format!("{v:.3}")
-            }),
-            p99: Figure::estimate(cell.estimates.p99_ms.as_ref(), millis, |v| {
-                format!("{v:.3}")
-            }),
-            flags: cell
-                .flags
-                .iter()
-                .map(|f| f.code())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+        s.points.push(curve_point(cell, &a.cells[i], share.share));
     }
     for curve in &mut curves {
         for s in &mut curve.series {
@@ -652,86 +603,92 @@ fn curves(run: &Run) -> Vec<Curve> {
     curves
 }
 
-/// The connection sweeps: cells of a sweeping load, grouped by workload and load, a series per
-/// server x runtime x mode, points by count.
-fn scaling(run: &Run) -> Vec<Scaling> {
-    let mut all: Vec<Scaling> = Vec::new();
-    for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
-        let Some(name) = &cell.sweep else { continue };
-        let at = match all
-            .iter()
-            .position(|s| s.workload == cell.workload && &s.name == name)
-        {
-            Some(i) => i,
-            None => {
-                all.push(Scaling {
-                    workload: cell.workload.clone(),
-                    name: name.clone(),
-                    series: Vec::new(),
-                });
-                all.len() - 1
-            }
-        };
-        let label = series_label(cell);
-        let series = &mut all[at].series;
-        let s = match series.iter().position(|s| s.label == label) {
-            Some(i) => &mut series[i],
-            None => {
-                series.push(ScalingSeries {
-                    label,
-                    runtime: cell.runtime.clone(),
-                    points: Vec::new(),
-                    clean_up_to: None,
-                    broke: None,
-                });
-                series.last_mut().expect("just pushed")
-            }
-        };
-        s.points.push(ScalePoint {
-            id: cell.id.clone(),
-            connections: cell.concurrency,
-            rps: match &cell.estimates.rps {
-                Some(e) => Figure::estimate(Some(e), thousands, compact),
-                None => Figure::new(cell.metrics.rps, thousands),
-            },
-            p99: Figure::new(cell.metrics.p99_ms, millis),
-            status: cell.status.as_str().into(),
-            note: match (&cell.reason, cell.metrics.failed_rate) {
-                (Some(reason), _) => reason.replace('\n', " "),
-                _ => match cell
-                    .flags
-                    .iter()
-                    .find(|f| matches!(f.code(), "shut-out" | "broke"))
-                {
-                    Some(flag) => flag.evidence(),
-                    None => match cell.metrics.failed_rate {
-                        Some(rate) if rate > 0.0 => {
-                            format!("{:.2}% of requests failed", rate * 100.0)
-                        }
-                        _ => String::new(),
-                    },
-                },
-            },
-        });
+fn curve_point(cell: &CellResult, f: &CellFigures, share: f64) -> Point {
+    let three = |v: f64| format!("{v:.3}");
+    Point {
+        id: cell.id.clone(),
+        share_pct: share * 100.0,
+        offered: Figure::new(f.offered_rps.or(cell.offered_rps).map(f64::from), thousands),
+        achieved: Figure::new(f.metrics.rps, thousands),
+        p50: Figure::estimate(f.estimates.p50_ms.as_ref(), millis, three),
+        p99: Figure::estimate(f.estimates.p99_ms.as_ref(), millis, three),
+        flags: flag_codes(&f.flags),
     }
-    for scaling in &mut all {
-        for s in &mut scaling.series {
-            s.points.sort_by_key(|p| p.connections);
-            let clean = |p: &ScalePoint| p.status == "ok" && p.note.is_empty();
-            s.clean_up_to = s
-                .points
+}
+
+/// The connection sweeps, as the analysis found them: a series per server x runtime x mode,
+/// points by count, where each broke.
+fn scaling(run: &Run, a: &Analysis) -> Vec<Scaling> {
+    a.sweeps
+        .iter()
+        .map(|sweep| Scaling {
+            workload: sweep.workload.clone(),
+            name: sweep.load.clone(),
+            series: sweep
+                .series
                 .iter()
-                .take_while(|p| clean(p))
-                .last()
-                .map(|p| p.connections);
-            s.broke = s
-                .points
+                .map(|s| {
+                    let first = &run.cells[s.points[0].cell];
+                    let points: Vec<ScalePoint> = s
+                        .points
+                        .iter()
+                        .map(|p| scale_point(run, a, p.cell, p.broken.as_ref()))
+                        .collect();
+                    ScalingSeries {
+                        label: series_label(first),
+                        runtime: first.runtime.clone(),
+                        clean_up_to: s.clean_up_to,
+                        broke: s.breaks_at.as_ref().map(|(n, _)| {
+                            let note = &points
+                                .iter()
+                                .find(|p| p.connections == *n)
+                                .expect("a point")
+                                .note;
+                            format!("at {n} connections: {note}")
+                        }),
+                        points,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn scale_point(run: &Run, a: &Analysis, i: usize, broken: Option<&Breakage>) -> ScalePoint {
+    let cell = &run.cells[i];
+    let f = &a.cells[i];
+    ScalePoint {
+        id: cell.id.clone(),
+        connections: cell.concurrency,
+        rps: rps_figure(f),
+        p99: Figure::new(f.metrics.p99_ms, millis),
+        status: cell.status.as_str().into(),
+        note: match broken {
+            None => String::new(),
+            Some(Breakage::Failed) => cell.reason.clone().unwrap_or_default().replace('\n', " "),
+            Some(Breakage::Flagged(code)) => f
+                .flags
                 .iter()
-                .find(|p| !clean(p))
-                .map(|p| format!("at {} connections: {}", p.connections, p.note));
-        }
+                .find(|flag| flag.code() == *code)
+                .map(|flag| match flag {
+                    Flag::RequestErrors { failed_rate } => {
+                        format!("{:.2}% of requests failed", failed_rate * 100.0)
+                    }
+                    other => other.evidence(),
+                })
+                .unwrap_or_default(),
+            Some(Breakage::Degraded { rps, best }) => format!(
+                "{} req/s, below half of its best ({})",
+                thousands(*rps),
+                thousands(*best)
+            ),
+            Some(Breakage::SlowTail { p99_ms }) => format!(
+                "p99 {} above {}",
+                millis(*p99_ms),
+                millis(crate::analysis::sweeps::P99_BOUND_MS)
+            ),
+        },
     }
-    all
 }
 
 /// "wasmtime default", with the server language and write strategy where they are not the usual.
@@ -756,33 +713,11 @@ pub fn series_label(cell: &CellResult) -> String {
     text
 }
 
-/// Ranks the measured rows by req/s, paired by round; rows no test can separate share a rank.
-fn rank_rows(run: &Run, section: &mut Section) {
-    if section.load_model == LoadModel::Open {
-        return;
-    }
-    let measured: Vec<(usize, Vec<(u32, f64)>)> = section
-        .rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let cell = run.cells.iter().find(|c| c.id == r.id)?;
-            (!cell.rounds.is_empty()).then(|| (i, cell.rps_by_round()))
-        })
-        .collect();
-    let values: Vec<Vec<(u32, f64)>> = measured.iter().map(|(_, v)| v.clone()).collect();
-    let ranks = crate::stats::ranks(&values);
-    for ((i, _), rank) in measured.iter().zip(&ranks) {
-        let tied = ranks.iter().filter(|r| *r == rank).count() > 1;
-        section.rows[*i].rank = format!("{}{rank}", if tied { "=" } else { "" });
-    }
-}
-
 /// Each flag kind once, with its cause and remedy and every cell's evidence.
-fn flag_notes(run: &Run) -> Vec<FlagNote> {
+fn flag_notes(run: &Run, a: &Analysis) -> Vec<FlagNote> {
     let mut notes: BTreeMap<&'static str, FlagNote> = BTreeMap::new();
-    for cell in &run.cells {
-        for flag in &cell.flags {
+    for (cell, f) in run.cells.iter().zip(&a.cells) {
+        for flag in &f.flags {
             let note = notes.entry(flag.code()).or_insert_with(|| FlagNote {
                 code: flag.code().into(),
                 cells: Vec::new(),
@@ -847,12 +782,15 @@ mod tests {
                     ..Default::default()
                 })
                 .collect();
-            cell.estimates.rps = crate::stats::Estimate::of(values);
-            cell.metrics.rps = crate::stats::median(values);
+            cell.estimates.rps = crate::analysis::stats::Estimate::of(values);
+            cell.metrics.rps = crate::analysis::stats::median(values);
         }
         run.cells.retain(|c| !c.rounds.is_empty());
-        crate::results::ratios::attach(&mut run.cells);
         run
+    }
+
+    fn page_of(run: &Run) -> Page<'_> {
+        page(run, &crate::analysis::analyze(run), None)
     }
 
     #[test]
@@ -862,7 +800,7 @@ mod tests {
             ("wasmtime/default/single", [40_000.0, 32_100.0, 38_000.0]),
             ("wasmtime/default/vectored", [41_000.0, 32_000.0, 38_500.0]),
         ]);
-        let page = page(&run, None);
+        let page = page_of(&run);
         let rows = &page.sections[0].rows;
         let row = |id: &str| rows.iter().find(|r| r.id.contains(id)).unwrap();
         assert_eq!(row("native/current-thread").ratio.text, "baseline");
@@ -896,12 +834,12 @@ mod tests {
             ("native/current-thread", [100_000.0, 98_000.0, 101_000.0]),
             ("wasmtime/default/single", [40_000.0, 39_000.0, 40_500.0]),
         ]);
-        assert_eq!(page(&quiet, None).noise_notice, None);
+        assert_eq!(page_of(&quiet).noise_notice, None);
         let run = with_rounds(&[
             ("native/current-thread", [100_000.0, 70_000.0, 95_000.0]),
             ("wasmtime/default/single", [40_000.0, 28_000.0, 38_000.0]),
         ]);
-        let notice = page(&run, None).noise_notice.unwrap();
+        let notice = page_of(&run).noise_notice.unwrap();
         assert!(
             notice.contains("coefficient of variation of 18%"),
             "{notice}"
@@ -923,9 +861,9 @@ mod tests {
             }
         };
         steal(&mut run, [0.5, 1.0, 8.0]);
-        assert_eq!(page(&run, None).noise_notice, None);
+        assert_eq!(page_of(&run).noise_notice, None);
         steal(&mut run, [4.0, 12.0, 6.0]);
-        let notice = page(&run, None).noise_notice.unwrap();
+        let notice = page_of(&run).noise_notice.unwrap();
         assert!(notice.contains("stole 6.0%"), "{notice}");
         assert!(notice.contains("over 6 windows, up to 12%"), "{notice}");
         assert!(!notice.contains("coefficient of variation"), "{notice}");
@@ -942,7 +880,7 @@ mod tests {
         for (r, s) in cell.rounds.iter_mut().zip([0.4, 0.2, 0.9]) {
             r.steal_pct = Some(s);
         }
-        assert_eq!(page(&run, None).noise_notice, None, "nothing disturbed");
+        assert_eq!(page_of(&run).noise_notice, None, "nothing disturbed");
         run.cells[0].rounds[2].steal_pct = Some(9.0);
         // Round 0 was measured again (its 14% window set aside, one more attempt at 6%);
         // round 2 still holds a disturbed window.
@@ -952,7 +890,7 @@ mod tests {
             ..run.cells[0].rounds[0].clone()
         };
         run.cells[0].disturbed = vec![aside(6.0), aside(14.0)];
-        let notice = page(&run, None).noise_notice.unwrap();
+        let notice = page_of(&run).noise_notice.unwrap();
         assert!(
             notice.contains("2 open-model windows had more than 1%"),
             "{notice}"
@@ -969,56 +907,80 @@ mod tests {
     }
 
     #[test]
-    fn ratios_are_taken_against_native_current_thread() {
-        let run = fixture();
-        let page = page(&run, None);
-        let plaintext = page
-            .sections
-            .iter()
-            .find(|s| s.workload == "plaintext")
-            .unwrap();
-        let native = plaintext
+    fn ratios_are_paired_by_round_and_runs_without_rounds_have_none() {
+        use crate::analysis::fixtures::{cell, measured, run as run_of};
+        let run = run_of(vec![
+            measured(
+                cell("native", "current-thread", "peak-50"),
+                &[100e3, 80e3, 95e3],
+                &[10.0, 10.0, 10.0],
+            ),
+            measured(
+                cell("wasmtime", "default", "peak-50"),
+                &[40e3, 32e3, 38e3],
+                &[29.0, 29.0, 29.0],
+            ),
+        ]);
+        let page = page_of(&run);
+        let rows = &page.sections[0].rows;
+        assert_eq!(rows[0].ratio.text, "baseline");
+        assert_eq!(rows[0].cpu_cost.text, "1.0×");
+        assert!(
+            rows[1].ratio.text.starts_with("0.40×"),
+            "{}",
+            rows[1].ratio.text
+        );
+        assert_eq!(rows[1].cpu_cost.text, "2.9× (2.9–2.9)");
+        // The pre-rounds fixture has medians only: no paired ratio, and none is made up from
+        // the medians (the page and the exports show the same "–").
+        let legacy = fixture();
+        let page = page_of(&legacy);
+        let wasmtime = page.sections[0]
             .rows
             .iter()
-            .find(|r| r.runtime == "native")
+            .find(|r| r.runtime == "wasmtime")
             .unwrap();
-        assert_eq!(native.ratio.text, "1.00×");
-        let wasmtime = plaintext
-            .rows
-            .iter()
-            .find(|r| r.runtime == "wasmtime" && r.write == "single")
-            .unwrap();
-        let expected = run
-            .cells
-            .iter()
-            .find(|c| c.id == wasmtime.id)
-            .unwrap()
-            .metrics
-            .rps
-            .unwrap()
-            / run
-                .cells
-                .iter()
-                .find(|c| c.id == native.id)
-                .unwrap()
-                .metrics
-                .rps
-                .unwrap();
-        assert_eq!(wasmtime.ratio.value, Some(expected));
-        // The fixture predates CPU per request: shown as not measured, no cost ratio.
-        assert_eq!(wasmtime.cpu_per_request.text, "–");
-        assert_eq!(wasmtime.cpu_cost.text, "–");
+        assert_eq!(
+            (
+                wasmtime.ratio.text.as_str(),
+                wasmtime.cpu_cost.text.as_str()
+            ),
+            ("–", "–")
+        );
+    }
+
+    #[test]
+    fn a_generator_bound_baseline_makes_the_multiple_a_bound() {
+        use crate::analysis::fixtures::{cell, measured, run as run_of};
+        let mut native = measured(
+            cell("native", "current-thread", "peak-50"),
+            &[100e3, 98e3, 99e3],
+            &[10.0, 10.0, 10.0],
+        );
+        for w in &mut native.measured.windows {
+            w.generator_cpu_s = 1.96;
+        }
+        let run = run_of(vec![
+            native,
+            measured(
+                cell("wasmtime", "default", "peak-50"),
+                &[40e3, 39e3, 41e3],
+                &[29.0, 29.0, 29.0],
+            ),
+        ]);
+        let page = page_of(&run);
+        assert!(page.sections[0].rows[1].ratio.text.starts_with("≤ 0.40×"));
     }
 
     #[test]
     fn one_request_at_a_time_sections_are_marked() {
         let mut run = fixture();
-        assert!(page(&run, None).sections.iter().all(|s| !s.one_at_a_time));
+        assert!(page_of(&run).sections.iter().all(|s| !s.one_at_a_time));
         let load = run.cells[0].load.clone();
         for cell in run.cells.iter_mut().filter(|c| c.load == load) {
             cell.concurrency = 1;
         }
-        let page = page(&run, None);
+        let page = page_of(&run);
         for section in &page.sections {
             let closed_or_peak = section.load_model != LoadModel::Open;
             assert_eq!(
@@ -1044,50 +1006,11 @@ mod tests {
                 cell.build_note = Some(note.into());
             }
         }
-        let page = page(&run, None);
+        let page = page_of(&run);
         assert_eq!(page.build_notes.len(), 1);
         assert_eq!(page.build_notes[0].note, note);
         assert!(page.build_notes[0].cells.contains("on wasmtime"));
         // Runs written before build notes existed have none, and list none.
-        assert!(super::page(&fixture(), None).build_notes.is_empty());
-    }
-
-    #[test]
-    fn cpu_per_request_is_compared_with_the_same_native_baseline() {
-        let mut run = fixture();
-        let (native_id, wasmtime_id) = {
-            let plaintext = |c: &&CellResult| c.workload == "plaintext";
-            let native = run
-                .cells
-                .iter()
-                .filter(plaintext)
-                .find(|c| c.runtime == "native");
-            let wasmtime = run
-                .cells
-                .iter()
-                .filter(plaintext)
-                .find(|c| c.runtime == "wasmtime" && c.write == "single");
-            (native.unwrap().id.clone(), wasmtime.unwrap().id.clone())
-        };
-        for cell in &mut run.cells {
-            if cell.id == native_id {
-                cell.metrics.server_cpu_us_per_request = Some(7.8);
-            } else if cell.id == wasmtime_id {
-                cell.metrics.server_cpu_us_per_request = Some(22.62);
-            }
-        }
-        let page = page(&run, None);
-        let row = |id: &str| {
-            page.sections
-                .iter()
-                .flat_map(|s| &s.rows)
-                .find(|r| r.id == id)
-                .unwrap()
-                .clone()
-        };
-        assert_eq!(row(&native_id).cpu_per_request.text, "7.8 µs");
-        assert_eq!(row(&native_id).cpu_cost.text, "1.0×");
-        assert_eq!(row(&wasmtime_id).cpu_per_request.text, "22.6 µs");
-        assert_eq!(row(&wasmtime_id).cpu_cost.text, "2.9×");
+        assert!(page_of(&fixture()).build_notes.is_empty());
     }
 }

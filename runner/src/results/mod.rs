@@ -2,19 +2,18 @@
 //! (`store`), the flags that explain a cell's numbers (`flags`), and the machine it ran on
 //! (`environment`).
 
-pub mod compare;
 pub mod environment;
 pub mod flags;
-pub mod floors;
+pub mod measured;
 pub mod preflight;
 pub mod privacy;
-pub mod ratios;
+pub mod records;
 pub mod schema;
 pub mod store;
 
 pub use flags::Flag;
 pub use schema::{
-    CellResult, Environment, Estimates, LaunchResult, LinkResult, Metrics, Ratio, RoundFigures,
-    Run, Share, Status, Timing, ToolInfo, RUN_SCHEMA,
+    Bound, CellResult, Environment, Estimates, GeneratorFloor, LaunchResult, LinkResult, Metrics,
+    Ratio, RoundFigures, Run, Share, Status, Timing, ToolInfo, RUN_SCHEMA,
 };
 pub use store::{load_run_dir, read_run, write_atomic, write_json_atomic, RunDir};

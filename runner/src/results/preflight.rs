@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::Estimate;
+use crate::analysis::stats::Estimate;
 
 /// Published with the run (`preflight` in latest.json).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::flags::Flag;
+use crate::analysis::stats::Estimate;
 use crate::config::{LoadModel, Settings};
-use crate::stats::Estimate;
 
-pub const RUN_SCHEMA: &str = "wasm-bench/run/1";
+/// 2: cells carry what was measured (`measured`: windows, launches, failure), from which every
+/// figure is derived; 1 had the figures only.
+pub const RUN_SCHEMA: &str = "wasm-bench/run/2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,6 +146,10 @@ pub struct CellResult {
     pub runtime_version: Option<String>,
     /// The exact server command (before CPU pinning).
     pub command: Vec<String>,
+    /// What was measured: windows, launches, memory, how it failed. Every figure below is derived
+    /// from this by `analysis`.
+    #[serde(default)]
+    pub measured: super::measured::Measured,
     pub metrics: Metrics,
     pub flags: Vec<Flag>,
     /// req/s of each round, in round order.
@@ -219,17 +225,46 @@ pub struct Estimates {
     pub p99_ms: Option<Estimate>,
 }
 
+/// One open load's generator floor: the p99 it reports against the native baseline (native
+/// current-thread) in the same rounds, an upper bound on what the generator adds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GeneratorFloor {
+    pub load: String,
+    pub generator: String,
+    /// Median over rounds of the baseline's p99.
+    pub floor_ms: f64,
+    /// The baseline cell it comes from.
+    pub baseline: String,
+}
+
 /// A cell against its baseline, round by round.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ratio {
     /// The baseline cell's id.
     pub baseline: String,
-    /// req/s over the baseline's req/s in the same round.
+    /// req/s over the baseline's req/s in the same round (none for an open load: its rate is
+    /// fixed, so its req/s says nothing about the server).
     pub rps: Option<Estimate>,
+    /// Where the generator, not the server, limited one side's req/s, the multiple is a bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps_bound: Option<Bound>,
     /// Per-round req/s ratios, in round order (what comparisons between runs use).
     pub rps_rounds: Vec<f64>,
     /// CPU per request over the baseline's, in the same round (the cost multiple).
     pub cpu: Option<Estimate>,
+}
+
+/// Which way a multiple is only a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    /// The baseline was generator-bound (its req/s is a floor), so the true multiple is at most
+    /// this: "≤ 0.35×".
+    AtMost,
+    /// The cell was generator-bound, so the true multiple is at least this: "≥ 0.9×".
+    AtLeast,
+    /// Both were: the multiple says only that neither was the limit.
+    Neither,
 }
 
 impl CellResult {
@@ -318,13 +353,13 @@ pub struct Run {
     pub launches: Vec<LaunchResult>,
     /// Each open load's generator floor (the native baseline's p99 under it).
     #[serde(default)]
-    pub generator_floors: Vec<super::floors::GeneratorFloor>,
+    pub generator_floors: Vec<GeneratorFloor>,
     /// Where server and generators ran and the links between them (absent: all on loopback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topology: Option<crate::hosts::TopologyRecord>,
+    pub topology: Option<super::records::TopologyRecord>,
     /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
     #[serde(default)]
-    pub images: BTreeMap<String, crate::build::image::Image>,
+    pub images: BTreeMap<String, super::records::Image>,
     /// What the machine said about itself before the rounds, and whether its CPUs were kept awake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<super::preflight::Preflight>,

@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 
-use super::schema::CellResult;
-use crate::stats::{Change, RunNoise};
+use super::cell::CellFigures;
+use super::stats::{Change, RunNoise};
+use crate::config::LoadModel;
+use crate::results::{CellResult, Run};
 
 /// How much whole runs shift against each other when no self-test on this machine has measured
 /// it: about what `make selftest` measured on the 2-core machine kind this project is developed on
@@ -32,6 +34,16 @@ impl Verdict {
         matches!(self, Verdict::Changed { .. })
     }
 
+    /// The change and its interval, where one was computed.
+    pub fn change(&self) -> Option<Change> {
+        match self {
+            Verdict::Changed { change }
+            | Verdict::Unchanged { change }
+            | Verdict::Baseline { change } => Some(*change),
+            Verdict::Untested { .. } => None,
+        }
+    }
+
     /// How the page writes it.
     pub fn describe(&self) -> String {
         match self {
@@ -45,12 +57,21 @@ impl Verdict {
     }
 }
 
-/// `now` against `before` (the same cell id in an earlier run), with `noise` the run-level shift
-/// between runs beyond their rounds' spread; `None` when either has no req/s.
-pub fn compare(now: &CellResult, before: &CellResult, noise: RunNoise) -> Option<Verdict> {
-    let is_baseline = now.ratio.as_ref().is_some_and(|r| r.baseline == now.id);
-    let ratios = |c: &CellResult| {
-        c.ratio
+/// `now` against `before` (the same cell in an earlier run, both as analysed), with `noise` the
+/// run-level shift between runs beyond their rounds' spread; `None` when either has no req/s, or
+/// when the load offered a fixed rate (its req/s is the rate, not the server's).
+pub fn compare(
+    now: &CellFigures,
+    before: &CellFigures,
+    is_baseline: bool,
+    model: LoadModel,
+    noise: RunNoise,
+) -> Option<Verdict> {
+    if model == LoadModel::Open {
+        return None;
+    }
+    let ratios = |f: &CellFigures| {
+        f.ratio
             .as_ref()
             .map(|r| r.rps_rounds.clone())
             .unwrap_or_default()
@@ -78,4 +99,23 @@ pub fn compare(now: &CellResult, before: &CellResult, noise: RunNoise) -> Option
     (before > 0.0).then(|| Verdict::Untested {
         ratio: now / before,
     })
+}
+
+/// Every cell's verdict against the same cell id in `previous` (analysed with the same rules).
+pub fn verdicts(
+    cells: &[CellResult],
+    figures: &[CellFigures],
+    previous: &Run,
+    noise: RunNoise,
+) -> Vec<Option<Verdict>> {
+    let before = super::analyze(previous);
+    cells
+        .iter()
+        .zip(figures)
+        .map(|(cell, now)| {
+            let at = previous.cells.iter().position(|c| c.id == cell.id)?;
+            let is_baseline = now.ratio.as_ref().is_some_and(|r| r.baseline == cell.id);
+            compare(now, &before.cells[at], is_baseline, cell.load_model, noise)
+        })
+        .collect()
 }

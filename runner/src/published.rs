@@ -1,13 +1,14 @@
-//! The run a new one is compared with: the newest earlier complete run in the same output dir.
+//! What an output directory holds besides a run: the run it is compared with (the newest earlier
+//! complete run there) and how much whole runs shift on this machine (the self-test's figure).
+//! The page and the exports both get a run's analysis here, so they read the same numbers.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::results::compare::{compare, Verdict, ASSUMED_RUN_NOISE};
-use crate::results::{CellResult, Run};
-use crate::stats::RunNoise;
+use crate::analysis::compare::ASSUMED_RUN_NOISE;
+use crate::analysis::stats::RunNoise;
+use crate::results::Run;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviousRun {
@@ -16,18 +17,12 @@ pub struct PreviousRun {
     /// Set when the previous run measured another machine (CPU model, CPU count or kernel): its
     /// description, since the deltas then mix machine and code.
     pub other_machine: Option<String>,
+    /// The run itself (the analysis compares each cell with its namesake there).
     #[serde(skip)]
-    pub cells: BTreeMap<String, CellResult>,
+    pub run: Run,
     /// How much runs shift beyond their rounds on this machine, and where that figure comes from.
     pub noise: RunNoise,
     pub noise_source: String,
-}
-
-impl PreviousRun {
-    /// What "vs previous" says about `cell`, when the earlier run measured it.
-    pub fn verdict(&self, cell: &CellResult) -> Option<Verdict> {
-        compare(cell, self.cells.get(&cell.id)?, self.noise)
-    }
 }
 
 /// The run noise `make selftest` measured beside this page (`out/selftest/selftest.json`), or
@@ -57,6 +52,17 @@ pub fn run_noise(out: &Path) -> (RunNoise, String) {
     }
 }
 
+/// The analysis of `run` as published in `out`: against the previous run there, when there is
+/// one (returned beside it for the page's words about it).
+pub fn analysis_of(out: &Path, run: &Run) -> (crate::analysis::Analysis, Option<PreviousRun>) {
+    let previous = previous_run(out, run);
+    let analysis = match &previous {
+        Some(p) => crate::analysis::analyze_against(run, &p.run, p.noise),
+        None => crate::analysis::analyze(run),
+    };
+    (analysis, previous)
+}
+
 /// The newest complete run in `out/runs/` that started before `run`, for the per-cell deltas.
 pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
     let mut ids: Vec<String> = std::fs::read_dir(out.join("runs"))
@@ -83,11 +89,7 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
                     then.cpu_model, then.cpus, then.kernel
                 )
             }),
-            cells: earlier
-                .cells
-                .iter()
-                .map(|c| (c.id.clone(), c.clone()))
-                .collect(),
+            run: earlier,
         })
     })
 }
@@ -124,7 +126,8 @@ mod tests {
         }
         let previous = previous_run(out.path(), &run).unwrap();
         assert_eq!(previous.run_id, "20000102-000000");
-        let page = page(&run, Some(previous));
+        let analysis = crate::analysis::analyze_against(&run, &previous.run, previous.noise);
+        let page = page(&run, &analysis, Some(previous));
         let native = page.sections[0]
             .rows
             .iter()

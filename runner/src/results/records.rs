@@ -1,0 +1,70 @@
+//! Records that several stages share and the results publish: a latency trend, an OCI image, the
+//! hosts a run placed things on. Defined here, with the schema, so that the stages that make
+//! them and the stages that read them both depend on the results, not on each other.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Latency percentiles of one window (or one k6 trend), in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Trend {
+    pub avg: f64,
+    pub min: f64,
+    pub med: f64,
+    pub max: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    /// Only where the generator reports it (oha).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p999: Option<f64>,
+}
+
+/// A written image and its sizes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Image {
+    /// Name and tag it imports as, e.g. "docker.io/wasm-bench/rust-wasip2:3f2a9c1e0b7d".
+    pub reference: String,
+    #[serde(skip)]
+    pub tarball: PathBuf,
+    /// sha256 of the manifest: the image's identity.
+    pub digest: String,
+    pub platform: String,
+    /// The image's entrypoint, e.g. "/server.wasm".
+    pub entrypoint: String,
+    /// The build itself (the one file in the image).
+    #[serde(default)]
+    pub build_bytes: u64,
+    /// What a registry transfers: manifest, config and the gzipped layer.
+    pub compressed_bytes: u64,
+    /// What it unpacks to: the layer's tar, unzipped (about the build's own size).
+    pub uncompressed_bytes: u64,
+}
+
+/// What the results say about the topology.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TopologyRecord {
+    pub server_host: String,
+    pub generator_hosts: Vec<String>,
+    /// Each host: its kind and what it reported (kernel, the generator's version there).
+    pub hosts: Vec<HostRecord>,
+    /// The links measured, in matrix order ("rtt-10ms").
+    pub links: Vec<String>,
+    /// How the round trip is made: "nfqueue delayer" (this kernel has no netem).
+    pub delay_mechanism: Option<String>,
+    /// CPU seconds the delayer used over the run, and the CPUs it was pinned to.
+    pub delayer_cpu_s: Option<f64>,
+    pub delayer_cpus: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HostRecord {
+    pub name: String,
+    pub kind: String,
+    pub kernel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
+    /// The generators found there, with the versions they reported.
+    pub tools: std::collections::BTreeMap<String, String>,
+}
