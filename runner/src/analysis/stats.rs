@@ -74,18 +74,7 @@ fn log_interval(logs: &[f64]) -> Option<(f64, f64)> {
     Some((m, half))
 }
 
-/// A figure measured over rounds: its median, its 95% interval and its spread.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    pub median: f64,
-    /// 95% interval (t interval of the geometric mean); equal to the median with one round.
-    pub lo: f64,
-    pub hi: f64,
-    /// Coefficient of variation over rounds (fraction); 0 with one round.
-    pub cv: f64,
-    /// Rounds it comes from.
-    pub n: usize,
-}
+pub use crate::results::records::Estimate;
 
 impl Estimate {
     /// From positive per-round values; `None` when there are none or any is not positive.

@@ -9,7 +9,7 @@ use crate::config::{Cell, LoadModel, LoadSpec, RuntimeDefs, Settings};
 use crate::http::conformance::{Target, CHECKS};
 use crate::http::Workload;
 use crate::measure::LaunchRecord;
-use crate::setup::{Decision, Setup};
+use crate::setup::{Planned, Setup};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,8 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "--only {:?} matches no runtime/mode",
         args.only.unwrap_or_default()
     );
-    let mut setup = Setup::resolve(&defs, &cells, &args.common.tools_dir, logs, false)?;
-    setup.build(&cells)?;
+    let mut setup = Setup::new(&defs, &cells, &args.common.tools_dir, logs, false)?;
     // JIT modes compile the whole module before listening (WasmEdge JIT takes over 30 s for Go's
     // 10 MB module here): wait longer than a matrix cell would.
     let settings = Settings {
@@ -112,20 +111,20 @@ fn check_pair(
     settings: &Settings,
     tally: &mut Tally,
 ) -> Result<()> {
-    let (plan, decision) = setup.plan(index, cell, settings)?;
-    match decision {
-        Decision::Ready => {}
-        Decision::Skip(reason) => {
-            println!("SKIPPED {}: {reason}", cell.id);
-            tally.skipped += 1;
+    let plan = match setup.plan(index, cell, settings)? {
+        Planned::Ready(plan) => plan,
+        Planned::NotRun(result) => {
+            let reason = result.reason.clone().unwrap_or_default();
+            if result.status == crate::results::Status::Skipped {
+                println!("SKIPPED {}: {reason}", cell.id);
+                tally.skipped += 1;
+            } else {
+                println!("FAILED  {}: {reason}", cell.id);
+                tally.failed += 1;
+            }
             return Ok(());
         }
-        Decision::Fail(reason) => {
-            println!("FAILED  {}: {reason}", cell.id);
-            tally.failed += 1;
-            return Ok(());
-        }
-    }
+    };
     let plaintext = Workload::get("plaintext").expect("built in");
     let started = match plan.launch.start(
         &format!("{index:03}"),

@@ -13,7 +13,7 @@ use crate::config::{Matrix, RuntimeDefs};
 use crate::measure::rounds::{measure_rounds, Observer};
 use crate::report::format::{millis, thousands};
 use crate::results::{self, CellResult, Run, RunDir, Status, Timing};
-use crate::setup::{Decision, Setup};
+use crate::setup::{Planned, Setup};
 use crate::sys::process;
 
 #[derive(Debug, clap::Args)]
@@ -69,7 +69,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.record_host,
     );
     let run_dir = open_run_dir(&args.out, privacy)?;
-    let mut setup = Setup::resolve(
+    let build_start = Instant::now();
+    let mut setup = Setup::new(
         &defs,
         &matrix.cells,
         &args.common.tools_dir,
@@ -77,16 +78,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         true,
     )?;
     let mut run = new_run(&args, &matrix, &run_dir, &setup)?;
-    let build_start = Instant::now();
-    setup.build(&matrix.cells)?;
     setup.start_containers(&matrix.cells, &matrix.settings.server_cpus);
     setup.start_hosts(&matrix, &crate::hosts::work_dir());
     run.tools = setup.tools();
     run.images = setup.images();
     run.timing.build_s = build_start.elapsed().as_secs_f64();
     run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run)?;
-    run.topology = (!setup.topology.is_local()).then(|| setup.topology.record());
-    setup.topology.teardown();
+    run.topology = setup.topology_record();
+    setup.teardown();
     run.timing.wall_s = started_at.elapsed().as_secs_f64();
     finish(&args, &matrix, &run_dir, run)
 }
@@ -173,13 +172,18 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
 /// Every cell, round by round, each cell's file rewritten after each of its windows. Returns the
 /// seconds spent measuring.
 fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run) -> Result<f64> {
-    let plans: Vec<_> = matrix
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(index, cell)| setup.plan(index, cell, &matrix.settings))
-        .collect::<Result<_>>()?;
-    let ready = plans.iter().filter(|(_, d)| *d == Decision::Ready).count();
+    let mut plans: Vec<Option<crate::measure::Plan>> = Vec::new();
+    let mut not_run: Vec<CellResult> = Vec::new();
+    for (index, cell) in matrix.cells.iter().enumerate() {
+        match setup.plan(index, cell, &matrix.settings)? {
+            Planned::Ready(plan) => plans.push(Some(*plan)),
+            Planned::NotRun(result) => {
+                plans.push(None);
+                not_run.push(*result);
+            }
+        }
+    }
+    let ready = plans.iter().flatten().count();
     let rounds = matrix.settings.repeats;
     let bar = ProgressBar::new(ready as u64 * u64::from(rounds));
     bar.set_style(
@@ -193,14 +197,10 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
         rounds,
     };
     // Cells that will not be measured are written (and listed) first.
-    for (plan, decision) in &plans {
-        let result = match decision {
-            Decision::Ready => continue,
-            Decision::Skip(reason) => plan.blank(Status::Skipped, Some(reason.clone())),
-            Decision::Fail(reason) => plan.blank(Status::Failed, Some(reason.clone())),
-        };
-        observer.print(summary_line(result.index, matrix.cells.len(), &result));
-        run_dir.write_json(&run_dir.cell_file(&result), &result)?;
+    for result in &mut not_run {
+        crate::analysis::publish_cell(result);
+        observer.print(summary_line(result.index, matrix.cells.len(), result));
+        run_dir.write_json(&run_dir.cell_file(result), result)?;
     }
     let groups = crate::schedule::groups(&matrix.cells);
     let seed = matrix.settings.seed.expect("set when the run starts");
@@ -216,10 +216,20 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     );
     let awake = keep_cpus_awake(&matrix.settings, preflight.keep_awake.enabled)?;
     run.preflight = Some(preflight);
-    let outcome = measure_rounds(&plans, &groups, rounds, seed, &mut observer)?;
+    let mut executor = crate::measure::executor::RealExecutor;
+    let outcome = measure_rounds(&plans, &groups, rounds, seed, &mut observer, &mut executor)?;
     drop(awake);
     bar.finish_and_clear();
-    run.cells = outcome.cells;
+    let mut not_run = not_run.into_iter();
+    run.cells = outcome
+        .cells
+        .into_iter()
+        .map(|measured| {
+            measured
+                .or_else(|| not_run.next())
+                .expect("every cell planned")
+        })
+        .collect();
     crate::analysis::publish(run);
     for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
         if !(process::interrupted() && cell.rounds.is_empty()) {
@@ -281,6 +291,10 @@ impl Observer for Progress<'_> {
     }
 
     fn measured(&mut self, result: &CellResult) -> Result<()> {
+        // The cell file holds its own figures so far (its ratios come with the whole run).
+        let mut result = result.clone();
+        crate::analysis::publish_cell(&mut result);
+        let result = &result;
         self.run_dir
             .write_json(&self.run_dir.cell_file(result), result)?;
         self.bar.inc(1);

@@ -4,6 +4,7 @@
 
 pub mod causes;
 pub mod error;
+pub mod executor;
 pub mod launch;
 mod prepare;
 pub mod remeasure;
@@ -17,7 +18,6 @@ use std::time::Duration;
 pub use error::CellError;
 pub use launch::{ContainerLaunch, Launch, LaunchRecord, Started};
 
-use crate::build::ArtifactKind;
 use crate::config::{Cell, Settings};
 use crate::http::{probe, Workload};
 use crate::load::{Invocation, WindowRequest};
@@ -25,14 +25,13 @@ use crate::results::measured::{LaunchFigures, Measured};
 use crate::results::{CellResult, Status};
 use window::WindowSpec;
 
-/// Everything a cell needs, resolved by `setup`.
+/// Everything a cell needs to be measured, resolved by `setup` (which plans only cells that can
+/// be: every path here is real).
 pub struct Plan<'a> {
-    pub index: usize,
     pub cell: &'a Cell,
+    /// Its labels as the results carry them (status and figures are filled in as it is measured).
+    pub labels: CellResult,
     pub launch: Launch<'a>,
-    /// The server build this cell runs; `None` when its server language has none for this runtime.
-    pub kind: Option<&'static ArtifactKind>,
-    pub artifact_stripped_bytes: Option<u64>,
     pub settings: &'a Settings,
     /// The generator's binary (k6 or wrk, after the load model) and its script.
     pub generator: PathBuf,
@@ -42,84 +41,13 @@ pub struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// A result with the cell's labels and no figures yet.
-    pub fn blank(&self, status: Status, reason: Option<String>) -> CellResult {
-        CellResult {
-            index: self.index,
-            id: self.cell.id.clone(),
-            server: self.cell.server.clone(),
-            target: self.kind.map_or("none", |k| k.target_label()).to_string(),
-            build_note: self.kind.and_then(|k| k.build_note()).map(String::from),
-            runtime: self.cell.runtime.clone(),
-            version: self.cell.version.clone(),
-            mode: self.cell.mode.clone(),
-            mode_about: self.launch.mode.about.clone(),
-            direct: self
-                .launch
-                .mode
-                .container
-                .as_ref()
-                .map(|c| c.direct.clone()),
-            write: self.cell.write.clone(),
-            workload: self.cell.workload.clone(),
-            load: self.cell.load.name.clone(),
-            load_model: self.cell.load.model,
-            generator: self.cell.load.generator().name().into(),
-            concurrency: self.cell.load.concurrency(),
-            offered_rps: self.cell.load.rate,
-            pipeline: self.cell.load.pipeline.filter(|d| *d > 1),
-            sweep: self.cell.load.sweep.clone(),
-            link: self
-                .cell
-                .load
-                .link
-                .as_ref()
-                .map(|(link, load)| crate::results::LinkResult {
-                    label: link.label(),
-                    rtt_ms: link.rtt.as_secs_f64() * 1000.0,
-                    rate: link.rate.clone(),
-                    load: load.clone(),
-                }),
-            share: self
-                .cell
-                .load
-                .share
-                .as_ref()
-                .map(|(share, curve)| crate::results::Share {
-                    curve: curve.clone(),
-                    share: *share,
-                    of: self.cell.load.peak.clone().unwrap_or_default(),
-                }),
-            status,
-            reason,
-            runtime_version: self.launch.runtime_version.clone(),
-            command: Vec::new(),
-            measured: Measured {
-                artifact_bytes: self
-                    .kind
-                    .and_then(|_| std::fs::metadata(&self.launch.artifact).ok())
-                    .map(|m| m.len()),
-                artifact_stripped_bytes: self.artifact_stripped_bytes,
-                ..Default::default()
-            },
-            metrics: Default::default(),
-            flags: Vec::new(),
-            repeats_rps: Vec::new(),
-            partial: false,
-            rounds: Vec::new(),
-            estimates: Default::default(),
-            disturbed: Vec::new(),
-            ratio: None,
-        }
-    }
-
-    fn workload(&self) -> Result<&'static Workload, CellError> {
+    pub fn workload(&self) -> Result<&'static Workload, CellError> {
         Workload::get(&self.cell.workload)
             .ok_or_else(|| CellError::Setup("unknown workload".into()))
     }
 
     /// The generator's pinned CPUs over every generator host: with several, they share the load.
-    fn generator_cpus(&self) -> usize {
+    pub fn generator_cpus(&self) -> usize {
         self.topology
             .generators
             .iter()
@@ -142,7 +70,7 @@ impl Plan<'_> {
         let tag = self
             .launch
             .logs
-            .join(format!("{:03}-{generator}-{label}", self.index));
+            .join(format!("{:03}-{generator}-{label}", self.labels.index));
         Ok(WindowSpec {
             invocation: Invocation::for_window(&WindowRequest {
                 generator: &self.generator,
@@ -206,7 +134,7 @@ impl<'p, 'a> CellRun<'p, 'a> {
     /// `Failed` with the reason (`partial` when some rounds finished first). Its figures are
     /// derived from this by `analysis`.
     pub fn result(&self) -> CellResult {
-        let mut result = self.plan.blank(Status::Failed, None);
+        let mut result = self.plan.labels.clone();
         result.command = self.command.clone();
         let sizes = std::mem::take(&mut result.measured);
         result.measured = Measured {
@@ -216,16 +144,15 @@ impl<'p, 'a> CellRun<'p, 'a> {
             ..self.measured.clone()
         };
         let windows = &self.measured.windows;
-        match &self.failure {
-            None if windows.is_empty() => {
-                result.reason = Some(CellError::NoMeasurement.to_string())
-            }
-            None => result.status = Status::Ok,
-            Some(e) => {
-                result.partial = !windows.is_empty();
-                result.reason = Some(e.to_string());
-            }
-        }
+        (result.status, result.reason, result.partial) = match &self.failure {
+            None if windows.is_empty() => (
+                Status::Failed,
+                Some(CellError::NoMeasurement.to_string()),
+                false,
+            ),
+            None => (Status::Ok, None, false),
+            Some(e) => (Status::Failed, Some(e.to_string()), !windows.is_empty()),
+        };
         result
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::stats::Estimate;
+use super::records::Estimate;
 
 /// Published with the run (`preflight` in latest.json).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

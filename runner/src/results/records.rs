@@ -68,3 +68,17 @@ pub struct HostRecord {
     /// The generators found there, with the versions they reported.
     pub tools: std::collections::BTreeMap<String, String>,
 }
+
+/// A figure measured over rounds: its median, its 95% interval and its spread (made by
+/// `analysis::stats`, `Estimate::of`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub median: f64,
+    /// 95% interval (t interval of the geometric mean); equal to the median with one round.
+    pub lo: f64,
+    pub hi: f64,
+    /// Coefficient of variation over rounds (fraction); 0 with one round.
+    pub cv: f64,
+    /// Rounds it comes from.
+    pub n: usize,
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::flags::Flag;
-use crate::analysis::stats::Estimate;
+use super::records::Estimate;
 use crate::config::{LoadModel, Settings};
 
 /// 2: cells carry what was measured (`measured`: windows, launches, failure), from which every

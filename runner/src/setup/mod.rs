@@ -1,6 +1,9 @@
 //! What `run` and `check` both do before starting servers: locate and version each runtime and
-//! load generator once, build each server flavour once, and then decide for each cell whether it
-//! is ready to measure, skipped (with the reason) or failed (with the reason).
+//! load generator once, build each server flavour once, and then plan each cell: ready to
+//! measure (a `Plan` with real paths), or not run, with the reason (skipped or failed).
+
+mod labels;
+mod resolve;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,61 +14,62 @@ use crate::build::{ArtifactKind, Builds};
 use crate::config::{Cell, RuntimeDef, RuntimeDefs, Settings};
 use crate::container::Containerd;
 use crate::measure::{ContainerLaunch, Launch, Plan};
-use crate::results::ToolInfo;
+use crate::results::{CellResult, Status, ToolInfo};
+pub use resolve::Resolved;
+use resolve::{locate, locate_tool, locate_version};
 
-/// A runtime or tool as found on this machine.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub bin: Option<PathBuf>,
-    pub version: Option<String>,
-    /// Why it cannot be used (its cells are skipped with this reason).
-    pub problem: Option<String>,
+/// A cell as planned: ready to measure, or not run (its result says skipped or failed, and why).
+pub enum Planned<'c> {
+    Ready(Box<Plan<'c>>),
+    NotRun(Box<CellResult>),
 }
 
-impl Resolved {
-    pub fn tool_info(&self) -> ToolInfo {
-        ToolInfo {
-            version: self.version.clone(),
-            path: self.bin.as_ref().map(|p| p.display().to_string()),
-            problem: self.problem.clone(),
-        }
-    }
-}
-
-/// What a cell's plan turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    Ready,
+/// Why a cell is not run.
+enum NotRun {
     Skip(String),
     Fail(String),
 }
 
-/// Runtimes, generators and builds of one run (or check), resolved once.
+/// Runtimes, generators and builds of one run (or check), resolved and built once; then the
+/// places and containerd a matrix asks for, when it asks (cells that need them and lack them are
+/// planned as not run, with the reason).
 pub struct Setup<'a> {
-    pub defs: &'a RuntimeDefs,
-    pub root: PathBuf,
-    pub target_dir: PathBuf,
+    defs: &'a RuntimeDefs,
+    root: PathBuf,
+    target_dir: PathBuf,
     /// Where build, prepare, server and generator logs go.
-    pub logs: PathBuf,
-    pub runtimes: BTreeMap<String, Resolved>,
+    logs: PathBuf,
+    runtimes: BTreeMap<String, Resolved>,
     /// k6 and wrk, when the cells' load models use them.
-    pub generators: BTreeMap<&'static str, Resolved>,
-    pub go: Option<Resolved>,
-    pub builds: Builds,
+    generators: BTreeMap<&'static str, Resolved>,
+    go: Option<Resolved>,
+    builds: Builds,
     /// What container modes need beyond containerd (runc, a wasm shim), by tool name.
-    pub shims: BTreeMap<String, Resolved>,
+    shims: BTreeMap<String, Resolved>,
     /// This run's containerd, once a container cell is ready to start one (or why it did not).
-    pub containerd: Option<std::result::Result<Containerd, String>>,
+    containerd: Option<std::result::Result<Containerd, String>>,
     /// Where servers and generators run (everything local unless the matrix places them), or
     /// why the places could not be made.
-    pub topology: crate::hosts::Topology,
-    pub topology_problem: Option<String>,
+    topology: crate::hosts::Topology,
+    topology_problem: Option<String>,
 }
 
 impl<'a> Setup<'a> {
     /// Locates every runtime the cells name, the Go toolchain and, with `with_generators`, the
-    /// load generator of each cell's model. Nothing is built yet.
-    pub fn resolve(
+    /// load generator of each cell's model, and builds what the cells need.
+    pub fn new(
+        defs: &'a RuntimeDefs,
+        cells: &[Cell],
+        tools_dir: &Path,
+        logs: PathBuf,
+        with_generators: bool,
+    ) -> Result<Setup<'a>> {
+        let mut setup = Setup::resolve(defs, cells, tools_dir, logs, with_generators)?;
+        setup.build(cells)?;
+        Ok(setup)
+    }
+
+    fn resolve(
         defs: &'a RuntimeDefs,
         cells: &[Cell],
         tools_dir: &Path,
@@ -142,13 +146,13 @@ impl<'a> Setup<'a> {
     }
 
     /// The Go toolchain, when it is installed.
-    pub fn go_bin(&self) -> Option<&Path> {
+    fn go_bin(&self) -> Option<&Path> {
         self.go.as_ref().and_then(|g| g.bin.as_deref())
     }
 
     /// Builds what the cells need (leaving out cells whose runtime is unusable and cells whose
     /// server language has no such build: those are skipped with a reason).
-    pub fn build(&mut self, cells: &[Cell]) -> Result<()> {
+    fn build(&mut self, cells: &[Cell]) -> Result<()> {
         let mut needed: Vec<&'static ArtifactKind> = Vec::new();
         for cell in cells {
             let resolved = &self.runtimes[&cell.runtime_key()];
@@ -228,20 +232,18 @@ impl<'a> Setup<'a> {
     }
 
     /// The container half of a cell's decision: None when it is not a container cell or can run.
-    fn container_decision(&self, cell: &Cell, kind: &ArtifactKind) -> Option<Decision> {
+    fn container_decision(&self, cell: &Cell, kind: &ArtifactKind) -> Option<NotRun> {
         self.def(cell).modes[&cell.mode].container.as_ref()?;
         if let Some(reason) = self.container_blocker(cell) {
-            return Some(Decision::Skip(reason));
+            return Some(NotRun::Skip(reason));
         }
         if let Some(Err(e)) = self.builds.images.get(&kind.key()) {
-            return Some(Decision::Fail(e.clone()));
+            return Some(NotRun::Fail(e.clone()));
         }
         match &self.containerd {
             Some(Ok(_)) => None,
-            Some(Err(e)) => Some(Decision::Fail(e.clone())),
-            None => Some(Decision::Fail(
-                "this run's containerd was not started".into(),
-            )),
+            Some(Err(e)) => Some(NotRun::Fail(e.clone())),
+            None => Some(NotRun::Fail("this run's containerd was not started".into())),
         }
     }
 
@@ -255,7 +257,7 @@ impl<'a> Setup<'a> {
     }
 
     /// Whether a Go build was among those needed.
-    pub fn built_go(&self) -> bool {
+    fn built_go(&self) -> bool {
         self.builds.results.keys().any(|k| k.starts_with("go/"))
     }
 
@@ -286,71 +288,105 @@ impl<'a> Setup<'a> {
             .expect("cells name defined runtimes")
     }
 
-    /// The plan for one cell and whether it can be measured. `settings` bound the launch and
-    /// the windows; the generator is left empty when the setup resolved none (check).
+    /// The plan for one cell: ready to measure, or not run with the reason. `settings` bound the
+    /// launch and the windows; the generator is left empty when the setup resolved none (check).
     pub fn plan<'c>(
         &'c self,
         index: usize,
         cell: &'c Cell,
         settings: &'c Settings,
-    ) -> Result<(Plan<'c>, Decision)> {
+    ) -> Result<Planned<'c>> {
         let def = self.def(cell);
         let kind = artifact_kind(def, &cell.mode, &cell.server)?;
         let resolved = &self.runtimes[&cell.runtime_key()];
+        let labels = labels::labels(self, index, cell, def, kind.as_ref().ok().copied());
+        let not_run = match self.blocker(cell, def, resolved, &kind) {
+            Some(NotRun::Skip(reason)) => Some((Status::Skipped, reason)),
+            Some(NotRun::Fail(reason)) => Some((Status::Failed, reason)),
+            None => None,
+        };
+        let kind = match (not_run, kind) {
+            (Some((status, reason)), _) => {
+                return Ok(Planned::NotRun(Box::new(CellResult {
+                    status,
+                    reason: Some(reason),
+                    ..labels
+                })))
+            }
+            (None, Ok(kind)) => kind,
+            (None, Err(reason)) => unreachable!("a missing build is a skip: {reason}"),
+        };
         let generator = self.generators.get(cell.load.generator().name());
-        let plan = self.plan_for(index, cell, def, resolved, &kind, generator, settings);
-        let decision = if let Some(problem) = &self.topology_problem {
-            Decision::Skip(problem.clone())
-        } else if !self.topology.is_local() && def.modes[&cell.mode].container.is_some() {
-            Decision::Skip(
+        Ok(Planned::Ready(Box::new(self.plan_for(
+            cell, def, resolved, kind, generator, settings, labels,
+        ))))
+    }
+
+    /// Why a cell cannot be measured, if anything stops it.
+    fn blocker(
+        &self,
+        cell: &Cell,
+        def: &RuntimeDef,
+        resolved: &Resolved,
+        kind: &std::result::Result<&'static ArtifactKind, String>,
+    ) -> Option<NotRun> {
+        let generator = self.generators.get(cell.load.generator().name());
+        if let Some(problem) = &self.topology_problem {
+            return Some(NotRun::Skip(problem.clone()));
+        }
+        if !self.topology.is_local() && def.modes[&cell.mode].container.is_some() {
+            return Some(NotRun::Skip(
                 "container cells run on containerd's host network, not in the namespaces this matrix places the \
                  server in: measure them in a matrix without hosts"
                     .into(),
-            )
-        } else if let Some(problem) = &resolved.problem {
-            Decision::Skip(problem.clone())
-        } else if let Err(reason) = &kind {
-            Decision::Skip(reason.clone())
-        } else if let Err(reason) = def.mode_support(
+            ));
+        }
+        if let Some(problem) = &resolved.problem {
+            return Some(NotRun::Skip(problem.clone()));
+        }
+        let kind = match kind {
+            Err(reason) => return Some(NotRun::Skip(reason.clone())),
+            Ok(kind) => *kind,
+        };
+        if let Err(reason) = def.mode_support(
             &cell.mode,
             resolved.bin.as_deref(),
             resolved.version.as_deref(),
         ) {
-            Decision::Skip(reason)
-        } else if let Some(problem) = generator.and_then(|g| g.problem.as_ref()) {
-            Decision::Skip(format!("load generator missing: {problem}"))
-        } else {
-            let kind = kind.ok();
-            match kind.and_then(|k| self.builds.results.get(&k.key())) {
-                Some(Ok(_)) => kind
-                    .and_then(|k| self.container_decision(cell, k))
-                    .unwrap_or(Decision::Ready),
-                Some(Err(e)) => Decision::Fail(e.clone()),
-                None => Decision::Fail(crate::measure::CellError::NotBuilt.to_string()),
-            }
-        };
-        Ok((plan, decision))
+            return Some(NotRun::Skip(reason));
+        }
+        if let Some(problem) = generator.and_then(|g| g.problem.as_ref()) {
+            return Some(NotRun::Skip(format!("load generator missing: {problem}")));
+        }
+        match self.builds.results.get(&kind.key()) {
+            Some(Ok(_)) => self.container_decision(cell, kind),
+            Some(Err(e)) => Some(NotRun::Fail(
+                crate::measure::CellError::BuildFailed(e.clone()).to_string(),
+            )),
+            None => Some(NotRun::Fail(
+                crate::measure::CellError::NotBuilt.to_string(),
+            )),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn plan_for<'c>(
         &'c self,
-        index: usize,
         cell: &'c Cell,
         def: &'c RuntimeDef,
         resolved: &Resolved,
-        kind: &std::result::Result<&'static ArtifactKind, String>,
+        kind: &'static ArtifactKind,
         generator: Option<&Resolved>,
         settings: &'c Settings,
+        labels: CellResult,
     ) -> Plan<'c> {
-        let kind = kind.as_ref().ok().copied();
         let script = match cell.load.generator().name() {
             "wrk" => "wrk-report.lua",
             _ => "k6.js",
         };
         Plan {
-            index,
             cell,
+            labels,
             launch: Launch {
                 def,
                 mode_name: &cell.mode,
@@ -358,17 +394,15 @@ impl<'a> Setup<'a> {
                 write: &cell.write,
                 bin: resolved.bin.clone(),
                 runtime_version: self.runtime_version(def, cell, resolved),
-                artifact: kind.map(|k| k.path(&self.target_dir)).unwrap_or_default(),
+                artifact: kind.path(&self.target_dir),
                 server_cpus: &settings.server_cpus,
                 server_place: &self.topology.server,
                 server_ip: &self.topology.server_ip,
                 ready_timeout: settings.ready_timeout,
                 logs: self.logs.clone(),
                 prepared_cache: self.target_dir.join("matrix-prepared"),
-                container: self.container_launch(def, cell, kind),
+                container: self.container_launch(def, cell, Some(kind)),
             },
-            kind,
-            artifact_stripped_bytes: kind.and_then(|k| self.builds.stripped.get(&k.key()).copied()),
             settings,
             generator: generator.and_then(|g| g.bin.clone()).unwrap_or_default(),
             script: self.root.join("scripts").join(script),
@@ -417,6 +451,16 @@ impl<'a> Setup<'a> {
         })
     }
 
+    /// Where server and generators ran, for the results (none when all ran on loopback).
+    pub fn topology_record(&self) -> Option<crate::results::records::TopologyRecord> {
+        (!self.topology.is_local()).then(|| self.topology.record())
+    }
+
+    /// Removes the places the matrix asked for (also done on drop).
+    pub fn teardown(&mut self) {
+        self.topology.teardown();
+    }
+
     /// Native Go is "run" by the Go toolchain that built it; other native builds by rustc.
     fn runtime_version(
         &self,
@@ -446,85 +490,6 @@ impl<'a> Setup<'a> {
     }
 }
 
-/// Finds a tool; one whose version cannot be read is still used (the version is only recorded).
-fn locate_tool(def: &RuntimeDef, tools_dir: &Path) -> Resolved {
-    match def.locate(tools_dir) {
-        Ok(Some(found)) => Resolved {
-            version: def.version(&found.path).ok(),
-            bin: Some(found.path),
-            problem: None,
-        },
-        Ok(None) => Resolved {
-            bin: None,
-            version: None,
-            problem: Some(format!("runtimes/tools/{}.toml names no binary", def.name)),
-        },
-        Err(problem) => Resolved {
-            bin: None,
-            version: None,
-            problem: Some(problem),
-        },
-    }
-}
-
-/// Finds and versions one definition's binary. Definitions without one (native) are "versioned"
-/// by the compiler.
-fn locate(def: &RuntimeDef, tools_dir: &Path, root: &Path) -> Resolved {
-    match def.locate(tools_dir) {
-        Ok(Some(found)) => match def.version(&found.path) {
-            Ok(v) => Resolved {
-                bin: Some(found.path),
-                version: Some(v),
-                problem: None,
-            },
-            Err(e) => Resolved {
-                bin: None,
-                version: None,
-                problem: Some(format!("{e:#}")),
-            },
-        },
-        Ok(None) => Resolved {
-            bin: None,
-            version: Some(rustc_version(root)),
-            problem: None,
-        },
-        Err(problem) => Resolved {
-            bin: None,
-            version: None,
-            problem: Some(problem),
-        },
-    }
-}
-
-/// Finds one listed version of a runtime and checks that the binary reports it.
-fn locate_version(def: &RuntimeDef, version: &str, tools_dir: &Path) -> Resolved {
-    let unusable = |problem: String| Resolved {
-        bin: None,
-        version: None,
-        problem: Some(problem),
-    };
-    let found = match def.locate_version(tools_dir, version) {
-        Ok(found) => found,
-        Err(problem) => return unusable(problem),
-    };
-    match def.version(&found.path) {
-        Ok(v) if crate::config::versions::is_release(&v, version) => Resolved {
-            bin: Some(found.path),
-            version: Some(v),
-            problem: None,
-        },
-        Ok(v) => unusable(format!(
-            "{} [{}] reports {} {v}, not the {version} the matrix lists: point {} at a {version} build or run `matrix install {}@{version}`",
-            found.path.display(),
-            found.via,
-            def.name,
-            crate::config::versions::env_var(def.env.as_deref().unwrap_or(&def.name), version),
-            def.name
-        )),
-        Err(e) => unusable(format!("{e:#}")),
-    }
-}
-
 /// The build named by a mode (its `artifact`, else its runtime's), for a server language.
 /// `Ok(Err(reason))` when that server has no such build: the cell is skipped with the reason.
 pub fn artifact_kind(
@@ -548,17 +513,4 @@ pub fn artifact_kind(
         );
     }
     Ok(ArtifactKind::find(server, name).ok_or_else(|| crate::build::missing_reason(server, name)))
-}
-
-fn rustc_version(root: &Path) -> String {
-    std::process::Command::new("rustc")
-        .arg("--version")
-        .current_dir(root)
-        .output()
-        .ok()
-        .and_then(|o| {
-            crate::config::runtimes::parse_version(None, &String::from_utf8_lossy(&o.stdout))
-        })
-        .map(|v| format!("rustc {v}"))
-        .unwrap_or_else(|| "unknown".into())
 }
