@@ -21,6 +21,11 @@ pub fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join(".tools"))
 }
 
+/// Where the built-in server definitions are (`server/**/server.toml`).
+pub fn servers_dir() -> PathBuf {
+    repo_root().join("server")
+}
+
 /// Cargo's target dir for the server builds.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

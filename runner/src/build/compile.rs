@@ -1,13 +1,14 @@
-//! Building one server: the cargo or go command line, its environment, and the Go overlay a
-//! patched build uses.
+//! Building one server: its definition's command, run in its source directory with its
+//! environment, and the Go overlay a patched build uses.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::go_patch::GoPatch;
-use super::kinds::{ArtifactKind, Builder};
+use super::Build;
+use crate::config::go_patch::GoPatch;
+use crate::config::Placeholders;
 
 /// The target triple rustc builds for by default here, e.g. "x86_64-unknown-linux-gnu".
 pub fn host_triple() -> &'static str {
@@ -27,131 +28,97 @@ pub fn host_triple() -> &'static str {
     })
 }
 
-/// `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS` for the host triple.
-fn static_rustflags_var() -> String {
-    format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        host_triple().to_uppercase().replace(['-', '.'], "_")
-    )
+/// What a build command may name: {target_dir}, {host_triple}, {host_triple_env} (as cargo's
+/// `CARGO_TARGET_<TRIPLE>_*` variables spell it), {source}, and {go} where Go is installed.
+pub fn build_vars(build: &Build, target_dir: &Path, go: Option<&Path>) -> Placeholders {
+    let mut vars = Placeholders::default();
+    vars.set("target_dir", target_dir.display().to_string())
+        .set("host_triple", host_triple())
+        .set(
+            "host_triple_env",
+            host_triple().to_uppercase().replace(['-', '.'], "_"),
+        )
+        .set("source", build.server.source_dir().display().to_string());
+    if let Some(go) = go {
+        vars.set("go", go.display().to_string());
+    }
+    if build.def.go_patch.is_some() {
+        vars.set(
+            "go_overlay",
+            build.overlay_path(target_dir).display().to_string(),
+        );
+    }
+    vars
 }
 
-impl ArtifactKind {
-    /// The build command's arguments (after `cargo` or `go`).
-    pub fn build_args(&self, target_dir: &Path) -> Vec<String> {
-        match self.builder {
-            Builder::Cargo {
-                target,
-                bin,
-                features,
-            } => {
-                let mut args: Vec<String> = [
-                    "build",
-                    "--release",
-                    "--locked",
-                    "-p",
-                    "wasm-bench-server",
-                    "--bin",
-                    bin,
-                ]
-                .map(String::from)
-                .to_vec();
-                // Native builds name the host target explicitly, so the static-linking flags
-                // (see `build`) reach the server and not build scripts or proc macros.
-                args.extend(["--target".into(), target.unwrap_or(host_triple()).into()]);
-                if !features.is_empty() {
-                    args.extend(["--features".into(), features.join(",")]);
-                }
-                args
-            }
-            Builder::Go { tags, patch, .. } => {
-                // -buildvcs=false: in a git checkout Go stamps the commit into the binary, so every
-                // commit would change the module's bytes, its image digest and WasmEdge's AOT
-                // cache key (minutes of recompiling Go's 10 MB module).
-                let mut args: Vec<String> = ["build", "-trimpath", "-buildvcs=false"]
-                    .map(String::from)
-                    .to_vec();
-                if !tags.is_empty() {
-                    args.extend(["-tags".into(), tags.into()]);
-                }
-                if patch.is_some() {
-                    args.extend([
-                        "-overlay".into(),
-                        self.overlay_path(target_dir).display().to_string(),
-                    ]);
-                }
-                args.extend([
-                    "-o".into(),
-                    self.path(target_dir).display().to_string(),
-                    ".".into(),
-                ]);
-                args
-            }
+impl Build<'_> {
+    /// The build command, expanded.
+    pub fn command(&self, target_dir: &Path, go: Option<&Path>) -> Result<Vec<String>> {
+        let vars = build_vars(self, target_dir, go);
+        if go.is_none() && self.def.command.iter().any(|a| a.contains("{go}")) {
+            bail!("the Go toolchain is not installed: `make init` or set GO=/path/to/go");
         }
+        vars.expand_all(&self.def.command).with_context(|| {
+            format!(
+                "{}: [[build]] {}",
+                self.server.file.display(),
+                self.def.kind
+            )
+        })
     }
 
-    /// Builds (cargo and go skip unchanged work) and returns the artifact path. `go` is the Go
-    /// toolchain, needed for Go builds only.
-    pub fn build(
-        &self,
-        root: &Path,
-        target_dir: &Path,
-        go: Option<&Path>,
-        log: &Path,
-    ) -> Result<PathBuf> {
+    /// Builds (or finds the prebuilt artifact) and returns the artifact's path.
+    pub fn build(&self, target_dir: &Path, go: Option<&Path>, log: &Path) -> Result<PathBuf> {
+        let path = self.path(target_dir)?;
+        if self.def.prebuilt.is_some() {
+            if !path.is_file() {
+                bail!(
+                    "{}: the prebuilt {} artifact {} does not exist",
+                    self.server.file.display(),
+                    self.def.kind,
+                    path.display()
+                );
+            }
+            return Ok(path);
+        }
+        let argv = self.command(target_dir, go)?;
+        let vars = build_vars(self, target_dir, go);
+        if let (Some(name), Some(go)) = (&self.def.go_patch, go) {
+            let patch = crate::config::go_patch::named(name).context("a known Go patch")?;
+            self.write_overlay(patch, go, target_dir)?;
+        }
         let out = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        let mut command = match self.builder {
-            Builder::Cargo { target, .. } => {
-                let mut c = Command::new("cargo");
-                c.current_dir(root).env("CARGO_TARGET_DIR", target_dir);
-                if target.is_none() {
-                    // Static, so the same file runs directly and in an image FROM scratch.
-                    c.env(static_rustflags_var(), "-C target-feature=+crt-static");
-                }
-                c
-            }
-            Builder::Go { wasm, patch, .. } => {
-                let go = go.context(
-                    "the Go toolchain is not installed: `make init` or set GO=/path/to/go",
-                )?;
-                let mut c = Command::new(go);
-                c.current_dir(root.join("server/go"))
-                    // Everything Go writes stays under target/; no module downloads (stdlib only).
-                    .env("GOCACHE", target_dir.join("go-cache"))
-                    .env("GOPATH", target_dir.join("go-path"))
-                    .env("GOTOOLCHAIN", "local")
-                    .env("GOPROXY", "off")
-                    .env("GOFLAGS", "")
-                    .env("CGO_ENABLED", "0");
-                if wasm {
-                    c.env("GOOS", "wasip1").env("GOARCH", "wasm");
-                } else {
-                    c.env_remove("GOOS").env_remove("GOARCH");
-                }
-                if let Some(patch) = patch {
-                    self.write_overlay(patch, go, target_dir)?;
-                }
-                c
-            }
-        };
-        let program = command.get_program().to_string_lossy().to_string();
+        let mut command = Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
+            .current_dir(self.server.source_dir());
+        for (key, value) in &self.def.env {
+            command.env(vars.expand(key)?, vars.expand(value)?);
+        }
+        for key in &self.def.env_remove {
+            command.env_remove(key);
+        }
         let status = command
-            .args(self.build_args(target_dir))
             .stdout(out.try_clone()?)
             .stderr(out)
             .status()
-            .with_context(|| format!("cannot run {program}"))?;
+            .with_context(|| format!("cannot run {}", argv[0]))?;
         if !status.success() {
             bail!(
-                "building the {} server failed ({program} {}):\n{}",
+                "building the {} server failed ({}):\n{}",
                 self.key(),
-                self.build_args(target_dir).join(" "),
+                argv.join(" "),
                 crate::sys::log_tail(log, 15)
             );
         }
-        let path = self.path(target_dir);
         if !path.is_file() {
-            bail!("the build succeeded but {} is missing", path.display());
+            bail!(
+                "the {} build succeeded but {} is missing ({}: `artifact`)",
+                self.key(),
+                path.display(),
+                self.server.file.display()
+            );
         }
         Ok(path)
     }
@@ -161,7 +128,7 @@ impl ArtifactKind {
         target_dir
             .join("go")
             .join("overlay")
-            .join(format!("{}.json", self.name))
+            .join(format!("{}-{}.json", self.server.name, self.def.kind))
     }
 
     /// Copies the toolchain's file, applies the patch, and writes the overlay that points at it.
@@ -176,7 +143,10 @@ impl ArtifactKind {
         let original = std::fs::read_to_string(&original_path)
             .with_context(|| format!("cannot read {}", original_path.display()))?;
         let patched = patch.apply(&original)?;
-        let dir = target_dir.join("go").join("overlay").join(self.name);
+        let dir = target_dir
+            .join("go")
+            .join("overlay")
+            .join(format!("{}-{}", self.server.name, self.def.kind));
         let patched_path = dir.join(patch.file);
         std::fs::create_dir_all(patched_path.parent().expect("a file under a dir"))?;
         std::fs::write(&patched_path, patched)?;

@@ -1,4 +1,4 @@
-//! `matrix build`: every server build of every language (what `make build` runs), or those whose
+//! `matrix build`: every build of every server definition (what `make build` runs), or those whose
 //! key ("rust/wasip2", "go/wasix", ...) contains `--only`. `run` and `check` build what they need
 //! the same way.
 
@@ -6,14 +6,17 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::build::{ArtifactKind, KINDS};
-use crate::config::RuntimeDefs;
+use crate::build::Build;
+use crate::config::{RuntimeDefs, ServerDefs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only builds whose key contains this text (e.g. "go/" or "wasip2").
     #[arg(long)]
     pub only: Option<String>,
+    /// A server definition to build besides the built-in ones (a `server.toml`).
+    #[arg(long)]
+    pub server: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub common: super::Common,
 }
@@ -23,25 +26,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let target_dir = crate::paths::target_dir();
     let logs = target_dir.join("matrix-build");
     std::fs::create_dir_all(&logs)?;
-    let kinds: Vec<&'static ArtifactKind> = KINDS
+    let mut servers = ServerDefs::builtin(&crate::paths::servers_dir())?;
+    for file in &args.server {
+        servers.add(crate::config::ServerDef::load(file)?)?;
+    }
+    let builds: Vec<Build> = servers
         .iter()
-        .filter(|k| {
+        .flat_map(|server| server.builds.iter().map(move |def| Build { server, def }))
+        .filter(|b| {
             args.only
                 .as_deref()
-                .is_none_or(|only| k.key().contains(only))
+                .is_none_or(|only| b.key().contains(only))
         })
         .collect();
     let go = defs
         .tool("go")
         .and_then(|def| def.locate(&args.common.tools_dir).ok().flatten())
         .map(|found| found.path);
-    let builds = crate::build::build_all(
-        &kinds,
-        go.as_deref(),
-        &crate::paths::repo_root(),
-        &target_dir,
-        &logs,
-    );
+    let builds = crate::build::build_all(&builds, go.as_deref(), &target_dir, &logs);
     let mut failed = 0;
     for (key, built) in &builds.results {
         match built {

@@ -34,13 +34,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let _ = crate::sys::limits::raise_open_files();
     let logs = crate::paths::target_dir().join("matrix-check");
     std::fs::create_dir_all(&logs)?;
-    let cells = every_pair(&defs, args.only.as_deref());
+    let servers = crate::config::ServerDefs::builtin(&crate::paths::servers_dir())?;
+    let cells = every_pair(&defs, &servers, args.only.as_deref());
     anyhow::ensure!(
         !cells.is_empty(),
         "--only {:?} matches no runtime/mode",
         args.only.unwrap_or_default()
     );
-    let mut setup = Setup::new(&defs, &cells, &args.common.tools_dir, logs, false)?;
+    let mut setup = Setup::new(&defs, &servers, &cells, &args.common.tools_dir, logs, false)?;
     // JIT modes compile the whole module before listening (WasmEdge JIT takes over 30 s for Go's
     // 10 MB module here): wait longer than a matrix cell would.
     let settings = Settings {
@@ -67,13 +68,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// Every server language x runtime x mode (whose "server/runtime/mode" contains `only`), as cells
 /// that serve plaintext with single writes. A mode that only some versions have is also checked on
 /// the newest installable version that has it (e.g. wasmtime@46.0.1 for `preopened`).
-fn every_pair(defs: &RuntimeDefs, only: Option<&str>) -> Vec<Cell> {
+fn every_pair(
+    defs: &RuntimeDefs,
+    servers: &crate::config::ServerDefs,
+    only: Option<&str>,
+) -> Vec<Cell> {
     let load = LoadSpec {
         vus: Some(1),
         ..LoadSpec::new("check", LoadModel::Closed)
     };
     let mut cells = Vec::new();
-    for server in crate::build::SERVERS {
+    for server in servers.names() {
         for def in defs.runtimes() {
             for (mode, mode_def) in &def.modes {
                 let in_range = mode_def.versions.as_deref().and_then(|range| {

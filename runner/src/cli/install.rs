@@ -45,7 +45,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.names.iter().map(|n| split(n)).collect::<Result<_>>()?;
     let optional = args.optional || args.for_matrix.is_some();
     if let Some(path) = &args.for_matrix {
-        let matrix = crate::config::Matrix::load(path, &defs)?;
+        let builtin = crate::config::ServerDefs::builtin(&crate::paths::servers_dir())?;
+        let matrix = crate::config::Matrix::load(path, &defs, &builtin)?;
         let needs = needed(&matrix, &defs);
         let shown: Vec<String> = needs.iter().map(|(n, v)| spec(n, v.as_deref())).collect();
         eprintln!("{} uses: {}", path.display(), shown.join(", "));

@@ -72,6 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let build_start = Instant::now();
     let mut setup = Setup::new(
         &defs,
+        &matrix.servers,
         &matrix.cells,
         &args.common.tools_dir,
         run_dir.logs_dir(),
@@ -92,7 +93,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// The matrix file, narrowed by `--quick` and `--only`.
 fn load_matrix(args: &Args, defs: &RuntimeDefs) -> Result<Matrix> {
-    let mut matrix = Matrix::load(&args.matrix, defs)?;
+    let builtin = crate::config::ServerDefs::builtin(&crate::paths::servers_dir())?;
+    let mut matrix = Matrix::load(&args.matrix, defs, &builtin)?;
     // The shuffles' seed is recorded with the run, so its order can be repeated.
     matrix.settings.seed = Some(
         matrix

@@ -11,14 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{check_name, nearest, with_suggestion};
 use super::runtimes::RuntimeDefs;
-use crate::build::SERVERS;
+use super::servers::{ServerDef, ServerDefs};
 use crate::http::workload::Workload;
 
 /// Everything in a matrix file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixFile {
-    /// Server implementations (languages) to include.
+    /// Servers to measure: the name of a built-in definition (server/**/server.toml: "rust",
+    /// "go"), or the path of a `server.toml` (relative to this file).
     #[serde(default = "default_servers")]
     pub servers: Vec<String>,
     /// Workload names (see `workload.rs`).
@@ -577,23 +578,32 @@ pub struct Matrix {
     pub cells: Vec<Cell>,
     pub hosts: Vec<HostSpec>,
     pub links: Vec<LinkSpec>,
+    /// The server definitions its cells name (built-in ones and those named by path).
+    pub servers: ServerDefs,
 }
 
 const WRITES: &[&str] = &["single", "vectored"];
 
 impl Matrix {
-    pub fn load(path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
+    /// Reads a matrix file; `servers` are the built-in server definitions it may name.
+    pub fn load(path: &Path, runtimes: &RuntimeDefs, servers: &ServerDefs) -> Result<Matrix> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read matrix file {}", path.display()))?;
-        Matrix::parse(&text, path, runtimes)
+        Matrix::parse(&text, path, runtimes, servers)
     }
 
     /// Parses and validates a matrix file; every error names the file and what would be valid.
-    pub fn parse(text: &str, path: &Path, runtimes: &RuntimeDefs) -> Result<Matrix> {
-        let file: MatrixFile = toml::from_str(text).map_err(|e| {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        runtimes: &RuntimeDefs,
+        builtin: &ServerDefs,
+    ) -> Result<Matrix> {
+        let mut file: MatrixFile = toml::from_str(text).map_err(|e| {
             anyhow::anyhow!("{}: {}", path.display(), with_suggestion(&e.to_string()))
         })?;
         let here = |what: &str| format!("{}: {what}", path.display());
+        let servers = resolve_servers(&mut file, path, builtin, &here)?;
         validate_settings(&file.settings).map_err(|e| anyhow::anyhow!("{}", here(&e)))?;
         super::hosts::validate_placement(
             &file.hosts,
@@ -616,9 +626,8 @@ impl Matrix {
                 );
             }
         }
-        validate_names(&file, &here)?;
+        validate_names(&file, &servers, &here)?;
         validate_loads(&file, &here)?;
-        let mut file = file;
         file.loads = file
             .loads
             .iter()
@@ -639,7 +648,7 @@ impl Matrix {
         }
         let mut cells = Vec::new();
         for entry in &file.runtimes {
-            validate_runtime(entry, &file, runtimes, &here)?;
+            validate_runtime(entry, &file, runtimes, &servers, &here)?;
             cells.extend(expand(entry, &file));
         }
         check_cells(&cells, &here)?;
@@ -648,8 +657,42 @@ impl Matrix {
             cells,
             hosts: file.hosts,
             links: file.links,
+            servers,
         })
     }
+}
+
+/// The built-in definitions plus every `server.toml` the matrix names by path (relative to the
+/// matrix file); path entries are replaced by the server's name.
+fn resolve_servers(
+    file: &mut MatrixFile,
+    path: &Path,
+    builtin: &ServerDefs,
+    here: &impl Fn(&str) -> String,
+) -> Result<ServerDefs> {
+    let mut servers = builtin.clone();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let named = |entry: &str| entry.contains('/') || entry.ends_with(".toml");
+    let entries = file.servers.iter_mut().chain(
+        file.runtimes
+            .iter_mut()
+            .flat_map(|r| r.servers.iter_mut().flatten()),
+    );
+    for entry in entries.filter(|e| named(e)) {
+        let def = ServerDef::load(&dir.join(&*entry))
+            .map_err(|e| anyhow::anyhow!("{}", here(&format!("servers: {e}"))))?;
+        let name = def.name.clone();
+        if servers
+            .get(&name)
+            .is_none_or(|known| known.file != def.file)
+        {
+            servers
+                .add(def)
+                .map_err(|e| anyhow::anyhow!("{}", here(&format!("servers: {e}"))))?;
+        }
+        *entry = name;
+    }
+    Ok(servers)
 }
 
 fn validate_settings(settings: &Settings) -> std::result::Result<(), String> {
@@ -669,9 +712,13 @@ fn validate_settings(settings: &Settings) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn validate_names(file: &MatrixFile, here: &impl Fn(&str) -> String) -> Result<()> {
+fn validate_names(
+    file: &MatrixFile,
+    servers: &ServerDefs,
+    here: &impl Fn(&str) -> String,
+) -> Result<()> {
     for server in &file.servers {
-        check_name("servers", server, SERVERS.iter().copied(), here)?;
+        check_name("servers", server, servers.names(), here)?;
     }
     for workload in &file.workloads {
         check_name("workloads", workload, Workload::names(), here)?;
@@ -718,6 +765,7 @@ fn validate_runtime(
     entry: &RuntimeEntry,
     file: &MatrixFile,
     runtimes: &RuntimeDefs,
+    servers: &ServerDefs,
     here: &impl Fn(&str) -> String,
 ) -> Result<()> {
     let def = runtimes.get(&entry.name).ok_or_else(|| {
@@ -748,7 +796,7 @@ fn validate_runtime(
         check_name(
             &format!("runtime {:?} servers", entry.name),
             server,
-            SERVERS.iter().copied(),
+            servers.names(),
             here,
         )?;
     }
@@ -910,6 +958,10 @@ mod tests {
         RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap()
     }
 
+    fn server_defs() -> ServerDefs {
+        ServerDefs::builtin(&crate::paths::repo_root().join("server")).unwrap()
+    }
+
     const GOOD: &str = r#"
 workloads = ["plaintext", "json"]
 [settings]
@@ -929,7 +981,7 @@ vus = 50
 "#;
 
     fn parse(text: &str) -> Result<Matrix> {
-        Matrix::parse(text, Path::new("m.toml"), &defs())
+        Matrix::parse(text, Path::new("m.toml"), &defs(), &server_defs())
     }
 
     #[test]
@@ -975,7 +1027,7 @@ vus = 50
     #[test]
     fn the_repository_matrix_parses() {
         let root = crate::paths::repo_root();
-        let m = Matrix::load(&root.join("matrix.toml"), &defs()).unwrap();
+        let m = Matrix::load(&root.join("matrix.toml"), &defs(), &server_defs()).unwrap();
         assert!(m.cells.iter().any(|c| c.runtime == "native"));
         assert!(m.cells.iter().any(|c| c.runtime == "wasmtime"));
     }

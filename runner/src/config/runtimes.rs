@@ -22,9 +22,14 @@ pub struct RuntimeDef {
     pub binary: Option<String>,
     /// Environment variable that names the binary explicitly, e.g. `WASMTIME`.
     pub env: Option<String>,
-    /// Which server build this runtime runs (see `artifacts.rs`).
+    /// Which server build this runtime runs (a `kind` of the server definitions' builds).
     #[serde(default)]
     pub artifact: Option<String>,
+    /// How one environment variable of the server is handed to a guest, e.g. `["--env",
+    /// "{key}={value}"]`, repeated per variable where a launch says `{server_env}`. Absent (a
+    /// native process): the server's environment is the process's own.
+    #[serde(default)]
+    pub env_flag: Vec<String>,
     #[serde(default)]
     pub version_args: Vec<String>,
     /// Regex whose first group is the version in the output of `version_args`.
@@ -62,6 +67,10 @@ pub struct ModeDef {
     /// Environment for the server process (values may use placeholders).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Whose `mode_args` of the server definition this mode passes (default: its own name), e.g.
+    /// the native image under runc passes those of native's current-thread.
+    #[serde(default)]
+    pub server_mode: Option<String>,
     /// How long this mode may take to answer its first request, when it needs longer than the
     /// matrix's `ready_timeout` (e.g. a JIT that compiles the whole module before listening).
     pub ready_timeout: Option<String>,

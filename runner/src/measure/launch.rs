@@ -22,6 +22,8 @@ pub struct Launch<'a> {
     pub bin: Option<PathBuf>,
     pub runtime_version: Option<String>,
     pub artifact: PathBuf,
+    /// The server's definition: how it is told its address, its arguments and environment.
+    pub server: &'a crate::config::ServerDef,
     pub server_cpus: &'a str,
     /// Where the server runs and the address it listens on there.
     pub server_place: &'a crate::hosts::Place,
@@ -123,7 +125,9 @@ impl Launch<'_> {
         }
         let port = sys::net::free_port().map_err(CellError::setup)?;
         let addr = format!("{}:{port}", self.server_ip);
-        vars.set("addr", addr.clone()).set("port", port.to_string());
+        vars.set("addr", addr.clone())
+            .set("host", self.server_ip)
+            .set("port", port.to_string());
         let (argv, env, task) = self.command(tag, port, &vars, phase)?;
         record.command = argv.clone();
 
@@ -169,13 +173,15 @@ impl Launch<'_> {
         vars: &Placeholders,
         phase: &dyn Fn(&str),
     ) -> Result<ServerCommand, CellError> {
-        let env: Vec<(String, String)> = self
+        let mut vars = vars.clone();
+        let mut env: Vec<(String, String)> = self
             .mode
             .env
             .iter()
             .map(|(k, v)| vars.expand(v).map(|v| (k.clone(), v)))
             .collect::<Result<_, _>>()
             .map_err(|e| CellError::Setup(format!("runtimes/{}.toml env: {e}", self.def.name)))?;
+        self.server_placeholders(&mut vars, &mut env)?;
         let expand = |argv: &[String]| {
             vars.expand_all(argv).map_err(|e| {
                 CellError::Setup(format!("runtimes/{}.toml launch: {e}", self.def.name))
@@ -192,7 +198,6 @@ impl Launch<'_> {
         let id = format!("{tag}-{port}");
         let mut command = vec![container.image.entrypoint.clone()];
         command.extend(expand(container.args)?);
-        let mut env = env;
         // A native container's processes carry the run's marker too (a wasm container's run
         // inside its shim, which has it from containerd; guests are not given it).
         if container.image.platform == crate::build::image::Platform::Native.label() {
@@ -207,6 +212,39 @@ impl Launch<'_> {
             shim_pid: None,
         };
         Ok((argv, Vec::new(), Some(task)))
+    }
+}
+
+impl Launch<'_> {
+    /// `{server_args}` and `{server_env}`: the server definition's arguments (with those of this
+    /// mode) and environment, the latter through the runtime's `env_flag`, or else into the
+    /// process environment `env`.
+    fn server_placeholders(
+        &self,
+        vars: &mut Placeholders,
+        env: &mut Vec<(String, String)>,
+    ) -> Result<(), CellError> {
+        let mode = self.mode.server_mode.as_deref().unwrap_or(self.mode_name);
+        let args = self
+            .server
+            .launch_args(mode, vars)
+            .map_err(CellError::Setup)?;
+        let server_env = self.server.launch_env(vars).map_err(CellError::Setup)?;
+        let mut flags = Vec::new();
+        if self.def.env_flag.is_empty() {
+            env.extend(server_env);
+        } else {
+            for (key, value) in server_env {
+                let mut one = Placeholders::default();
+                one.set("key", key).set("value", value);
+                flags.extend(one.expand_all(&self.def.env_flag).map_err(|e| {
+                    CellError::Setup(format!("runtimes/{}.toml env_flag: {e}", self.def.name))
+                })?);
+            }
+        }
+        vars.set_list("server_args", args)
+            .set_list("server_env", flags);
+        Ok(())
     }
 }
 

@@ -652,6 +652,7 @@ mod tests {
         mock: &mut Mock,
     ) -> Outcome {
         let defs = RuntimeDefs::load(&crate::paths::repo_root().join("runtimes")).unwrap();
+        let servers = crate::config::ServerDefs::builtin(&crate::paths::servers_dir()).unwrap();
         let topology = Topology::local(settings);
         let plans: Vec<Option<Plan>> = cells
             .iter()
@@ -673,6 +674,7 @@ mod tests {
                         bin: None,
                         runtime_version: None,
                         artifact: "server".into(),
+                        server: servers.get("rust").unwrap(),
                         server_cpus: "0",
                         server_place: &topology.server,
                         server_ip: "127.0.0.1",

@@ -1,7 +1,7 @@
 //! A cell's labels as the results carry them (what it is, not what it measured), for every cell,
 //! measured or not.
 
-use crate::build::ArtifactKind;
+use crate::build::Build;
 use crate::config::{Cell, RuntimeDef};
 use crate::results::measured::Measured;
 use crate::results::{CellResult, LinkResult, Share, Status};
@@ -12,11 +12,11 @@ pub fn labels(
     index: usize,
     cell: &Cell,
     def: &RuntimeDef,
-    kind: Option<&'static ArtifactKind>,
+    kind: Option<&Build>,
 ) -> CellResult {
     let mode = &def.modes[&cell.mode];
     let resolved = &setup.runtimes[&cell.runtime_key()];
-    let artifact = kind.map(|k| k.path(&setup.target_dir));
+    let artifact = kind.and_then(|k| setup.artifact(k));
     CellResult {
         index,
         id: cell.id.clone(),

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::build::{ArtifactKind, Builds};
-use crate::config::{Cell, RuntimeDef, RuntimeDefs, Settings};
+use crate::build::{Build, Builds};
+use crate::config::{Cell, RuntimeDef, RuntimeDefs, ServerDefs, Settings};
 use crate::container::Containerd;
 use crate::measure::{ContainerLaunch, Launch, Plan};
 use crate::results::{CellResult, Status, ToolInfo};
@@ -35,6 +35,7 @@ enum NotRun {
 /// planned as not run, with the reason).
 pub struct Setup<'a> {
     defs: &'a RuntimeDefs,
+    servers: &'a ServerDefs,
     root: PathBuf,
     target_dir: PathBuf,
     /// Where build, prepare, server and generator logs go.
@@ -59,18 +60,20 @@ impl<'a> Setup<'a> {
     /// load generator of each cell's model, and builds what the cells need.
     pub fn new(
         defs: &'a RuntimeDefs,
+        servers: &'a ServerDefs,
         cells: &[Cell],
         tools_dir: &Path,
         logs: PathBuf,
         with_generators: bool,
     ) -> Result<Setup<'a>> {
-        let mut setup = Setup::resolve(defs, cells, tools_dir, logs, with_generators)?;
+        let mut setup = Setup::resolve(defs, servers, cells, tools_dir, logs, with_generators)?;
         setup.build(cells)?;
         Ok(setup)
     }
 
     fn resolve(
         defs: &'a RuntimeDefs,
+        servers: &'a ServerDefs,
         cells: &[Cell],
         tools_dir: &Path,
         logs: PathBuf,
@@ -131,6 +134,7 @@ impl<'a> Setup<'a> {
         let go = defs.tool("go").map(|def| locate(def, tools_dir, &root));
         Ok(Setup {
             defs,
+            servers,
             root,
             target_dir: crate::paths::target_dir(),
             logs,
@@ -153,32 +157,57 @@ impl<'a> Setup<'a> {
     /// Builds what the cells need (leaving out cells whose runtime is unusable and cells whose
     /// server language has no such build: those are skipped with a reason).
     fn build(&mut self, cells: &[Cell]) -> Result<()> {
-        let mut needed: Vec<&'static ArtifactKind> = Vec::new();
+        let mut needed: Vec<Build> = Vec::new();
         for cell in cells {
             let resolved = &self.runtimes[&cell.runtime_key()];
             let def = self.def(cell);
-            let lacks = |_: &&'static ArtifactKind| {
-                let range = def.modes[&cell.mode].versions.as_deref();
-                range
-                    .zip(resolved.version.as_deref())
-                    .is_some_and(|(range, v)| !crate::config::versions::in_range(range, v))
-            };
-            if resolved.problem.is_none() {
-                if let Ok(kind) = artifact_kind(def, &cell.mode, &cell.server)? {
-                    if !lacks(&kind) {
-                        needed.push(kind);
-                    }
+            let range = def.modes[&cell.mode].versions.as_deref();
+            let lacks = range
+                .zip(resolved.version.as_deref())
+                .is_some_and(|(range, v)| !crate::config::versions::in_range(range, v));
+            if resolved.problem.is_none() && !lacks {
+                if let Ok(build) = self.build_of(def, cell)? {
+                    needed.push(build);
                 }
             }
         }
-        self.builds = crate::build::build_all(
-            &needed,
-            self.go_bin(),
-            &self.root,
-            &self.target_dir,
-            &self.logs,
-        );
+        self.builds = crate::build::build_all(&needed, self.go_bin(), &self.target_dir, &self.logs);
         Ok(())
+    }
+
+    /// The build a cell runs: the one its mode (or runtime) names, of its server; `Ok(Err(reason))`
+    /// when the server has none (the cell is skipped with the reason).
+    fn build_of(
+        &self,
+        def: &RuntimeDef,
+        cell: &Cell,
+    ) -> Result<std::result::Result<Build<'a>, String>> {
+        let server = self
+            .servers
+            .get(&cell.server)
+            .with_context(|| format!("server {:?} has no definition", cell.server))?;
+        let kind = def
+            .modes
+            .get(&cell.mode)
+            .and_then(|m| m.artifact.as_deref())
+            .or(def.artifact.as_deref())
+            .with_context(|| {
+                format!(
+                    "runtimes/{}.toml: mode {} names no artifact",
+                    def.name, cell.mode
+                )
+            })?;
+        Ok(Build::of(server, kind))
+    }
+
+    /// The artifact a build made.
+    fn artifact(&self, build: &Build) -> Option<&Path> {
+        self.builds
+            .results
+            .get(&build.key())?
+            .as_ref()
+            .ok()
+            .map(PathBuf::as_path)
     }
 
     /// Starts this run's containerd (pinned to the server CPUs, so shims and containers are too)
@@ -232,7 +261,7 @@ impl<'a> Setup<'a> {
     }
 
     /// The container half of a cell's decision: None when it is not a container cell or can run.
-    fn container_decision(&self, cell: &Cell, kind: &ArtifactKind) -> Option<NotRun> {
+    fn container_decision(&self, cell: &Cell, kind: &Build) -> Option<NotRun> {
         self.def(cell).modes[&cell.mode].container.as_ref()?;
         if let Some(reason) = self.container_blocker(cell) {
             return Some(NotRun::Skip(reason));
@@ -297,9 +326,9 @@ impl<'a> Setup<'a> {
         settings: &'c Settings,
     ) -> Result<Planned<'c>> {
         let def = self.def(cell);
-        let kind = artifact_kind(def, &cell.mode, &cell.server)?;
+        let kind = self.build_of(def, cell)?;
         let resolved = &self.runtimes[&cell.runtime_key()];
-        let labels = labels::labels(self, index, cell, def, kind.as_ref().ok().copied());
+        let labels = labels::labels(self, index, cell, def, kind.as_ref().ok());
         let not_run = match self.blocker(cell, def, resolved, &kind) {
             Some(NotRun::Skip(reason)) => Some((Status::Skipped, reason)),
             Some(NotRun::Fail(reason)) => Some((Status::Failed, reason)),
@@ -328,7 +357,7 @@ impl<'a> Setup<'a> {
         cell: &Cell,
         def: &RuntimeDef,
         resolved: &Resolved,
-        kind: &std::result::Result<&'static ArtifactKind, String>,
+        kind: &std::result::Result<Build, String>,
     ) -> Option<NotRun> {
         let generator = self.generators.get(cell.load.generator().name());
         if let Some(problem) = &self.topology_problem {
@@ -346,8 +375,18 @@ impl<'a> Setup<'a> {
         }
         let kind = match kind {
             Err(reason) => return Some(NotRun::Skip(reason.clone())),
-            Ok(kind) => *kind,
+            Ok(kind) => kind,
         };
+        let server = &self.servers.get(&cell.server).expect("checked by build_of");
+        if !server.writes.contains(&cell.write) {
+            return Some(NotRun::Skip(format!(
+                "the {} server has no {:?} write strategy (its writes: {}; {})",
+                server.name,
+                cell.write,
+                server.writes.join(", "),
+                server.file.display()
+            )));
+        }
         if let Err(reason) = def.mode_support(
             &cell.mode,
             resolved.bin.as_deref(),
@@ -375,7 +414,7 @@ impl<'a> Setup<'a> {
         cell: &'c Cell,
         def: &'c RuntimeDef,
         resolved: &Resolved,
-        kind: &'static ArtifactKind,
+        kind: Build<'a>,
         generator: Option<&Resolved>,
         settings: &'c Settings,
         labels: CellResult,
@@ -394,14 +433,18 @@ impl<'a> Setup<'a> {
                 write: &cell.write,
                 bin: resolved.bin.clone(),
                 runtime_version: self.runtime_version(def, cell, resolved),
-                artifact: kind.path(&self.target_dir),
+                artifact: self
+                    .artifact(&kind)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                server: kind.server,
                 server_cpus: &settings.server_cpus,
                 server_place: &self.topology.server,
                 server_ip: &self.topology.server_ip,
                 ready_timeout: settings.ready_timeout,
                 logs: self.logs.clone(),
                 prepared_cache: self.target_dir.join("matrix-prepared"),
-                container: self.container_launch(def, cell, Some(kind)),
+                container: self.container_launch(def, cell, Some(&kind)),
             },
             settings,
             generator: generator.and_then(|g| g.bin.clone()).unwrap_or_default(),
@@ -438,7 +481,7 @@ impl<'a> Setup<'a> {
         &'c self,
         def: &'c RuntimeDef,
         cell: &Cell,
-        kind: Option<&'static ArtifactKind>,
+        kind: Option<&Build>,
     ) -> Option<ContainerLaunch<'c>> {
         let container = def.modes[&cell.mode].container.as_ref()?;
         let ctr = &self.containerd.as_ref()?.as_ref().ok()?.ctr;
@@ -488,29 +531,4 @@ impl<'a> Setup<'a> {
         }
         resolved.version.clone()
     }
-}
-
-/// The build named by a mode (its `artifact`, else its runtime's), for a server language.
-/// `Ok(Err(reason))` when that server has no such build: the cell is skipped with the reason.
-pub fn artifact_kind(
-    def: &RuntimeDef,
-    mode: &str,
-    server: &str,
-) -> Result<std::result::Result<&'static ArtifactKind, String>> {
-    let name = def
-        .modes
-        .get(mode)
-        .and_then(|m| m.artifact.as_deref())
-        .or(def.artifact.as_deref())
-        .unwrap_or("");
-    if !crate::build::KINDS.iter().any(|k| k.name == name) {
-        let mut known: Vec<&str> = crate::build::KINDS.iter().map(|k| k.name).collect();
-        known.dedup();
-        anyhow::bail!(
-            "runtimes/{}.toml: artifact {name:?} is not a known server build (known: {})",
-            def.name,
-            known.join(", ")
-        );
-    }
-    Ok(ArtifactKind::find(server, name).ok_or_else(|| crate::build::missing_reason(server, name)))
 }

@@ -1,4 +1,5 @@
-//! Runtime-bug workarounds applied to a copy of one Go toolchain file at build time.
+//! Runtime-bug workarounds applied to a copy of one Go toolchain file at build time, by name: a
+//! server definition's build names one (`go_patch = "wasmer-zero-timeout"`).
 
 use anyhow::{bail, Result};
 
@@ -27,6 +28,19 @@ pub const WASMER_ZERO_TIMEOUT: GoPatch = GoPatch {
           timeout as \"no timeout\", which leaves Go's scheduler asleep until an unrelated socket event",
 };
 
+/// Every workaround a definition can name.
+pub const PATCHES: &[(&str, &GoPatch)] = &[("wasmer-zero-timeout", &WASMER_ZERO_TIMEOUT)];
+
+/// The workaround of that name.
+pub fn named(name: &str) -> Option<&'static GoPatch> {
+    PATCHES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
+/// Their names.
+pub fn names() -> Vec<&'static str> {
+    PATCHES.iter().map(|(n, _)| *n).collect()
+}
+
 impl GoPatch {
     /// The patched text of `original`, or why the patch no longer fits this Go version.
     pub fn apply(&self, original: &str) -> Result<String> {
@@ -34,7 +48,7 @@ impl GoPatch {
             1 => Ok(original.replacen(self.find, self.replace, 1)),
             n => bail!(
                 "the Go workaround for {} expects `{}` once in $GOROOT/src/{}, found it {n} times: this Go \
-                 version changed that file; update or drop the patch in runner/src/build/go_patch.rs",
+                 version changed that file; update or drop the patch in runner/src/config/go_patch.rs",
                 self.why.split(':').next().unwrap_or(self.file),
                 self.find,
                 self.file
