@@ -99,30 +99,7 @@ pub fn validate_placement(
     generator_hosts: &[String],
     links: &[LinkSpec],
 ) -> Result<(), String> {
-    let mut names = vec!["local"];
-    for host in hosts {
-        if names.contains(&host.name.as_str()) {
-            return Err(format!(
-                "[[host]] name {:?} is used twice (\"local\" is built in): give each host its own name",
-                host.name
-            ));
-        }
-        if !host
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(format!(
-                "[[host]] name {:?}: use letters, digits and '-' only",
-                host.name
-            ));
-        }
-        if let Some(cpus) = &host.cpus {
-            super::cpus::parse_cpu_list(cpus)
-                .map_err(|e| format!("[[host]] {:?} cpus: {e}", host.name))?;
-        }
-        names.push(&host.name);
-    }
+    let names = host_names(hosts)?;
     let kind = |name: &str| -> Result<HostKind, String> {
         if name == "local" {
             return Ok(HostKind::Local);
@@ -162,6 +139,7 @@ pub fn validate_placement(
         seen.push(name);
     }
     let elsewhere = generator_hosts.iter().any(|g| g != "local");
+    // Generators elsewhere and links need the server in a namespace of the runner's.
     if server != HostKind::Netns && (elsewhere || !links.is_empty()) {
         return Err(format!(
             "settings.server_host = {server_host:?}: generators on other hosts and `links` need the server in a \
@@ -173,6 +151,35 @@ pub fn validate_placement(
         link.validate()?;
     }
     Ok(())
+}
+
+/// The hosts' names ("local" first), each checked: unique, letters, digits and '-', CPUs valid.
+fn host_names(hosts: &[HostSpec]) -> Result<Vec<&str>, String> {
+    let mut names = vec!["local"];
+    for host in hosts {
+        if names.contains(&host.name.as_str()) {
+            return Err(format!(
+                "[[host]] name {:?} is used twice (\"local\" is built in): give each host its own name",
+                host.name
+            ));
+        }
+        if !host
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(format!(
+                "[[host]] name {:?}: use letters, digits and '-' only",
+                host.name
+            ));
+        }
+        if let Some(cpus) = &host.cpus {
+            super::cpus::parse_cpu_list(cpus)
+                .map_err(|e| format!("[[host]] {:?} cpus: {e}", host.name))?;
+        }
+        names.push(&host.name);
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
