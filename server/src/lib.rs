@@ -3,7 +3,7 @@
 
 pub mod coalesce;
 pub mod config;
-mod date;
+pub mod date;
 pub mod routes;
 
 use std::convert::Infallible;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, DATE, SERVER};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, SERVER};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -148,7 +148,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 }
 
 /// Reads the body when the route wants one (refusing more than the echo limit, declared or sent)
-/// and routes the request. Generic over the body so the wasi:http handler shares it.
+/// and routes the request.
 pub async fn answer<B>(parts: &hyper::http::request::Parts, body: B) -> routes::Reply
 where
     B: hyper::body::Body,
@@ -178,19 +178,7 @@ fn to_response(reply: routes::Reply, head: bool) -> Response<Full<Bytes>> {
     response_without_date(reply, head, Full::new)
 }
 
-/// The HTTP response for a route's reply, all headers included (`Date` too), for any body type:
-/// the wasi:http handler (`server-http`), whose host does not add `Date`, answers with this.
-pub fn http_response<B>(
-    reply: routes::Reply,
-    head: bool,
-    make_body: impl FnOnce(Bytes) -> B,
-) -> Response<B> {
-    let mut response = response_without_date(reply, head, make_body);
-    response.headers_mut().insert(DATE, date::now());
-    response
-}
-
-/// Status, body and every header but `Date`: shared by the hyper server and `http_response`.
+/// Status, body and every header but `Date` (hyper adds it).
 fn response_without_date<B>(
     reply: routes::Reply,
     head: bool,

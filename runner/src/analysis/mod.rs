@@ -9,6 +9,7 @@
 //! - which cell a cell is compared with, and why: `baseline`;
 //! - "× native" (req/s and CPU per request, paired by round, with bounds): `ratios`;
 //! - each open load's generator floor and the generator-noise flag: `floors`;
+//! - system calls, instructions and the CPU split per request, against native's: `diagnosis`;
 //! - "vs previous": `compare`; whether to keep the CPUs awake: `awake`;
 //! - the arithmetic itself (medians, t intervals, paired ratios, ranks): `stats`.
 
@@ -16,6 +17,7 @@ pub mod awake;
 pub mod baseline;
 pub mod cell;
 pub mod compare;
+pub mod diagnosis;
 #[cfg(test)]
 pub mod fixtures;
 pub mod flags;
@@ -46,6 +48,8 @@ pub struct Analysis {
     pub version_groups: Vec<pairs::VersionGroup>,
     pub link_groups: Vec<links::LinkGroup>,
     pub notices: notices::Notices,
+    /// Where each diagnosed server's cost goes: system calls, instructions, the CPU split.
+    pub diagnoses: Vec<diagnosis::DiagnosisFigures>,
 }
 
 /// The run's figures, and each cell against the same cell of `previous` (with `noise`, how much
@@ -84,6 +88,7 @@ pub fn analyze(run: &Run) -> Analysis {
         version_groups: pairs::version_groups(&run.cells, &cells),
         link_groups: links::link_groups(&run.cells, &cells),
         notices: notices::notices(run, &cells),
+        diagnoses: diagnosis::figures(&run.cells, &cells, &run.diagnoses),
         cells,
         floors,
     }

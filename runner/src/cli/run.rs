@@ -84,7 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     run.tools = setup.tools();
     run.images = setup.images();
     run.timing.build_s = build_start.elapsed().as_secs_f64();
-    run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run)?;
+    run.timing.load_s = measure_cells(&matrix, &setup, &run_dir, &mut run, &args)?;
     run.topology = setup.topology_record();
     setup.teardown();
     run.timing.wall_s = started_at.elapsed().as_secs_f64();
@@ -166,6 +166,7 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         images: Default::default(),
         topology: None,
         preflight: None,
+        diagnoses: Vec::new(),
     };
     run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)
@@ -173,7 +174,13 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
 
 /// Every cell, round by round, each cell's file rewritten after each of its windows. Returns the
 /// seconds spent measuring.
-fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run) -> Result<f64> {
+fn measure_cells(
+    matrix: &Matrix,
+    setup: &Setup,
+    run_dir: &RunDir,
+    run: &mut Run,
+    args: &Args,
+) -> Result<f64> {
     let mut plans: Vec<Option<crate::measure::Plan>> = Vec::new();
     let mut not_run: Vec<CellResult> = Vec::new();
     for (index, cell) in matrix.cells.iter().enumerate() {
@@ -232,6 +239,11 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
                 .expect("every cell planned")
         })
         .collect();
+    if matrix.settings.diagnose && !process::interrupted() {
+        let started = Instant::now();
+        run.diagnoses = diagnose_servers(matrix, &plans, &groups, run, args, run_dir, &bar);
+        run.timing.diagnose_s = started.elapsed().as_secs_f64();
+    }
     crate::analysis::publish(run);
     for cell in run.cells.iter().filter(|c| c.status != Status::Skipped) {
         if !(process::interrupted() && cell.rounds.is_empty()) {
@@ -242,6 +254,52 @@ fn measure_cells(matrix: &Matrix, setup: &Setup, run_dir: &RunDir, run: &mut Run
     run.timing.window_s = outcome.window_s;
     run.timing.remeasure_s = outcome.remeasure_s;
     Ok(outcome.busy_s)
+}
+
+/// After the rounds: each server diagnosed under its representative cell (`measure::diagnose`).
+fn diagnose_servers(
+    matrix: &Matrix,
+    plans: &[Option<crate::measure::Plan>],
+    groups: &[crate::schedule::Group],
+    run: &Run,
+    args: &Args,
+    run_dir: &RunDir,
+    bar: &ProgressBar,
+) -> Vec<crate::results::diagnosis::Diagnosis> {
+    let defs = RuntimeDefs::load(&args.common.runtimes).ok();
+    let oha = defs
+        .as_ref()
+        .and_then(|d| d.tool("oha"))
+        .and_then(|def| def.locate(&args.common.tools_dir).ok().flatten())
+        .map(|found| found.path);
+    let Some(oha) = oha else {
+        eprintln!("diagnosis skipped: oha is not installed (`make init`)");
+        return Vec::new();
+    };
+    let tools = crate::measure::diagnose::Tools::find(oha);
+    let _ = std::fs::remove_dir_all(args.out.join("flames"));
+    let ctx = crate::measure::diagnose::Context {
+        tools: &tools,
+        out: &args.out,
+        logs: &run_dir.logs_dir(),
+        cache_dir: &crate::paths::target_dir().join("matrix-diagnose-cache"),
+        run_id: &run.run_id,
+        generator_cpus: &matrix.settings.generator_cpus,
+    };
+    let ok = |i: usize| run.cells[i].status == Status::Ok;
+    let mut out = Vec::new();
+    for group in groups {
+        if process::interrupted() {
+            break;
+        }
+        let Some(i) = crate::measure::diagnose::pick(plans, group, &ok) else {
+            continue;
+        };
+        let plan = plans[i].as_ref().expect("picked from plans");
+        let phase = |text: &str| bar.set_message(format!("diagnosing {} · {text}", group.key));
+        out.push(crate::measure::diagnose::diagnose(plan, &ctx, &phase));
+    }
+    out
 }
 
 /// While the cells are measured: one lowest-priority yielding thread on each of the server's and

@@ -90,6 +90,9 @@ pub struct Settings {
     /// halted virtual CPU (`sys::awake`): `"auto"` (the pre-flight measures whether it helps on
     /// this machine), `true` or `false`.
     pub keep_cpus_awake: KeepAwakeSetting,
+    /// After the rounds, diagnose each server (system calls and instructions per request, a CPU
+    /// profile and flame graph): where its cost goes (`measure::diagnose`).
+    pub diagnose: bool,
 }
 
 /// `settings.keep_cpus_awake`: decided by the pre-flight on this machine, or forced.
@@ -157,6 +160,7 @@ impl Default for Settings {
             steal_limit_pct: 0.3,
             remeasure: Duration::ZERO,
             keep_cpus_awake: KeepAwakeSetting::Auto,
+            diagnose: false,
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct RuntimeDef {
     /// native process): the server's environment is the process's own.
     #[serde(default)]
     pub env_flag: Vec<String>,
+    /// Arguments that let `perf` name the guest's compiled functions (e.g. wasmtime's
+    /// `--profile=perfmap`), where a launch says `{profile}`; used by the diagnosis only.
+    #[serde(default)]
+    pub profile_args: Vec<String>,
     #[serde(default)]
     pub version_args: Vec<String>,
     /// Regex whose first group is the version in the output of `version_args`.

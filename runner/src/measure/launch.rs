@@ -36,6 +36,15 @@ pub struct Launch<'a> {
     pub container: Option<ContainerLaunch<'a>>,
 }
 
+/// How a diagnosis starts a server differently: the runtime's profiling arguments, a wrapper
+/// command (valgrind), and a longer wait for its first answer.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostic {
+    pub profile: bool,
+    pub wrapper: Vec<String>,
+    pub ready_timeout: Duration,
+}
+
 /// What a container mode needs to start its task.
 pub struct ContainerLaunch<'a> {
     pub ctr: &'a Ctr,
@@ -116,7 +125,26 @@ impl Launch<'_> {
         record: &mut LaunchRecord,
         phase: &dyn Fn(&str),
     ) -> Result<Started, CellError> {
+        self.start_for(tag, workload, record, phase, &Diagnostic::default())
+    }
+
+    /// `start`, for a diagnosis: with the runtime's profiling arguments (`{profile}`), and/or
+    /// under a wrapper (valgrind), given longer to answer.
+    pub fn start_for(
+        &self,
+        tag: &str,
+        workload: &Workload,
+        record: &mut LaunchRecord,
+        phase: &dyn Fn(&str),
+        diagnostic: &Diagnostic,
+    ) -> Result<Started, CellError> {
         let mut vars = self.placeholders();
+        let profile = if diagnostic.profile {
+            self.def.profile_args.clone()
+        } else {
+            Vec::new()
+        };
+        vars.set_list("profile", profile);
         phase("prepare");
         if let Some(prepared) = prepare(&self.prepare_step(tag), &vars)? {
             record.prepared_bytes = std::fs::metadata(&prepared.path).ok().map(|m| m.len());
@@ -128,7 +156,15 @@ impl Launch<'_> {
         vars.set("addr", addr.clone())
             .set("host", self.server_ip)
             .set("port", port.to_string());
-        let (argv, env, task) = self.command(tag, port, &vars, phase)?;
+        let (mut argv, env, task) = self.command(tag, port, &vars, phase)?;
+        if !diagnostic.wrapper.is_empty() {
+            if task.is_some() {
+                return Err(CellError::Setup(
+                    "a container cannot be started under a wrapper".into(),
+                ));
+            }
+            argv.splice(0..0, diagnostic.wrapper.iter().cloned());
+        }
         record.command = argv.clone();
 
         phase("starting server");
@@ -144,7 +180,8 @@ impl Launch<'_> {
             .mode
             .ready_timeout()
             .unwrap_or_default()
-            .max(self.ready_timeout);
+            .max(self.ready_timeout)
+            .max(diagnostic.ready_timeout);
         let (startup, first) = wait_ready(&mut server, &base, workload, timeout)?;
         record.startup_ms = Some(ms(startup));
         record.first_request_ms = Some(ms(first));

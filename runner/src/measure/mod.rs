@@ -3,6 +3,7 @@
 //! and the rounds themselves (`rounds`). Nothing here is simulated: real processes, real sockets.
 
 pub mod causes;
+pub mod diagnose;
 pub mod error;
 pub mod executor;
 pub mod launch;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::CellError;
-pub use launch::{ContainerLaunch, Launch, LaunchRecord, Started};
+pub use launch::{ContainerLaunch, Diagnostic, Launch, LaunchRecord, Started};
 
 use crate::config::{Cell, Settings};
 use crate::http::{probe, Workload};

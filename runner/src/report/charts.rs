@@ -410,6 +410,96 @@ fn headline_chart(server: &str, section: &Section) -> Result<Option<Chart>> {
     }))
 }
 
+/// The colour of each "where the time goes" bucket, in `WhereTime::buckets` order.
+const BUCKET_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(188, 189, 34),
+    RGBColor(214, 39, 40),
+    RGBColor(150, 150, 150),
+    RGBColor(148, 103, 189),
+];
+
+/// CPU per request of each diagnosed server of `server`, as stacked bars: where it ran.
+fn cost_split_chart(server: &str, wt: &super::where_time::WhereTime) -> Result<Option<Chart>> {
+    let rows: Vec<&super::where_time::WhereRow> = wt
+        .rows
+        .iter()
+        .filter(|r| r.server == server && r.split.iter().any(|f| f.value.is_some()))
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let title = format!(
+        "{server}: CPU per request and where it ran (µs, under each server's diagnosed load)"
+    );
+    let total =
+        |r: &super::where_time::WhereRow| r.split.iter().filter_map(|f| f.value).sum::<f64>();
+    let max = rows.iter().map(|r| total(r)).fold(1.0, f64::max) * 1.15;
+    let mut svg = String::new();
+    {
+        let height = 110 + ROW_HEIGHT * rows.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH + 200, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(&title, ("sans-serif", 18))?;
+        let (plot, legend) = root.split_horizontally(WIDTH + 200 - LEGEND_WIDTH);
+        let labels: Vec<String> = rows.iter().rev().map(|r| r.label.clone()).collect();
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(250)
+            .build_cartesian_2d(0.0..max, (0..rows.len()).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .label_style(("sans-serif", 13))
+            .x_desc("CPU per request, µs")
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .draw()?;
+        for (i, r) in rows.iter().rev().enumerate() {
+            let mut left = 0.0;
+            for (b, f) in r.split.iter().enumerate() {
+                let Some(v) = f.value.filter(|v| *v > 0.0) else {
+                    continue;
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (left, SegmentValue::Exact(i)),
+                        (left + v, SegmentValue::Exact(i + 1)),
+                    ],
+                    BUCKET_COLORS[b % BUCKET_COLORS.len()].filled(),
+                )))?;
+                left += v;
+            }
+            chart.draw_series(std::iter::once(Text::new(
+                format!("{:.1}", total(r)),
+                (left + max * 0.01, SegmentValue::CenterOf(i)),
+                ("sans-serif", 12),
+            )))?;
+        }
+        let entries: Vec<(String, RGBColor)> = wt
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(b, name)| (name.to_string(), BUCKET_COLORS[b % BUCKET_COLORS.len()]))
+            .collect();
+        draw_legend(&legend, &entries)?;
+        root.present()?;
+    }
+    Ok(Some(Chart {
+        file: format!("charts/where-time-{}.svg", slug(server)),
+        title,
+        section: format!("where-time/{server}"),
+        svg,
+        axes: vec!["CPU per request, µs".into()],
+        legend: wt.buckets.iter().map(|b| b.to_string()).collect(),
+    }))
+}
+
 /// One panel of the headline: a bar per row with its interval, its value written after it, and
 /// a dashed line at native's 1x. Only the left panel labels the rows.
 fn cost_panel(
@@ -598,6 +688,11 @@ fn scaling_chart(scaling: &Scaling, title: &str) -> Result<String> {
 /// Draws every chart for the page and writes them under `out/charts/`.
 pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
+    if let Some(wt) = &page.where_time {
+        for server in &page.servers {
+            charts.extend(cost_split_chart(server, wt)?);
+        }
+    }
     if let Some(section) = page.headline.and_then(|i| page.sections.get(i)) {
         for server in &page.servers {
             charts.extend(headline_chart(server, section)?);

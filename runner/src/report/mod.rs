@@ -9,5 +9,6 @@ pub mod links;
 pub mod render;
 pub mod versions;
 pub mod view;
+pub mod where_time;
 
 pub use render::render_all;

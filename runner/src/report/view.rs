@@ -55,6 +55,8 @@ pub struct Page<'a> {
     pub images: Vec<super::containers::ImageRow>,
     /// The server languages of the run, in the order it first names them.
     pub servers: Vec<String>,
+    /// Where each diagnosed server's time goes (when the run diagnosed servers).
+    pub where_time: Option<super::where_time::WhereTime>,
     /// Container cells beside their direct counterparts.
     pub direct_vs_container: Vec<super::containers::ContainerPair>,
 }
@@ -416,6 +418,7 @@ pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Pa
         topology: run.topology.clone(),
         images: super::containers::images(run),
         servers: server_order(run).into_iter().cloned().collect(),
+        where_time: super::where_time::where_time(run, a),
         direct_vs_container: super::containers::direct_vs_container(run, a),
         flag_notes: flag_notes(run, a),
         not_measured,
@@ -544,6 +547,14 @@ fn sections(run: &Run, a: &Analysis) -> Vec<Section> {
         });
     }
     sections
+}
+
+/// Where a server language comes in the run's order.
+pub fn server_rank(run: &Run, server: &str) -> usize {
+    server_order(run)
+        .iter()
+        .position(|s| *s == server)
+        .unwrap_or(usize::MAX)
 }
 
 /// Server languages in the order the run first names them.

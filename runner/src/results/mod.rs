@@ -2,6 +2,7 @@
 //! (`store`), the flags that explain a cell's numbers (`flags`), and the machine it ran on
 //! (`environment`).
 
+pub mod diagnosis;
 pub mod environment;
 pub mod flags;
 pub mod measured;

@@ -331,6 +331,9 @@ pub struct Timing {
     /// Of `load_s`, the time spent measuring disturbed windows again after the rounds.
     #[serde(default)]
     pub remeasure_s: f64,
+    /// Of `load_s`, the time spent diagnosing the servers after the rounds.
+    #[serde(default)]
+    pub diagnose_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -360,6 +363,9 @@ pub struct Run {
     /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
     #[serde(default)]
     pub images: BTreeMap<String, super::records::Image>,
+    /// Each server's diagnosis after its measured windows: system calls, instructions, profile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnoses: Vec<super::diagnosis::Diagnosis>,
     /// What the machine said about itself before the rounds, and whether its CPUs were kept awake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preflight: Option<super::preflight::Preflight>,

@@ -1,0 +1,445 @@
+//! Where the cost goes, from each server's diagnosis: system calls and instructions per request
+//! (the difference between a pass of N requests and one of 2N, over N, so start-up and the edges
+//! of a pass cancel), the CPU split into where it ran (from the profile's samples), each against
+//! native's, and a sentence that says what differs.
+
+use std::collections::BTreeMap;
+
+use super::baseline::NATIVE;
+use super::cell::CellFigures;
+use crate::results::diagnosis::{
+    Diagnosis, InstructionPasses, LeafSamples, ProfileRecord, SyscallPasses,
+};
+use crate::results::CellResult;
+
+/// A change in instructions per request this large is real whatever the machine: the count of
+/// the same build, release, mode and load repeats within a fraction of that.
+pub const INSTRUCTIONS_CHANGE: f64 = 0.01;
+
+/// Where a sample's CPU time went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bucket {
+    /// The server's own code: the wasm guest's compiled functions, or a native server's binary.
+    Guest,
+    /// The runtime's own code (its binary and libraries): host calls, the event loop, the JIT.
+    Runtime,
+    /// libc, the loader and the vDSO.
+    System,
+    /// The kernel, on the serving thread (system calls, network stack, page faults).
+    Kernel,
+    /// Code perf could not name (JIT code without a perf map).
+    Unnamed,
+    /// Every other thread of the server (a runtime's I/O threads, its compiler, GC).
+    OtherThreads,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 6] = [
+        Bucket::Guest,
+        Bucket::Runtime,
+        Bucket::System,
+        Bucket::Kernel,
+        Bucket::Unnamed,
+        Bucket::OtherThreads,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Bucket::Guest => "guest code",
+            Bucket::Runtime => "runtime",
+            Bucket::System => "libc",
+            Bucket::Kernel => "kernel",
+            Bucket::Unnamed => "unnamed",
+            Bucket::OtherThreads => "other threads",
+        }
+    }
+}
+
+/// Which bucket an innermost frame's object belongs to, on the serving thread.
+pub fn bucket(object: &str, profile: &ProfileRecord) -> Bucket {
+    let file = object.rsplit('/').next().unwrap_or(object);
+    if object.starts_with("[kernel") {
+        Bucket::Kernel
+    } else if file.starts_with("perf-") && file.ends_with(".map") {
+        // JIT code named through the runtime's perf map (its path may be published anonymized).
+        Bucket::Guest
+    } else if profile
+        .guest_objects
+        .iter()
+        .any(|g| g == object || same_file(g, object))
+    {
+        Bucket::Guest
+    } else if file.starts_with("libc.so")
+        || file.starts_with("ld-linux")
+        || file == "[vdso]"
+        || file.starts_with("libm.so")
+    {
+        Bucket::System
+    } else if object == "[unknown]" {
+        Bucket::Unnamed
+    } else {
+        Bucket::Runtime
+    }
+}
+
+fn same_file(a: &str, b: &str) -> bool {
+    let canon = |p: &str| std::fs::canonicalize(p).ok();
+    canon(a).is_some_and(|x| Some(x) == canon(b))
+}
+
+/// The CPU split of a profile: each bucket's share of all samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub samples: u64,
+    pub shares: BTreeMap<Bucket, f64>,
+}
+
+pub fn breakdown(profile: &ProfileRecord) -> Option<Breakdown> {
+    let total: u64 = profile.samples.iter().map(|s| s.count).sum();
+    if total == 0 {
+        return None;
+    }
+    let serving = serving_thread(&profile.samples);
+    let mut counts: BTreeMap<Bucket, u64> = BTreeMap::new();
+    for s in &profile.samples {
+        let b = if s.tid == serving {
+            bucket(&s.object, profile)
+        } else {
+            Bucket::OtherThreads
+        };
+        *counts.entry(b).or_default() += s.count;
+    }
+    Some(Breakdown {
+        samples: total,
+        shares: Bucket::ALL
+            .iter()
+            .map(|b| {
+                (
+                    *b,
+                    counts.get(b).copied().unwrap_or(0) as f64 / total as f64,
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The thread with the most samples: the one serving requests.
+fn serving_thread(samples: &[LeafSamples]) -> i32 {
+    let mut per: BTreeMap<i32, u64> = BTreeMap::new();
+    for s in samples {
+        *per.entry(s.tid).or_default() += s.count;
+    }
+    per.into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or(0, |(tid, _)| tid)
+}
+
+/// Per request: the difference between the larger and the smaller pass, over their difference
+/// in requests.
+fn slope(a: (u64, u64), b: (u64, u64)) -> Option<f64> {
+    let (small, large) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    let requests = large.0.checked_sub(small.0).filter(|n| *n > 0)?;
+    Some((large.1 as f64 - small.1 as f64).max(0.0) / requests as f64)
+}
+
+/// System calls per request, in all and by name (largest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyscallFigures {
+    pub per_request: f64,
+    pub by_name: Vec<(String, f64)>,
+}
+
+pub fn syscalls(p: &SyscallPasses) -> Option<SyscallFigures> {
+    let [a, b] = [p.passes.first()?, p.passes.get(1)?];
+    let names: std::collections::BTreeSet<&String> =
+        a.counts.keys().chain(b.counts.keys()).collect();
+    let count = |pass: &crate::results::diagnosis::SyscallPass, name: &str| {
+        pass.counts.get(name).copied().unwrap_or(0)
+    };
+    let mut by_name: Vec<(String, f64)> = names
+        .into_iter()
+        .filter_map(|n| {
+            Some((
+                n.clone(),
+                slope((a.requests, count(a, n)), (b.requests, count(b, n)))?,
+            ))
+        })
+        .filter(|(_, v)| *v >= 0.005)
+        .collect();
+    by_name.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    let total = |pass: &crate::results::diagnosis::SyscallPass| pass.counts.values().sum::<u64>();
+    Some(SyscallFigures {
+        per_request: slope((a.requests, total(a)), (b.requests, total(b)))?,
+        by_name,
+    })
+}
+
+pub fn instructions(p: &InstructionPasses) -> Option<f64> {
+    slope(*p.passes.first()?, *p.passes.get(1)?)
+}
+
+/// One server's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagnosisFigures {
+    pub key: String,
+    /// The diagnosed cell's index in the run.
+    pub cell: usize,
+    pub syscalls: Result<SyscallFigures, String>,
+    pub instructions: Result<f64, String>,
+    /// The run the instruction count was made in, when reused from an earlier one.
+    pub instructions_reused_from: Option<String>,
+    pub breakdown: Result<Breakdown, String>,
+    pub flamegraph: Option<String>,
+    /// The cell's CPU per request (µs, median over rounds), which the breakdown splits.
+    pub cpu_us: Option<f64>,
+    /// Against the native diagnosis of the same server and workload.
+    pub native: Option<usize>,
+}
+
+impl DiagnosisFigures {
+    /// CPU per request spent in `bucket` (µs).
+    pub fn cpu_in(&self, bucket: Bucket) -> Option<f64> {
+        Some(self.cpu_us? * self.breakdown.as_ref().ok()?.shares.get(&bucket)?)
+    }
+}
+
+/// Every diagnosed server's figures, in the run's order, each paired with its native baseline's.
+pub fn figures(
+    cells: &[CellResult],
+    cell_figures: &[CellFigures],
+    diagnoses: &[Diagnosis],
+) -> Vec<DiagnosisFigures> {
+    let mut out: Vec<DiagnosisFigures> = diagnoses
+        .iter()
+        .filter_map(|d| {
+            let cell = cells.iter().position(|c| c.id == d.cell)?;
+            let reason = |r: Option<&str>| r.unwrap_or("not measured").to_string();
+            Some(DiagnosisFigures {
+                key: d.key.clone(),
+                cell,
+                syscalls: d
+                    .syscalls
+                    .measured()
+                    .and_then(syscalls)
+                    .ok_or_else(|| reason(d.syscalls.reason())),
+                instructions: d
+                    .instructions
+                    .measured()
+                    .and_then(instructions)
+                    .ok_or_else(|| reason(d.instructions.reason())),
+                instructions_reused_from: d
+                    .instructions
+                    .measured()
+                    .and_then(|p| p.reused_from.clone()),
+                breakdown: d
+                    .profile
+                    .measured()
+                    .and_then(breakdown)
+                    .ok_or_else(|| reason(d.profile.reason())),
+                flamegraph: d.profile.measured().and_then(|p| p.flamegraph.clone()),
+                cpu_us: cell_figures[cell].metrics.server_cpu_us_per_request,
+                native: None,
+            })
+        })
+        .collect();
+    let natives: Vec<Option<usize>> = out
+        .iter()
+        .map(|f| {
+            let cell = &cells[f.cell];
+            out.iter().position(|n| {
+                let c = &cells[n.cell];
+                NATIVE.is_baseline(c) && c.server == cell.server && c.workload == cell.workload
+            })
+        })
+        .collect();
+    for (f, native) in out.iter_mut().zip(natives) {
+        f.native = native;
+    }
+    out
+}
+
+/// "makes 7 system calls per request against native's 3: +2 poll, +1 read, +1 clock_gettime".
+pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigures) -> String {
+    let names: std::collections::BTreeSet<&String> = mine
+        .by_name
+        .iter()
+        .chain(&native.by_name)
+        .map(|(n, _)| n)
+        .collect();
+    let get = |f: &SyscallFigures, n: &str| {
+        f.by_name
+            .iter()
+            .find(|(m, _)| m == n)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let mut diffs: Vec<(&String, f64)> = names
+        .into_iter()
+        .map(|n| (n, get(mine, n) - get(native, n)))
+        .filter(|(_, d)| d.abs() >= 0.05)
+        .collect();
+    diffs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    let count = |v: f64| {
+        if (v - v.round()).abs() < 0.05 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let listed: Vec<String> = diffs
+        .iter()
+        .take(5)
+        .map(|(n, d)| format!("{}{} {n}", if *d > 0.0 { "+" } else { "−" }, count(d.abs())))
+        .collect();
+    let tail = if listed.is_empty() {
+        String::from(": the same calls")
+    } else {
+        format!(": {}", listed.join(", "))
+    };
+    format!(
+        "{label} makes {} system calls per request against native's {}{tail}",
+        count(mine.per_request),
+        count(native.per_request)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::diagnosis::SyscallPass;
+
+    fn pass(requests: u64, counts: &[(&str, u64)]) -> SyscallPass {
+        SyscallPass {
+            requests,
+            counts: counts.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+        }
+    }
+
+    /// Native, one request at a time over 2,000 and 4,000 requests (recorded on this machine kind):
+    /// exactly epoll_wait, recvfrom and sendto per request; the pass's own edges cancel.
+    #[test]
+    fn calls_per_request_are_the_slope_between_the_passes() {
+        let native = SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    2000,
+                    &[
+                        ("epoll_wait", 2003),
+                        ("recvfrom", 2002),
+                        ("sendto", 2000),
+                        ("accept4", 2),
+                        ("write", 1),
+                    ],
+                ),
+                pass(
+                    4000,
+                    &[
+                        ("epoll_wait", 4003),
+                        ("recvfrom", 4002),
+                        ("sendto", 4000),
+                        ("accept4", 2),
+                        ("write", 1),
+                    ],
+                ),
+            ],
+        };
+        let f = syscalls(&native).unwrap();
+        assert!((f.per_request - 3.0).abs() < 1e-9, "{f:?}");
+        assert_eq!(
+            f.by_name
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            ["epoll_wait", "recvfrom", "sendto"]
+        );
+        let wasm = SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    1000,
+                    &[
+                        ("epoll_wait", 1001),
+                        ("recvfrom", 2002),
+                        ("sendto", 1000),
+                        ("futex", 2010),
+                        ("clock_gettime", 3),
+                    ],
+                ),
+                pass(
+                    2000,
+                    &[
+                        ("epoll_wait", 2001),
+                        ("recvfrom", 4002),
+                        ("sendto", 2000),
+                        ("futex", 4010),
+                        ("clock_gettime", 3),
+                    ],
+                ),
+            ],
+        };
+        let w = syscalls(&wasm).unwrap();
+        assert!((w.per_request - 6.0).abs() < 1e-9);
+        let sentence = syscall_sentence("`wasmtime run`", &w, &f);
+        assert_eq!(sentence, "`wasmtime run` makes 6 system calls per request against native's 3: +2 futex, +1 recvfrom");
+    }
+
+    #[test]
+    fn instructions_per_request_cancel_what_the_passes_share() {
+        let p = InstructionPasses {
+            connections: 1,
+            passes: vec![(500, 6_000_999), (1000, 11_990_607)],
+            options: vec![],
+            reused_from: None,
+        };
+        assert!((instructions(&p).unwrap() - 11_979.216).abs() < 1e-6);
+    }
+
+    /// `wasmtime run --profile=perfmap` under peak-50 (recorded): the serving thread's samples by
+    /// the object they ran in; the I/O thread's are other threads'.
+    #[test]
+    fn samples_are_split_by_thread_and_by_the_object_they_ran_in() {
+        let s = |tid, object: &str, count| LeafSamples {
+            tid,
+            object: object.into(),
+            count,
+        };
+        let profile = ProfileRecord {
+            connections: 50,
+            seconds: 2.0,
+            frequency_hz: 999,
+            samples: vec![
+                s(3882, "/tmp/perf-3882.map", 400),
+                s(3882, "/opt/wasmtime/wasmtime", 300),
+                s(3882, "[kernel.kallsyms]", 500),
+                s(3882, "/usr/lib/x86_64-linux-gnu/libc.so.6", 100),
+                s(3882, "[unknown]", 75),
+                s(3884, "[kernel.kallsyms]", 100),
+                s(3884, "/opt/wasmtime/wasmtime", 25),
+            ],
+            runtime_objects: vec!["/opt/wasmtime/wasmtime".into()],
+            guest_objects: vec!["/x/server.wasm".into()],
+            flamegraph: None,
+        };
+        let b = breakdown(&profile).unwrap();
+        assert_eq!(b.samples, 1500);
+        let share = |bucket| b.shares[&bucket];
+        assert!((share(Bucket::Guest) - 400.0 / 1500.0).abs() < 1e-12);
+        assert!((share(Bucket::Runtime) - 0.2).abs() < 1e-12);
+        assert!((share(Bucket::Kernel) - 500.0 / 1500.0).abs() < 1e-12);
+        assert!((share(Bucket::System) - 100.0 / 1500.0).abs() < 1e-12);
+        assert!((share(Bucket::Unnamed) - 0.05).abs() < 1e-12);
+        assert!((share(Bucket::OtherThreads) - 125.0 / 1500.0).abs() < 1e-12);
+        // A native server's own binary is its guest code.
+        let native = ProfileRecord {
+            samples: vec![s(1, "/t/release/server", 60), s(1, "[kernel.kallsyms]", 40)],
+            guest_objects: vec!["/t/release/server".into()],
+            runtime_objects: vec![],
+            ..profile
+        };
+        let b = breakdown(&native).unwrap();
+        assert_eq!(
+            (b.shares[&Bucket::Guest], b.shares[&Bucket::Kernel]),
+            (0.6, 0.4)
+        );
+    }
+}

@@ -1,0 +1,655 @@
+//! The diagnosis pass: after a server's measured windows (never inside one: tracing slows a
+//! server), a fresh launch of it is loaded with a fixed number of requests while the kernel counts
+//! its system calls by name (`perf stat`), then under the cell's load while `perf record` samples
+//! every thread; separately, a launch under `valgrind --tool=callgrind` counts the instructions of
+//! fixed request counts. Counts are taken over N and 2N requests, so what start-up and the edges
+//! of a pass add cancels in the difference. Each pass that cannot run (no perf, no valgrind, a
+//! container, no privilege) says why, and the others still run.
+
+mod cache;
+pub mod callgrind;
+pub mod perf;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::launch::{Diagnostic, LaunchRecord, Started};
+use super::{CellError, Plan};
+use crate::http::Workload;
+use crate::results::diagnosis::{
+    Counted, Diagnosis, InstructionPasses, ProfileRecord, SyscallPass, SyscallPasses,
+};
+
+/// Requests in flight during the counting passes: one at a time, so that how many requests one
+/// wake-up serves (which depends on timing) does not move the count.
+pub const COUNT_CONNECTIONS: u32 = 1;
+/// The profile pass: this long under the cell's load, sampled this often.
+pub const PROFILE_SECONDS: f64 = 2.0;
+pub const PROFILE_HZ: u32 = 999;
+
+/// What the passes run with.
+pub struct Tools {
+    /// The fixed-count generator (oha: `-n` requests, `-c` connections).
+    pub oha: PathBuf,
+    pub perf: Option<PathBuf>,
+    pub valgrind: Option<PathBuf>,
+    pub callgrind_control: Option<PathBuf>,
+}
+
+impl Tools {
+    /// oha as the run resolved it; perf and valgrind from PATH.
+    pub fn find(oha: PathBuf) -> Tools {
+        let on_path = crate::sys::process::find_on_path;
+        Tools {
+            oha,
+            perf: on_path("perf"),
+            valgrind: on_path("valgrind"),
+            callgrind_control: on_path("callgrind_control"),
+        }
+    }
+}
+
+/// Where a diagnosis writes and what it may reuse.
+pub struct Context<'a> {
+    pub tools: &'a Tools,
+    /// The output dir (flame graphs go to `flames/` there) and the run's logs.
+    pub out: &'a Path,
+    pub logs: &'a Path,
+    /// Instruction counts of earlier runs, by what they depend on.
+    pub cache_dir: &'a Path,
+    pub run_id: &'a str,
+    /// CPUs the generator and the tools run on.
+    pub generator_cpus: &'a str,
+}
+
+/// The cell a group's server is diagnosed under: one that was measured and did not fail, of a
+/// closed or peak load without pipelining (a pipelined batch is not a request), with the most
+/// connections up to 50, in the matrix's first workload; else any such cell.
+pub fn pick(
+    plans: &[Option<Plan>],
+    group: &crate::schedule::Group,
+    ok: &dyn Fn(usize) -> bool,
+) -> Option<usize> {
+    use crate::config::LoadModel;
+    let candidates: Vec<usize> = group
+        .cells
+        .iter()
+        .copied()
+        .filter(|&i| plans[i].is_some() && ok(i))
+        .collect();
+    let load = |i: usize| &plans[i].as_ref().expect("filtered").cell.load;
+    let plain = |i: &usize| {
+        let l = load(*i);
+        matches!(l.model, LoadModel::Peak | LoadModel::Closed)
+            && l.depth() == 1
+            && l.share.is_none()
+            && l.link.is_none()
+    };
+    let first_workload = candidates
+        .first()
+        .map(|&i| plans[i].as_ref().expect("filtered").cell.workload.clone());
+    let score = |i: &usize| {
+        let c = load(*i).concurrency();
+        let same = plans[*i]
+            .as_ref()
+            .map(|p| Some(&p.cell.workload) == first_workload.as_ref());
+        (same, if c <= 50 { c } else { 0 })
+    };
+    candidates
+        .iter()
+        .copied()
+        .filter(plain)
+        .max_by_key(score)
+        .or(candidates.first().copied())
+}
+
+/// The diagnosis of `plan`'s server under `plan`'s workload and connection count.
+pub fn diagnose(plan: &Plan, ctx: &Context, phase: &dyn Fn(&str)) -> Diagnosis {
+    let key = plan.cell.launch_key();
+    let tag = format!("diagnose-{:03}", plan.labels.index);
+    let (syscalls, profile) = match live_passes(plan, ctx, &tag, phase) {
+        Ok(passes) => passes,
+        Err(e) => {
+            let reason = format!("the server did not start for the diagnosis: {e}");
+            (unavailable(&reason), unavailable(&reason))
+        }
+    };
+    phase("counting instructions (callgrind)");
+    let instructions = instruction_passes(plan, ctx, &tag);
+    Diagnosis {
+        key,
+        cell: plan.cell.id.clone(),
+        syscalls,
+        instructions,
+        profile,
+    }
+}
+
+fn unavailable<T>(reason: &str) -> Counted<T> {
+    Counted::Unavailable {
+        reason: reason.to_string(),
+    }
+}
+
+/// The system-call and profile passes, on one fresh launch with the runtime's profiling options.
+fn live_passes(
+    plan: &Plan,
+    ctx: &Context,
+    tag: &str,
+    phase: &dyn Fn(&str),
+) -> Result<(Counted<SyscallPasses>, Counted<ProfileRecord>), CellError> {
+    let workload = plan.workload()?;
+    let diagnostic = Diagnostic {
+        profile: true,
+        ..Default::default()
+    };
+    let mut record = LaunchRecord::default();
+    let mut started = plan
+        .launch
+        .start_for(tag, workload, &mut record, phase, &diagnostic)?;
+    let load = Load::new(ctx, &started, workload);
+    let result = (|| {
+        let n = load
+            .requests_for_a_second(COUNT_CONNECTIONS)
+            .map_err(CellError::Setup)?;
+        phase("counting system calls (perf stat)");
+        let syscalls = match &ctx.tools.perf {
+            None => unavailable(PERF_MISSING),
+            Some(perf) => syscall_passes(perf, &started, &load, n, ctx, tag),
+        };
+        phase("sampling the CPU (perf record)");
+        let profile = match &ctx.tools.perf {
+            None => unavailable(PERF_MISSING),
+            Some(perf) => profile_pass(perf, plan, &started, &load, ctx, tag),
+        };
+        Ok((syscalls, profile))
+    })();
+    started.stop();
+    result
+}
+
+const PERF_MISSING: &str =
+    "perf is not installed (Debian: linux-perf; `make init` installs it): no system-call counts or profile";
+
+/// The process tree whose calls and samples are the server's.
+fn server_pids(started: &Started) -> String {
+    crate::sys::procfs::process_tree(started.measured_pid)
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `N` and `2N` requests one at a time, each pass inside `perf stat` enabled only around it.
+fn syscall_passes(
+    perf: &Path,
+    started: &Started,
+    load: &Load,
+    n: u64,
+    ctx: &Context,
+    tag: &str,
+) -> Counted<SyscallPasses> {
+    let mut passes = Vec::new();
+    for (i, requests) in [n, 2 * n].into_iter().enumerate() {
+        let out = ctx.logs.join(format!("{tag}-syscalls-{i}.csv"));
+        let counted = perf_stat(perf, &server_pids(started), &out, ctx, || {
+            load.requests(requests, COUNT_CONNECTIONS)
+        });
+        match counted {
+            Ok(counts) => passes.push(SyscallPass { requests, counts }),
+            Err(e) => return unavailable(&format!("perf stat failed: {e}")),
+        }
+    }
+    Counted::Measured(SyscallPasses {
+        connections: COUNT_CONNECTIONS,
+        passes,
+    })
+}
+
+/// Runs `perf stat` on `pids` with its events enabled only while `during` runs (through its
+/// control fifo), and returns the calls counted by name.
+fn perf_stat(
+    perf: &Path,
+    pids: &str,
+    out: &Path,
+    ctx: &Context,
+    during: impl FnOnce() -> Result<(), String>,
+) -> Result<std::collections::BTreeMap<String, u64>, String> {
+    let fifo = Fifos::new(out).map_err(|e| format!("cannot make its control fifos: {e}"))?;
+    let child = Command::new("taskset")
+        .args(["-c", ctx.generator_cpus])
+        .arg(perf)
+        .args([
+            "stat",
+            "-x,",
+            "-D",
+            "-1",
+            "-e",
+            "syscalls:sys_enter_*",
+            "-p",
+            pids,
+        ])
+        .arg("--control")
+        .arg(format!(
+            "fifo:{},{}",
+            fifo.ctl.display(),
+            fifo.ack.display()
+        ))
+        .arg("-o")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", perf.display()))?;
+    let result = fifo
+        .command("enable")
+        .and_then(|()| during())
+        .and_then(|()| fifo.command("disable"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    result?;
+    let text = std::fs::read_to_string(out)
+        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&output.stderr).trim()))?;
+    let counts = perf::syscall_counts(&text);
+    if counts.is_empty() {
+        return Err(format!(
+            "it counted nothing (a kernel without syscall tracepoints, or no privilege): {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(counts)
+}
+
+/// perf's control and acknowledgement fifos, removed with it.
+struct Fifos {
+    ctl: PathBuf,
+    ack: PathBuf,
+}
+
+impl Fifos {
+    fn new(beside: &Path) -> std::io::Result<Fifos> {
+        let make = |suffix: &str| -> std::io::Result<PathBuf> {
+            let path = beside.with_extension(suffix);
+            let _ = std::fs::remove_file(&path);
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(std::io::Error::other)?;
+            // SAFETY: a valid path and mode.
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(path)
+        };
+        Ok(Fifos {
+            ctl: make("ctl")?,
+            ack: make("ack")?,
+        })
+    }
+
+    /// Sends a command and waits (up to 30 s) for perf to acknowledge it.
+    fn command(&self, command: &str) -> Result<(), String> {
+        use std::io::{Read, Write};
+        let (ctl, ack) = (self.ctl.clone(), self.ack.clone());
+        let command = format!("{command}\n");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let sent = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&ctl)
+                .and_then(|mut f| f.write_all(command.as_bytes()));
+            // perf answers "ack\n" (with a NUL after it, which the next reply starts with).
+            let acked = sent.and_then(|()| {
+                let mut reply = Vec::new();
+                let mut ack = std::fs::File::open(&ack)?;
+                let mut byte = [0u8; 1];
+                while reply.last() != Some(&b'\n') {
+                    ack.read_exact(&mut byte)?;
+                    if byte[0] != 0 {
+                        reply.push(byte[0]);
+                    }
+                }
+                Ok(reply)
+            });
+            let _ = tx.send(acked);
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(reply)) if reply == b"ack\n" => Ok(()),
+            Ok(Ok(reply)) => Err(format!(
+                "perf answered {:?}",
+                String::from_utf8_lossy(&reply)
+            )),
+            Ok(Err(e)) => Err(format!("perf's control fifo: {e}")),
+            Err(_) => Err("perf did not acknowledge within 30 s".into()),
+        }
+    }
+}
+
+impl Drop for Fifos {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ctl);
+        let _ = std::fs::remove_file(&self.ack);
+    }
+}
+
+/// Every thread of the server sampled for `PROFILE_SECONDS` under the cell's load; the samples
+/// counted by thread and innermost object, and folded into a flame graph beside the page.
+fn profile_pass(
+    perf: &Path,
+    plan: &Plan,
+    started: &Started,
+    load: &Load,
+    ctx: &Context,
+    tag: &str,
+) -> Counted<ProfileRecord> {
+    let data = ctx.logs.join(format!("{tag}-perf.data"));
+    let connections = plan.cell.load.concurrency().max(1);
+    let recorded = perf_record(perf, &server_pids(started), &data, ctx, || {
+        load.for_seconds(PROFILE_SECONDS, connections)
+    });
+    let script = match recorded.and_then(|()| perf_script(perf, &data)) {
+        Ok(script) => script,
+        Err(e) => return unavailable(&format!("perf record failed: {e}")),
+    };
+    let _ = std::fs::remove_file(&data);
+    let samples = perf::samples(&script);
+    if samples.is_empty() {
+        return unavailable("perf recorded no samples of the server");
+    }
+    let flamegraph = write_flamegraph(&perf::folded(&samples), plan, ctx);
+    let mut runtime_objects: Vec<String> = plan
+        .launch
+        .bin
+        .iter()
+        .map(|b| b.display().to_string())
+        .collect();
+    if let Some(bin) = &plan.launch.bin {
+        if let Ok(real) = std::fs::canonicalize(bin) {
+            runtime_objects.push(real.display().to_string());
+        }
+    }
+    Counted::Measured(ProfileRecord {
+        connections,
+        seconds: PROFILE_SECONDS,
+        frequency_hz: PROFILE_HZ,
+        samples: perf::leaf_counts(&samples),
+        runtime_objects,
+        guest_objects: vec![plan.launch.artifact.display().to_string()],
+        flamegraph,
+    })
+}
+
+fn perf_record(
+    perf: &Path,
+    pids: &str,
+    data: &Path,
+    ctx: &Context,
+    during: impl FnOnce() -> Result<(), String>,
+) -> Result<(), String> {
+    let out = data.with_extension("ctl");
+    let fifo = Fifos::new(&out).map_err(|e| format!("cannot make its control fifos: {e}"))?;
+    let child = Command::new("taskset")
+        .args(["-c", ctx.generator_cpus])
+        .arg(perf)
+        .args([
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            &PROFILE_HZ.to_string(),
+            "-g",
+            "-D",
+            "-1",
+            "-p",
+            pids,
+        ])
+        .arg("--control")
+        .arg(format!(
+            "fifo:{},{}",
+            fifo.ctl.display(),
+            fifo.ack.display()
+        ))
+        .arg("-o")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", perf.display()))?;
+    let result = fifo
+        .command("enable")
+        .and_then(|()| during())
+        .and_then(|()| fifo.command("disable"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    result?;
+    if !data.is_file() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    Ok(())
+}
+
+fn perf_script(perf: &Path, data: &Path) -> Result<String, String> {
+    let output = Command::new(perf)
+        .args(["script", "-F", "tid,ip,sym,dso", "-i"])
+        .arg(data)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+/// `flames/<server-runtime-mode-write>.svg` in the output dir, relative to it.
+fn write_flamegraph(lines: &[String], plan: &Plan, ctx: &Context) -> Option<String> {
+    let name = format!(
+        "flames/{}.svg",
+        plan.cell.launch_key().replace(['/', '@'], "-")
+    );
+    let path = ctx.out.join(&name);
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = format!(
+        "{}: where the CPU goes under {}",
+        plan.cell.launch_key(),
+        plan.cell.load.name
+    );
+    options.count_name = "samples".into();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, lines.iter().map(String::as_str), &mut svg)
+        .ok()?;
+    crate::results::write_atomic(&path, &svg).ok()?;
+    Some(name)
+}
+
+/// Instructions of N and 2N requests, one at a time, under callgrind (or from the cache).
+fn instruction_passes(plan: &Plan, ctx: &Context, tag: &str) -> Counted<InstructionPasses> {
+    let (Some(valgrind), Some(control)) = (&ctx.tools.valgrind, &ctx.tools.callgrind_control)
+    else {
+        return unavailable("valgrind is not installed (Debian: valgrind; `make init` installs it): no instruction counts");
+    };
+    if plan.launch.container.is_some() {
+        return unavailable("a container's server runs under containerd's shim, which valgrind cannot start: no instruction counts");
+    }
+    let key = cache::key(plan, COUNT_CONNECTIONS);
+    if let Some(mut cached) = cache::read(ctx.cache_dir, &key) {
+        cached
+            .reused_from
+            .get_or_insert_with(|| "an earlier run".into());
+        return Counted::Measured(cached);
+    }
+    match callgrind(valgrind, control, plan, ctx, tag) {
+        Ok(mut passes) => {
+            passes.reused_from = Some(ctx.run_id.to_string());
+            cache::write(ctx.cache_dir, &key, &passes);
+            passes.reused_from = None;
+            Counted::Measured(passes)
+        }
+        Err(e) => unavailable(&format!("under callgrind: {e}")),
+    }
+}
+
+/// Valgrind's options beyond the tool: code a JIT writes is checked for changes.
+const CALLGRIND_OPTIONS: &[&str] = &["--smc-check=all-non-file", "--dump-instr=no"];
+
+fn callgrind(
+    valgrind: &Path,
+    control: &Path,
+    plan: &Plan,
+    ctx: &Context,
+    tag: &str,
+) -> Result<InstructionPasses, String> {
+    let workload = plan.workload().map_err(|e| e.to_string())?;
+    let out = ctx.logs.join(format!("{tag}-callgrind.out"));
+    let mut wrapper = vec![valgrind.display().to_string(), "--tool=callgrind".into()];
+    wrapper.extend(CALLGRIND_OPTIONS.iter().map(|s| s.to_string()));
+    wrapper.push(format!("--callgrind-out-file={}", out.display()));
+    let diagnostic = Diagnostic {
+        profile: false,
+        wrapper,
+        ready_timeout: Duration::from_secs(600),
+    };
+    let mut record = LaunchRecord::default();
+    let mut started = plan
+        .launch
+        .start_for(
+            &format!("{tag}-callgrind"),
+            workload,
+            &mut record,
+            &|_| {},
+            &diagnostic,
+        )
+        .map_err(|e| e.to_string())?;
+    let load = Load::new(ctx, &started, workload);
+    let result = (|| {
+        let n = load
+            .requests_for_a_second(COUNT_CONNECTIONS)?
+            .clamp(50, 400);
+        let mut passes = Vec::new();
+        for (i, requests) in [n, 2 * n].into_iter().enumerate() {
+            callgrind_control(control, started.measured_pid, "-z")?;
+            load.requests(requests, COUNT_CONNECTIONS)?;
+            callgrind_control(control, started.measured_pid, "-d")?;
+            let dump = newest_dump(&out, i + 1)?;
+            let total = callgrind::total_instructions(&dump).ok_or("a dump without a total")?;
+            passes.push((requests, total));
+        }
+        Ok(InstructionPasses {
+            connections: COUNT_CONNECTIONS,
+            passes,
+            options: CALLGRIND_OPTIONS.iter().map(|s| s.to_string()).collect(),
+            reused_from: None,
+        })
+    })();
+    started.stop();
+    result
+}
+
+fn callgrind_control(control: &Path, pid: i32, flag: &str) -> Result<(), String> {
+    let status = Command::new(control)
+        .args([flag, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or(format!("callgrind_control {flag} failed"))
+}
+
+/// The `n`th dump callgrind wrote to `<out>.<n>` (it may take a moment to appear).
+fn newest_dump(out: &Path, n: usize) -> Result<String, String> {
+    let path = PathBuf::from(format!("{}.{n}", out.display()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if callgrind::total_instructions(&text).is_some() {
+                return Ok(text);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no dump at {}", path.display()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A fixed-count load on the started server (oha, pinned to the generator's CPUs).
+struct Load<'a> {
+    ctx: &'a Context<'a>,
+    url: String,
+    workload: &'a Workload,
+}
+
+impl<'a> Load<'a> {
+    fn new(ctx: &'a Context<'a>, started: &Started, workload: &'a Workload) -> Load<'a> {
+        Load {
+            ctx,
+            url: format!("{}{}", started.base, workload.path),
+            workload,
+        }
+    }
+
+    fn oha(&self, limit: &[String], connections: u32) -> Result<f64, String> {
+        let mut argv = vec![self.ctx.tools.oha.display().to_string()];
+        argv.extend(limit.iter().cloned());
+        argv.extend([
+            "-c".into(),
+            connections.to_string(),
+            "--no-tui".into(),
+            "--output-format".into(),
+            "json".into(),
+        ]);
+        argv.extend(["-m".into(), self.workload.method.into()]);
+        if let Some(body) = self.workload.body {
+            argv.extend(["-d".into(), String::from_utf8_lossy(body).to_string()]);
+        }
+        argv.push(self.url.clone());
+        let started = Instant::now();
+        let output = Command::new("taskset")
+            .args(["-c", self.ctx.generator_cpus])
+            .args(&argv)
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| format!("cannot start oha: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "oha failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| format!("oha's report: {e}"))?;
+        let ok = report["summary"]["successRate"].as_f64().unwrap_or(0.0);
+        if ok < 1.0 {
+            return Err(format!(
+                "{:.2}% of the diagnosis' requests failed",
+                (1.0 - ok) * 100.0
+            ));
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Exactly `n` requests over `connections` connections.
+    fn requests(&self, n: u64, connections: u32) -> Result<(), String> {
+        self.oha(&["-n".into(), n.to_string()], connections)
+            .map(|_| ())
+    }
+
+    /// As many requests as fit in `seconds`.
+    fn for_seconds(&self, seconds: f64, connections: u32) -> Result<(), String> {
+        self.oha(
+            &["-z".into(), format!("{}ms", (seconds * 1000.0) as u64)],
+            connections,
+        )
+        .map(|_| ())
+    }
+
+    /// About as many requests as the server answers in a second at `connections` (100 to 2,000),
+    /// from a first pass of 50.
+    fn requests_for_a_second(&self, connections: u32) -> Result<u64, String> {
+        let probe = 50;
+        let took = self.oha(&["-n".into(), probe.to_string()], connections)?;
+        Ok(((probe as f64 / took.max(1e-3)) as u64).clamp(100, 2000))
+    }
+}

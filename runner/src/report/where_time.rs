@@ -1,0 +1,176 @@
+//! "Where the time goes": per diagnosed server, its CPU per request split by where it ran,
+//! instructions and system calls per request against native's, the calls by name, a sentence
+//! that says what differs, and its flame graph; or why a figure is missing.
+
+use serde::Serialize;
+
+use super::format::{micros, Figure, DASH};
+use crate::analysis::diagnosis::{syscall_sentence, Bucket, DiagnosisFigures};
+use crate::analysis::Analysis;
+use crate::results::Run;
+
+#[derive(Debug, Serialize)]
+pub struct WhereTime {
+    pub rows: Vec<WhereRow>,
+    /// One generated sentence per non-native server with system-call counts.
+    pub sentences: Vec<String>,
+    /// The buckets, in the order the rows and the chart give them.
+    pub buckets: Vec<&'static str>,
+    /// Instruction counts reused from earlier runs (same build, release, mode and load).
+    pub reused: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WhereRow {
+    pub key: String,
+    pub server: String,
+    pub runtime: String,
+    /// "rust · wasmtime default".
+    pub label: String,
+    pub cell: String,
+    pub load: String,
+    pub cpu: Figure,
+    /// CPU per request in each bucket (µs), in `WhereTime::buckets` order.
+    pub split: Vec<Figure>,
+    pub instructions: Figure,
+    pub instructions_x: Figure,
+    pub syscalls: Figure,
+    pub syscalls_x: Figure,
+    /// "epoll_wait 1 · recvfrom 2 · sendto 1".
+    pub calls: String,
+    pub flamegraph: Option<String>,
+    /// Why a figure is missing, where one is.
+    pub missing: Vec<String>,
+}
+
+/// Instructions per request, "102k", "11.98k".
+pub fn count(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.0}k", v / 1e3)
+    } else if v >= 1e3 {
+        format!("{:.2}k", v / 1e3)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn calls(v: f64) -> String {
+    if (v - v.round()).abs() < 0.05 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
+    if a.diagnoses.is_empty() {
+        return None;
+    }
+    let mut ordered: Vec<&DiagnosisFigures> = a.diagnoses.iter().collect();
+    // Native first within each server language, then as the run lists them.
+    ordered.sort_by_key(|d| {
+        let c = &run.cells[d.cell];
+        (
+            super::view::server_rank(run, &c.server),
+            c.runtime != "native",
+        )
+    });
+    let rows: Vec<WhereRow> = ordered.iter().map(|d| row(run, a, d)).collect();
+    let sentences = ordered
+        .iter()
+        .filter_map(|d| {
+            let native = &a.diagnoses[d.native?];
+            if native.key == d.key {
+                return None;
+            }
+            let (mine, theirs) = (d.syscalls.as_ref().ok()?, native.syscalls.as_ref().ok()?);
+            Some(syscall_sentence(
+                &format!("`{}`", label(run, d)),
+                mine,
+                theirs,
+            ))
+        })
+        .collect();
+    let reused = ordered
+        .iter()
+        .filter_map(|d| {
+            d.instructions_reused_from
+                .as_ref()
+                .map(|r| format!("{} (counted in run {r})", label(run, d)))
+        })
+        .collect();
+    Some(WhereTime {
+        rows,
+        sentences,
+        buckets: Bucket::ALL.iter().map(|b| b.label()).collect(),
+        reused,
+    })
+}
+
+fn label(run: &Run, d: &DiagnosisFigures) -> String {
+    super::view::series_label(&run.cells[d.cell]).replace(" (single writes)", "")
+}
+
+fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
+    let cell = &run.cells[d.cell];
+    let native = d.native.map(|n| &a.diagnoses[n]);
+    let times = |mine: Option<f64>, theirs: Option<f64>| match (mine, theirs) {
+        (Some(m), Some(t)) if t > 0.0 => Figure::new(Some(m / t), |x| format!("{x:.1}×")),
+        _ => Figure::new(None, |x| x.to_string()),
+    };
+    let instructions = d.instructions.as_ref().ok().copied();
+    let syscalls = d.syscalls.as_ref().ok().map(|s| s.per_request);
+    let mut missing = Vec::new();
+    for (what, reason) in [
+        ("instructions", d.instructions.as_ref().err()),
+        ("system calls", d.syscalls.as_ref().err()),
+        ("profile", d.breakdown.as_ref().err()),
+    ] {
+        if let Some(reason) = reason {
+            missing.push(format!("{what}: {reason}"));
+        }
+    }
+    WhereRow {
+        key: d.key.clone(),
+        server: cell.server.clone(),
+        runtime: cell.runtime.clone(),
+        label: format!(
+            "{} · {}",
+            cell.server,
+            super::view::series_label(cell).trim_start_matches("go · ")
+        ),
+        cell: cell.id.clone(),
+        load: cell.load.clone(),
+        cpu: Figure::new(d.cpu_us, micros),
+        split: Bucket::ALL
+            .iter()
+            .map(|b| Figure::new(d.cpu_in(*b), micros))
+            .collect(),
+        instructions: Figure::new(instructions, count),
+        instructions_x: times(
+            instructions,
+            native.and_then(|n| n.instructions.as_ref().ok().copied()),
+        ),
+        syscalls: Figure::new(syscalls, calls),
+        syscalls_x: times(
+            syscalls,
+            native.and_then(|n| n.syscalls.as_ref().ok().map(|s| s.per_request)),
+        ),
+        calls: d
+            .syscalls
+            .as_ref()
+            .map(|s| {
+                s.by_name
+                    .iter()
+                    .filter(|(_, v)| *v >= 0.1)
+                    .map(|(n, v)| format!("{n} {}", calls(*v)))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .unwrap_or_else(|_| DASH.into()),
+        flamegraph: d.flamegraph.clone(),
+        missing,
+    }
+}
