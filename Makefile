@@ -9,7 +9,7 @@ export TOOLS_DIR
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: capacity modes versions links screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
+.PHONY: diagnose capacity modes versions links screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -24,10 +24,12 @@ runner: toolchain
 
 # What `make test` needs: toolchain, k6, wasmtime (the pinned release and 46.0.1, the last with
 # preopened sockets, where Go runs), Go, oha (a crates.io build, a few minutes once), and wrk for
-# the peak-throughput load (Debian package; optional: without it peak cells are skipped).
+# the peak-throughput load (Debian package; optional: without it peak cells are skipped), and perf
+# and valgrind for the diagnosis pass (Debian's linux-perf and valgrind; optional: without them the
+# page says which counts are missing and why).
 init-core: runner
 	$(RUNNER) install k6 wasmtime wasmtime@46.0.1 go oha
-	$(RUNNER) install --optional wrk
+	$(RUNNER) install --optional wrk perf valgrind
 
 # wasmer builds from crates.io (~15 min) when no binary is found; WasmEdge only has an official
 # installer, which needs GitHub. Both are optional: their cells are skipped with the reason.
@@ -87,6 +89,10 @@ screenshot:
 TRIES ?= 5
 selftest: init-core
 	$(RUNNER) selftest --tries $(TRIES)
+
+# Only the diagnosis pass of $(MATRIX)'s servers: system calls, instructions, profiles.
+diagnose: init-core
+	$(RUNNER) diagnose --matrix $(MATRIX)
 
 # Re-render the page from saved JSON; nothing is measured.
 results: runner

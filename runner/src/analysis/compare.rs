@@ -101,14 +101,60 @@ pub fn compare(
     })
 }
 
-/// Every cell's verdict against the same cell id in `previous` (analysed with the same rules).
+/// Instructions per request against the previous run's for the same server: a count, so any
+/// change of `INSTRUCTIONS_CHANGE` or more is real whatever the machine's noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountChange {
+    pub now: f64,
+    pub before: f64,
+}
+
+impl CountChange {
+    pub fn ratio(&self) -> f64 {
+        self.now / self.before
+    }
+
+    pub fn changed(&self) -> bool {
+        (self.ratio() - 1.0).abs() >= super::diagnosis::INSTRUCTIONS_CHANGE
+    }
+
+    /// "+4.2%" or "same (+0.1%)".
+    pub fn describe(&self) -> String {
+        let pct = (self.ratio() - 1.0) * 100.0;
+        if self.changed() {
+            format!("{pct:+.1}%")
+        } else {
+            format!("same ({pct:+.1}%)")
+        }
+    }
+}
+
+/// Each diagnosed server's instruction count against the previous run's same server.
+pub fn instruction_changes(
+    now: &[super::diagnosis::DiagnosisFigures],
+    before: &[super::diagnosis::DiagnosisFigures],
+) -> Vec<Option<CountChange>> {
+    now.iter()
+        .map(|d| {
+            let b = before.iter().find(|b| b.key == d.key)?;
+            let (now, before) = (
+                *d.instructions.as_ref().ok()?,
+                *b.instructions.as_ref().ok()?,
+            );
+            (before > 0.0).then_some(CountChange { now, before })
+        })
+        .collect()
+}
+
+/// Every cell's verdict against the same cell id in `previous` (`before`: its analysis, with the
+/// same rules).
 pub fn verdicts(
     cells: &[CellResult],
     figures: &[CellFigures],
     previous: &Run,
+    before: &super::Analysis,
     noise: RunNoise,
 ) -> Vec<Option<Verdict>> {
-    let before = super::analyze(previous);
     cells
         .iter()
         .zip(figures)

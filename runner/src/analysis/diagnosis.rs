@@ -43,6 +43,18 @@ impl Bucket {
         Bucket::OtherThreads,
     ];
 
+    /// Its figure's name in the exports.
+    pub fn metric(self) -> &'static str {
+        match self {
+            Bucket::Guest => "cpu_us_guest",
+            Bucket::Runtime => "cpu_us_runtime",
+            Bucket::System => "cpu_us_libc",
+            Bucket::Kernel => "cpu_us_kernel",
+            Bucket::Unnamed => "cpu_us_unnamed",
+            Bucket::OtherThreads => "cpu_us_other_threads",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Bucket::Guest => "guest code",

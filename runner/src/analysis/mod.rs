@@ -50,13 +50,18 @@ pub struct Analysis {
     pub notices: notices::Notices,
     /// Where each diagnosed server's cost goes: system calls, instructions, the CPU split.
     pub diagnoses: Vec<diagnosis::DiagnosisFigures>,
+    /// Each diagnosed server's instructions per request against the previous run's.
+    pub instruction_changes: Vec<Option<compare::CountChange>>,
 }
 
 /// The run's figures, and each cell against the same cell of `previous` (with `noise`, how much
 /// whole runs shift on this machine beyond their rounds).
 pub fn analyze_against(run: &Run, previous: &Run, noise: stats::RunNoise) -> Analysis {
     let mut analysis = analyze(run);
-    analysis.verdicts = compare::verdicts(&run.cells, &analysis.cells, previous, noise);
+    let before = analyze(previous);
+    analysis.verdicts = compare::verdicts(&run.cells, &analysis.cells, previous, &before, noise);
+    analysis.instruction_changes =
+        compare::instruction_changes(&analysis.diagnoses, &before.diagnoses);
     analysis
 }
 
@@ -80,6 +85,7 @@ pub fn analyze(run: &Run) -> Analysis {
     for (f, ratio) in cells.iter_mut().zip(ratios) {
         f.ratio = ratio;
     }
+    let diagnoses = diagnosis::figures(&run.cells, &cells, &run.diagnoses);
     Analysis {
         ranks: ranks::ranks(&run.cells, &cells),
         verdicts: vec![None; run.cells.len()],
@@ -88,7 +94,8 @@ pub fn analyze(run: &Run) -> Analysis {
         version_groups: pairs::version_groups(&run.cells, &cells),
         link_groups: links::link_groups(&run.cells, &cells),
         notices: notices::notices(run, &cells),
-        diagnoses: diagnosis::figures(&run.cells, &cells, &run.diagnoses),
+        instruction_changes: vec![None; diagnoses.len()],
+        diagnoses,
         cells,
         floors,
     }

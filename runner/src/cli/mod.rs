@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod delay;
+mod diagnose;
 mod doctor;
 mod export;
 mod hostile;
@@ -35,6 +36,8 @@ pub enum Command {
     Build(build::Args),
     /// Start every runtime x mode found here and check that each answers every route correctly.
     Check(check::Args),
+    /// Only the diagnosis pass of a matrix's servers: system calls, instructions, profiles.
+    Diagnose(diagnose::Args),
     /// Re-render the page from saved JSON without measuring anything.
     Render(render::Args),
     /// Show each runtime and tool: found or not, version, path, modes, and how to fix what is missing.
@@ -58,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Build(args) => build::run(args),
         Command::Render(args) => render::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
         Command::Check(args) => check::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Install(args) => install::run(args),

@@ -266,12 +266,9 @@ fn diagnose_servers(
     run_dir: &RunDir,
     bar: &ProgressBar,
 ) -> Vec<crate::results::diagnosis::Diagnosis> {
-    let defs = RuntimeDefs::load(&args.common.runtimes).ok();
-    let oha = defs
-        .as_ref()
-        .and_then(|d| d.tool("oha"))
-        .and_then(|def| def.locate(&args.common.tools_dir).ok().flatten())
-        .map(|found| found.path);
+    let oha = RuntimeDefs::load(&args.common.runtimes)
+        .ok()
+        .and_then(|defs| oha(&defs, &args.common.tools_dir));
     let Some(oha) = oha else {
         eprintln!("diagnosis skipped: oha is not installed (`make init`)");
         return Vec::new();
@@ -300,6 +297,15 @@ fn diagnose_servers(
         out.push(crate::measure::diagnose::diagnose(plan, &ctx, &phase));
     }
     out
+}
+
+/// oha, where it is installed (the diagnosis' fixed-count generator).
+pub fn oha(defs: &RuntimeDefs, tools_dir: &std::path::Path) -> Option<PathBuf> {
+    defs.tool("oha")?
+        .locate(tools_dir)
+        .ok()
+        .flatten()
+        .map(|found| found.path)
 }
 
 /// While the cells are measured: one lowest-priority yielding thread on each of the server's and

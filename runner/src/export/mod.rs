@@ -153,6 +153,23 @@ fn comparisons(a: &Analysis, i: usize, id: &str) -> Vec<Figure> {
         out.push(("predicted_rps", "requests/s", m.predicted_rps, None));
         out.push(("measured_over_predicted", "ratio", m.agreement, None));
     }
+    for d in a.diagnoses.iter().filter(|d| d.cell == i) {
+        out.push((
+            "instructions_per_request",
+            "instructions",
+            d.instructions.as_ref().ok().copied(),
+            None,
+        ));
+        out.push((
+            "syscalls_per_request",
+            "calls",
+            d.syscalls.as_ref().ok().map(|s| s.per_request),
+            None,
+        ));
+        for bucket in crate::analysis::diagnosis::Bucket::ALL {
+            out.push((bucket.metric(), "µs", d.cpu_in(bucket), None));
+        }
+    }
     if let Some(floor) = a.floors.iter().find(|f| f.baseline == id) {
         out.push(("generator_floor_p99_ms", "ms", Some(floor.floor_ms), None));
     }

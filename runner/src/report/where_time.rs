@@ -18,6 +18,8 @@ pub struct WhereTime {
     pub buckets: Vec<&'static str>,
     /// Instruction counts reused from earlier runs (same build, release, mode and load).
     pub reused: Vec<String>,
+    /// Whether any server has a count from the previous run to compare with.
+    pub has_previous: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +36,9 @@ pub struct WhereRow {
     pub split: Vec<Figure>,
     pub instructions: Figure,
     pub instructions_x: Figure,
+    /// Instructions per request against the previous run's same server: "same (+0.2%)", "+4.1%".
+    pub vs_previous: String,
+    pub changed: bool,
     pub syscalls: Figure,
     pub syscalls_x: Figure,
     /// "epoll_wait 1 · recvfrom 2 · sendto 1".
@@ -78,6 +83,7 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
         )
     });
     let rows: Vec<WhereRow> = ordered.iter().map(|d| row(run, a, d)).collect();
+    let has_previous = a.instruction_changes.iter().any(Option::is_some);
     let sentences = ordered
         .iter()
         .filter_map(|d| {
@@ -106,6 +112,7 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
         sentences,
         buckets: Bucket::ALL.iter().map(|b| b.label()).collect(),
         reused,
+        has_previous,
     })
 }
 
@@ -121,6 +128,11 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
         _ => Figure::new(None, |x| x.to_string()),
     };
     let instructions = d.instructions.as_ref().ok().copied();
+    let change = a
+        .diagnoses
+        .iter()
+        .position(|x| x.key == d.key)
+        .and_then(|i| a.instruction_changes.get(i).copied().flatten());
     let syscalls = d.syscalls.as_ref().ok().map(|s| s.per_request);
     let mut missing = Vec::new();
     for (what, reason) in [
@@ -153,6 +165,8 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
             instructions,
             native.and_then(|n| n.instructions.as_ref().ok().copied()),
         ),
+        vs_previous: change.map(|c| c.describe()).unwrap_or_default(),
+        changed: change.is_some_and(|c| c.changed()),
         syscalls: Figure::new(syscalls, calls),
         syscalls_x: times(
             syscalls,
