@@ -477,6 +477,7 @@ fn instruction_passes(plan: &Plan, ctx: &Context, tag: &str) -> Counted<Instruct
             .get_or_insert_with(|| "an earlier run".into());
         return Counted::Measured(cached);
     }
+    let log = ctx.logs.join(format!("{tag}-callgrind-server.log"));
     match callgrind(valgrind, control, plan, ctx, tag) {
         Ok(mut passes) => {
             passes.reused_from = Some(ctx.run_id.to_string());
@@ -484,7 +485,27 @@ fn instruction_passes(plan: &Plan, ctx: &Context, tag: &str) -> Counted<Instruct
             passes.reused_from = None;
             Counted::Measured(passes)
         }
-        Err(e) => unavailable(&format!("under callgrind: {e}")),
+        Err(e) => unavailable(&callgrind_failure(&e, &std::fs::read_to_string(&log).unwrap_or_default())),
+    }
+}
+
+/// Why a server could not be counted under callgrind, in words a reader can act on.
+pub fn callgrind_failure(error: &str, log: &str) -> String {
+    if log.contains("unhandled instruction bytes") {
+        return "valgrind 3.19 cannot run the code this runtime generated for this CPU (instructions it does not \
+                decode, e.g. AVX-512): no instruction count"
+            .into();
+    }
+    let guest_failed = log
+        .lines()
+        .find(|l| l.contains("panicked") || l.contains("unexpected error") || l.contains("[error]"))
+        .map(str::trim);
+    match guest_failed {
+        Some(line) => format!(
+            "the server does not run correctly under valgrind ({}), so its instructions cannot be counted there",
+            line.chars().take(160).collect::<String>()
+        ),
+        None => format!("under callgrind: {}", error.chars().take(300).collect::<String>()),
     }
 }
 
@@ -651,5 +672,19 @@ impl<'a> Load<'a> {
         let probe = 50;
         let took = self.oha(&["-n".into(), probe.to_string()], connections)?;
         Ok(((probe as f64 / took.max(1e-3)) as u64).clamp(100, 2000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_under_callgrind_says_what_stopped_it() {
+        let avx = "==19935== Using Valgrind-3.19.0\nvex amd64->IR: unhandled instruction bytes: 0x62 0xF1 0xFF\n";
+        assert!(callgrind_failure("exited", avx).contains("AVX-512"));
+        let guest = "listening\nunexpected error when polling the I/O driver: Os { code: 20 }\n";
+        assert!(callgrind_failure("failed", guest).contains("does not run correctly under valgrind (unexpected error"));
+        assert!(callgrind_failure("timed out", "").starts_with("under callgrind: timed out"));
     }
 }
