@@ -233,6 +233,7 @@ mod tests {
             baseline: "rust/native/current-thread/single/compute/peak-50".into(),
             rps: crate::analysis::stats::Estimate::of(rounds),
             rps_bound: None,
+            cpu_rounds: Vec::new(),
             rps_rounds: rounds.to_vec(),
             cpu: None,
         });

@@ -134,6 +134,173 @@ window.addEventListener('load', () => {
 });
 </script>"#;
 
+/// Checks every chart on a page: each text label inside its SVG and clear of every other label.
+const LABEL_PROBE: &str = r#"<script>
+window.addEventListener('load', () => {
+  const faults = [];
+  for (const fig of document.querySelectorAll('figure.chart')) {
+    const svg = fig.querySelector('svg');
+    const r = svg.getBoundingClientRect();
+    const labels = [...svg.querySelectorAll('text')]
+      .filter(t => t.textContent.trim())
+      .map(t => ({ text: t.textContent.trim(), b: t.getBoundingClientRect() }));
+    for (const l of labels) {
+      if (l.b.left < r.left - 1 || l.b.right > r.right + 1 || l.b.top < r.top - 1 || l.b.bottom > r.bottom + 1)
+        faults.push(`${fig.dataset.file}: "${l.text}" leaves the chart`);
+    }
+    for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
+      const a = labels[i].b, b = labels[j].b;
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) faults.push(`${fig.dataset.file}: "${labels[i].text}" overlaps "${labels[j].text}"`);
+    }
+  }
+  document.body.setAttribute('data-label-faults', faults.join(' || '));
+  document.body.setAttribute('data-label-charts', document.querySelectorAll('figure.chart').length);
+});
+</script>"#;
+
+/// Opens `page` in headless Chromium at `width` x `height` with `probe` appended and returns
+/// the attributes the probe set on the body.
+fn probe_page(browser: &str, page: &Path, probe: &str, width: u32, height: u32) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probed = page.with_file_name(format!("probed-{width}.html"));
+    std::fs::write(&probed, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = headless(browser, profile.path())
+        .arg(format!("--window-size={width},{height}"))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&probed);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The value of `data-<name>` on the probed page's body.
+fn attribute(dom: &str, name: &str) -> String {
+    dom.split(&format!("data-{name}=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("the probe did not set data-{name}"))
+        .replace("&quot;", "\"")
+}
+
+/// Every chart of the fixture's page and of every published page (results/ and its sub-pages,
+/// one page holding them all): no label outside its chart, none on another.
+#[test]
+fn every_chart_keeps_its_labels_inside_and_apart() {
+    let Some(browser) = chromium() else {
+        skip_for_missing("every_chart_keeps_its_labels_inside_and_apart", "chromium", "Chromium is not installed (apt-get install chromium; `make test` tries)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture(dir.path());
+    let mut svgs: Vec<(String, String)> = Vec::new();
+    let mut chart_dirs = vec![dir.path().join("charts")];
+    // Every published page: its charts as published, and as this code draws them from its run.
+    let published = repo_root().join("results");
+    let mut pages = vec![published.clone()];
+    if let Ok(entries) = std::fs::read_dir(&published) {
+        pages.extend(entries.flatten().map(|e| e.path()).filter(|p| p.join("latest.json").is_file()));
+    }
+    for (k, page) in pages.iter().enumerate().filter(|(_, p)| p.join("latest.json").is_file()) {
+        chart_dirs.push(page.join("charts"));
+        let redrawn = dir.path().join(format!("redrawn-{k}"));
+        std::fs::create_dir_all(redrawn.join("run")).unwrap();
+        std::fs::copy(page.join("latest.json"), redrawn.join("run/run.json")).unwrap();
+        let output = run_matrix(&["render", "--run", redrawn.join("run").to_str().unwrap(), "--out", redrawn.to_str().unwrap()]);
+        assert!(output.status.success(), "{}: {}", page.display(), String::from_utf8_lossy(&output.stderr));
+        chart_dirs.push(redrawn.join("charts"));
+    }
+    for charts in chart_dirs.iter().filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(charts).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "svg") {
+                let name = path.strip_prefix(repo_root()).unwrap_or(&path).display().to_string();
+                svgs.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let figures: String = svgs
+        .iter()
+        .map(|(name, svg)| format!("<figure class=\"chart\" data-file=\"{name}\">{svg}</figure>\n"))
+        .collect();
+    let page = dir.path().join("all-charts.html");
+    std::fs::write(&page, format!("<!doctype html><html><body style=\"margin:0\">{figures}</body></html>")).unwrap();
+    let dom = probe_page(&browser, &page, LABEL_PROBE, 1400, 1000);
+    assert_eq!(attribute(&dom, "label-charts"), svgs.len().to_string());
+    assert_eq!(attribute(&dom, "label-faults"), "", "labels clipped or overlapping");
+    eprintln!("{} charts checked", svgs.len());
+}
+
+/// Read on a phone (390 px): the page itself never scrolls sideways (tables and charts scroll
+/// inside their own boxes) and chart text is drawn at a readable size. Chromium's window has a
+/// minimum width above 390 px, so the page is laid out in a 390-px frame.
+#[test]
+fn the_page_reads_at_390_px() {
+    let Some(browser) = chromium() else {
+        skip_for_missing("the_page_reads_at_390_px", "chromium", "Chromium is not installed (apt-get install chromium; `make test` tries)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    render_fixture(dir.path());
+    let probe = r#"<script>
+window.addEventListener('load', () => {
+  const root = document.documentElement;
+  const page = root.scrollWidth <= root.clientWidth ? 'fits' : `${root.scrollWidth}px-in-${root.clientWidth}px`;
+  const sizes = [...document.querySelectorAll('figure.chart svg text')]
+    .filter(t => t.textContent.trim()).map(t => t.getBoundingClientRect().height).filter(h => h > 0);
+  sizes.sort((a, b) => a - b);
+  const small = sizes[Math.floor(sizes.length * 0.1)] || 0;
+  parent.postMessage(`page=${page} chart-text-p10=${small >= 9 ? 'readable' : small.toFixed(1) + 'px'}`, '*');
+});
+</script>"#;
+    let html = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    std::fs::write(dir.path().join("phone.html"), html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let frame = dir.path().join("frame.html");
+    std::fs::write(
+        &frame,
+        r#"<!doctype html><html><body><iframe src="phone.html" style="width:390px;height:800px;border:0"></iframe>
+<script>window.addEventListener('message', e => document.body.setAttribute('data-mobile', e.data));</script></body></html>"#,
+    )
+    .unwrap();
+    let dom = probe_page(&browser, &frame, "", 600, 900);
+    assert_eq!(attribute(&dom, "mobile"), "page=fits chart-text-p10=readable");
+}
+
+/// The first screen of the published page (1280 x 800): each server language's verdict table,
+/// whole, with absolute req/s, its advice sentence, and no table scrolling sideways.
+#[test]
+fn the_published_first_screen_holds_the_verdicts() {
+    let page = repo_root().join("results/index.html");
+    if !page.is_file() {
+        skip("the_published_first_screen_holds_the_verdicts", "results/index.html is not published yet (make matrix)");
+        return;
+    }
+    let Some(browser) = chromium() else {
+        skip_for_missing("the_published_first_screen_holds_the_verdicts", "chromium", "Chromium is not installed (apt-get install chromium; `make test` tries)");
+        return;
+    };
+    let probe = r#"<script>
+window.addEventListener('load', () => {
+  const tables = [...document.querySelectorAll('table.verdict')];
+  const advice = [...document.querySelectorAll('p.advice')];
+  const below = tables.concat(advice).filter(e => e.getBoundingClientRect().bottom > 800).length;
+  const scrolling = tables.filter(t => t.scrollWidth > t.clientWidth + 1).length;
+  const absolute = tables.filter(t => [...t.querySelectorAll('td')].some(td => /^[0-9.,]+k? · /.test(td.textContent.trim()))).length;
+  document.body.setAttribute('data-first', `verdicts=${tables.length} advice=${advice.length} below-the-fold=${below} scrolling=${scrolling} with-absolute=${absolute}`);
+});
+</script>"#;
+    let dom = probe_page(&browser, &page, probe, 1280, 800);
+    let servers = std::fs::read_to_string(&page).unwrap().matches("<table class=\"results compact verdict\"").count();
+    assert!(servers >= 2, "expected a verdict per server language (Rust and Go), found {servers}");
+    assert_eq!(
+        attribute(&dom, "first"),
+        format!("verdicts={servers} advice={servers} below-the-fold=0 scrolling=0 with-absolute={servers}")
+    );
+}
+
 fn chromium() -> Option<String> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
@@ -376,4 +543,28 @@ fn agree(dir: &Path, source: &[&str]) {
         dir.display()
     );
     assert!(checked > 20, "too few figures checked: {checked}");
+}
+
+/// The README quotes the published run (the block `matrix render` writes) and the screenshot
+/// shows it: a page rerun without them refreshed is caught here.
+#[test]
+fn the_readme_and_the_screenshot_show_the_published_run() {
+    let results = repo_root().join("results");
+    if !results.join("latest.json").is_file() {
+        skip("the_readme_and_the_screenshot_show_the_published_run", "results/latest.json is not published yet (make matrix)");
+        return;
+    }
+    let run = read_run(&results.join("latest.json"));
+    let block = runner::report::readme::block_for(&results, &run);
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&block),
+        "README.md does not quote the published run {}: `matrix render` rewrites its figures block; expected\n{block}",
+        run.run_id
+    );
+    let shot = read_json(&repo_root().join("docs/results-page.json"));
+    assert_eq!(shot["run_id"], run.run_id.as_str(), "docs/results-page.png shows another run: make screenshot");
+    let png = std::fs::read(repo_root().join("docs/results-page.png")).unwrap();
+    let dimension = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((dimension(16), dimension(20)), (1280, 800), "the screenshot is the first screen at 1280 x 800");
 }

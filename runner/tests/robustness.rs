@@ -128,9 +128,9 @@ fn run_dir_of(out: &Path) -> PathBuf {
     std::fs::read_dir(&runs)
         .unwrap()
         .flatten()
-        .next()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
         .unwrap()
-        .path()
 }
 
 #[test]

@@ -165,3 +165,64 @@ pub fn verdicts(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::fixtures::{cell, measured, run};
+    use crate::results::diagnosis::{Counted, Diagnosis, InstructionPasses};
+
+    /// A run of native and two wasmtime cells whose whole run is `shift` off, with its
+    /// instruction counts (wasmtime default's scaled by `slower`).
+    fn a_run(id: &str, shift: f64, slower: f64) -> Run {
+        let rps = |base: f64| (0..5).map(|i| base * shift * (1.0 + 0.02 * (i as f64 - 2.0))).collect::<Vec<_>>();
+        let mut r = run(vec![
+            measured(cell("native", "current-thread", "peak-50"), &rps(100e3), &[10.0; 5]),
+            measured(cell("wasmtime", "default", "peak-50"), &rps(35e3), &[29.0; 5]),
+            measured(cell("wasmtime", "pooling", "peak-50"), &rps(33e3), &[30.0; 5]),
+        ]);
+        r.run_id = id.into();
+        r.complete = true;
+        r.diagnoses = ["native/current-thread", "wasmtime/default"]
+            .iter()
+            .enumerate()
+            .map(|(i, key)| Diagnosis {
+                key: format!("rust/{key}/single"),
+                cell: r.cells[i].id.clone(),
+                syscalls: Counted::Unavailable { reason: "n/a".into() },
+                instructions: Counted::Measured(InstructionPasses {
+                    connections: 1,
+                    passes: vec![(200, 2_000_000), (400, 2_000_000 + (200.0 * 102_000.0 * if i == 1 { slower } else { 1.0 }) as u64)],
+                    options: vec![],
+                    reused_from: None,
+                }),
+                profile: Counted::Unavailable { reason: "n/a".into() },
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn two_runs_of_the_same_code_call_nothing_changed() {
+        // Whole runs shifted by 12% against each other, as this machine does between runs.
+        let history = [a_run("20261201-000000", 1.0, 1.0), a_run("20261202-000000", 1.12, 1.0), a_run("20261203-000000", 0.95, 1.0)];
+        let refs: Vec<&Run> = history.iter().collect();
+        let mut now = a_run("20261204-000000", 1.08, 1.0);
+        now.noise = crate::analysis::history::noise_table(&refs, None);
+        let before = &history[2];
+        let noise = now.noise.as_ref().unwrap().get(crate::results::records::NoiseFigure::Ratio, LoadModel::Peak).unwrap();
+        let a = crate::analysis::analyze_against(&now, before, noise);
+        assert!(a.verdicts.iter().flatten().all(|v| !v.changed()), "{:?}", a.verdicts);
+        assert!(a.instruction_changes.iter().flatten().all(|c| !c.changed()));
+    }
+
+    #[test]
+    fn ten_percent_more_instructions_is_called_changed_whatever_the_noise() {
+        let before = a_run("20261201-000000", 1.0, 1.0);
+        let now = a_run("20261202-000000", 0.85, 1.10);
+        let a = crate::analysis::analyze_against(&now, &before, RunNoise { sd: 0.08, df: 20.0 });
+        let changed: Vec<bool> = a.instruction_changes.iter().map(|c| c.is_some_and(|c| c.changed())).collect();
+        assert_eq!(changed, [false, true], "{:?}", a.instruction_changes);
+        assert!(a.instruction_changes[1].unwrap().describe().starts_with("+10.0%"));
+    }
+}

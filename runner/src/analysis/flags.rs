@@ -161,6 +161,7 @@ pub fn shut_out(windows: &[WindowRecord], connections: u32) -> Option<Flag> {
         .iter()
         .map(|w| (w.failed_rate * w.requests as f64).round() as u64)
         .sum();
+    let answered: u64 = windows.iter().map(|w| w.requests).sum::<u64>().saturating_sub(failed);
     let worst_ms = windows
         .iter()
         .filter_map(|w| w.latency_ms.map(|d| d.max))
@@ -168,6 +169,7 @@ pub fn shut_out(windows: &[WindowRecord], connections: u32) -> Option<Flag> {
     (failed > 0 || worst_ms > bound_ms).then_some(Flag::ShutOut {
         connections,
         failed,
+        answered,
         worst_ms,
     })
 }
@@ -266,7 +268,7 @@ mod tests {
             ["starved"]
         );
         assert!(
-            flags[0].evidence().contains("would give 10288 req/s"),
+            flags[0].evidence().contains("would give 10,288 req/s"),
             "{}",
             flags[0].evidence()
         );

@@ -22,6 +22,7 @@ pub mod diagnosis;
 pub mod fixtures;
 pub mod flags;
 pub mod floors;
+pub mod history;
 pub mod links;
 pub mod notices;
 pub mod pairs;
@@ -65,6 +66,15 @@ pub fn analyze_against(run: &Run, previous: &Run, noise: stats::RunNoise) -> Ana
     analysis
 }
 
+/// The run's figures, and only its counts (instructions per request) against `previous`: a run
+/// of another machine or matrix, whose times are a different experiment.
+pub fn analyze_counts_against(run: &Run, previous: &Run) -> Analysis {
+    let mut analysis = analyze(run);
+    let before = analyze(previous);
+    analysis.instruction_changes = compare::instruction_changes(&analysis.diagnoses, &before.diagnoses);
+    analysis
+}
+
 /// The run's figures, from its cells as measured.
 pub fn analyze(run: &Run) -> Analysis {
     let mut cells: Vec<CellFigures> = run.cells.iter().map(cell::figures).collect();
@@ -85,13 +95,15 @@ pub fn analyze(run: &Run) -> Analysis {
     for (f, ratio) in cells.iter_mut().zip(ratios) {
         f.ratio = ratio;
     }
+    let within = cells.clone();
+    history::widen(&run.cells, &mut cells, run.noise.as_ref());
     let diagnoses = diagnosis::figures(&run.cells, &cells, &run.diagnoses);
     Analysis {
         ranks: ranks::ranks(&run.cells, &cells),
         verdicts: vec![None; run.cells.len()],
         sweeps: sweeps::sweeps(&run.cells, &cells),
-        container_pairs: pairs::container_pairs(&run.cells, &cells),
-        version_groups: pairs::version_groups(&run.cells, &cells),
+        container_pairs: pairs::container_pairs(&run.cells, &within, run.noise.as_ref()),
+        version_groups: pairs::version_groups(&run.cells, &within, run.noise.as_ref()),
         link_groups: links::link_groups(&run.cells, &cells),
         notices: notices::notices(run, &cells),
         instruction_changes: vec![None; diagnoses.len()],

@@ -5,7 +5,8 @@
 use super::baseline::{direct_of, same_but_version};
 use super::cell::CellFigures;
 use super::stats::{paired_ratio, Estimate};
-use crate::config::versions;
+use crate::config::{versions, LoadModel};
+use crate::results::records::{NoiseFigure, NoiseTable};
 use crate::results::{CellResult, RoundFigures, Status};
 
 /// (round, value) of every round that has the value.
@@ -32,10 +33,17 @@ pub struct Paired {
 }
 
 impl Paired {
-    pub fn of(a: &CellFigures, b: &CellFigures) -> Paired {
+    /// `a / b` by round; with a noise table, each interval is where the ratio falls in a rerun
+    /// (the same widening as every figure's), else the rounds' own.
+    pub fn of(a: &CellFigures, b: &CellFigures, model: LoadModel, table: Option<&NoiseTable>) -> Paired {
+        let (ra, rb) = (by_round(a, rps), by_round(b, rps));
+        let (ca, cb) = (by_round(a, cpu), by_round(b, cpu));
+        let widened = |x: &[(u32, f64)], y: &[(u32, f64)], figure| {
+            super::history::widen_pair(&super::ratios::per_round(x, y), figure, model, table)
+        };
         Paired {
-            rps: paired_ratio(&by_round(a, rps), &by_round(b, rps)),
-            cpu: paired_ratio(&by_round(a, cpu), &by_round(b, cpu)),
+            rps: widened(&ra, &rb, NoiseFigure::Ratio).or_else(|| paired_ratio(&ra, &rb)),
+            cpu: widened(&ca, &cb, NoiseFigure::CpuRatio).or_else(|| paired_ratio(&ca, &cb)),
         }
     }
 }
@@ -55,7 +63,11 @@ pub struct ContainerPair {
 }
 
 /// Every measured container cell whose direct counterpart ran in the same run.
-pub fn container_pairs(cells: &[CellResult], figures: &[CellFigures]) -> Vec<ContainerPair> {
+pub fn container_pairs(
+    cells: &[CellResult],
+    figures: &[CellFigures],
+    table: Option<&NoiseTable>,
+) -> Vec<ContainerPair> {
     (0..cells.len())
         .filter(|&i| cells[i].status != Status::Skipped && cells[i].share.is_none())
         .filter_map(|container| {
@@ -63,7 +75,7 @@ pub fn container_pairs(cells: &[CellResult], figures: &[CellFigures]) -> Vec<Con
             Some(ContainerPair {
                 direct,
                 container,
-                ratio: Paired::of(&figures[container], &figures[direct]),
+                ratio: Paired::of(&figures[container], &figures[direct], cells[container].load_model, table),
             })
         })
         .collect()
@@ -85,7 +97,11 @@ pub struct VersionMember {
 }
 
 /// Every group of two or more releases.
-pub fn version_groups(cells: &[CellResult], figures: &[CellFigures]) -> Vec<VersionGroup> {
+pub fn version_groups(
+    cells: &[CellResult],
+    figures: &[CellFigures],
+    table: Option<&NoiseTable>,
+) -> Vec<VersionGroup> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let eligible =
         |c: &CellResult| c.status != Status::Skipped && c.share.is_none() && c.runtime != "native";
@@ -116,7 +132,8 @@ pub fn version_groups(cells: &[CellResult], figures: &[CellFigures]) -> Vec<Vers
             let members = g
                 .iter()
                 .map(|&i| {
-                    let vs = (i != newest).then(|| Paired::of(&figures[i], &figures[newest]));
+                    let vs = (i != newest)
+                        .then(|| Paired::of(&figures[i], &figures[newest], cells[i].load_model, table));
                     VersionMember {
                         cell: i,
                         rps_changed: vs.is_some_and(|p| differs(p.rps.as_ref())),

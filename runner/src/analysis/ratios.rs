@@ -19,14 +19,9 @@ pub fn ratio(model: LoadModel, cell: &CellFigures, base: &CellFigures, base_id: 
     let rps = |r: &RoundFigures| Some(r.rps);
     let cpu = |r: &RoundFigures| r.server_cpu_us_per_request;
     let (a, b) = (by_round(&cell.rounds, rps), by_round(&base.rounds, rps));
+    let (ca, cb) = (by_round(&cell.rounds, cpu), by_round(&base.rounds, cpu));
     let measures_server = model != LoadModel::Open;
-    let rps_rounds = a
-        .iter()
-        .filter_map(|(round, x)| {
-            let (_, y) = b.iter().find(|(r, _)| r == round)?;
-            (*y > 0.0).then(|| x / y)
-        })
-        .collect();
+    let rps_rounds = per_round(&a, &b);
     Ratio {
         baseline: base_id.to_string(),
         rps: measures_server.then(|| paired_ratio(&a, &b)).flatten(),
@@ -34,8 +29,19 @@ pub fn ratio(model: LoadModel, cell: &CellFigures, base: &CellFigures, base_id: 
             .then(|| bound(generator_bound(cell), generator_bound(base)))
             .flatten(),
         rps_rounds,
-        cpu: paired_ratio(&by_round(&cell.rounds, cpu), &by_round(&base.rounds, cpu)),
+        cpu: paired_ratio(&ca, &cb),
+        cpu_rounds: per_round(&ca, &cb),
     }
+}
+
+/// `a / b` round by round, over the rounds both have.
+pub fn per_round(a: &[(u32, f64)], b: &[(u32, f64)]) -> Vec<f64> {
+    a.iter()
+        .filter_map(|(round, x)| {
+            let (_, y) = b.iter().find(|(r, _)| r == round)?;
+            (*y > 0.0).then(|| x / y)
+        })
+        .collect()
 }
 
 fn generator_bound(f: &CellFigures) -> bool {

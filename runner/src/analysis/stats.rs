@@ -101,6 +101,30 @@ impl Estimate {
         })
     }
 
+    /// Where the same figure's median falls in a rerun on this machine, with 95% confidence: the
+    /// rounds' spread and `noise`, how much whole runs shift beyond it, for this run and the next
+    /// (half-width t·√(2(s²/n + σ²)) on logarithms, Welch–Satterthwaite degrees of freedom).
+    /// The point is still the rounds' median.
+    pub fn for_rerun(values: &[f64], noise: RunNoise) -> Option<Estimate> {
+        let within = Estimate::of(values)?;
+        let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+        let n = logs.len() as f64;
+        let m = mean(&logs)?;
+        let vw = std_dev(&logs).map_or(0.0, |s| s * s / n);
+        let vb = noise.sd * noise.sd;
+        if vw + vb <= 0.0 {
+            return Some(within);
+        }
+        let df = (vw + vb).powi(2)
+            / (if n > 1.0 { vw * vw / (n - 1.0) } else { 0.0 } + vb * vb / noise.df.max(1.0));
+        let half = t_quantile(df) * (2.0 * (vw + vb)).sqrt();
+        Some(Estimate {
+            lo: ((m - half).exp()).min(within.median),
+            hi: ((m + half).exp()).max(within.median),
+            ..within
+        })
+    }
+
     /// Do the two intervals overlap?
     pub fn overlaps(&self, other: &Estimate) -> bool {
         self.lo <= other.hi && other.lo <= self.hi
@@ -133,16 +157,7 @@ pub struct Change {
     pub significant: bool,
 }
 
-/// How much a whole run shifts against another beyond what its rounds show: the standard
-/// deviation, on logarithms, of a run's own offset (a random effect), and the degrees of freedom
-/// of its estimate. Rounds within one run share the machine's state of those minutes, so two runs
-/// differ by more than their rounds' spread predicts; only repeated runs (the A/A self-test) can
-/// measure by how much.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RunNoise {
-    pub sd: f64,
-    pub df: f64,
-}
+pub use crate::results::records::RunNoise;
 
 impl RunNoise {
     /// No run-level noise: Welch's test on the rounds alone.
@@ -275,6 +290,22 @@ mod tests {
                 t_quantile(df)
             );
         }
+    }
+
+    #[test]
+    fn a_rerun_interval_holds_the_rounds_spread_and_the_runs_shift() {
+        let values = [95.0, 100.0, 105.0, 98.0, 102.0];
+        let within = Estimate::of(&values).unwrap();
+        let none = Estimate::for_rerun(&values, RunNoise { sd: 0.0, df: 20.0 }).unwrap();
+        // Without run noise it is wider than the rounds' own interval by about √2 (next run too).
+        let width = |e: &Estimate| (e.hi / e.lo).ln();
+        assert!((width(&none) / width(&within) - 2f64.sqrt()).abs() < 1e-9);
+        // With 8% run noise (the self-test's figure here) it is about ±22% around the median.
+        let noisy = Estimate::for_rerun(&values, RunNoise { sd: 0.08, df: 20.0 }).unwrap();
+        assert!(noisy.lo < 80.0 && noisy.hi > 120.0 && noisy.median == 100.0, "{noisy:?}");
+        // One round: the run noise alone.
+        let one = Estimate::for_rerun(&[100.0], RunNoise { sd: 0.05, df: 20.0 }).unwrap();
+        assert!(one.lo < 90.0 && one.hi > 110.0, "{one:?}");
     }
 
     #[test]

@@ -233,4 +233,41 @@ mod tests {
         // One connection serves fewer requests than fifty: latency, not a break.
         assert!(series.iter().all(|s| s.points[0].broken.is_none()));
     }
+
+    /// The capacity page as published at 94db2de (recorded on this machine kind, 3 rounds): its
+    /// table said all eight series served cleanly to 5,000 connections. By the rule, three are
+    /// starved at 5,000, two halve their best at 1,000 and one's p99 passes a second there.
+    #[test]
+    fn a_recorded_sweep_breaks_where_its_figures_say() {
+        let run: crate::results::Run =
+            serde_json::from_str(include_str!("../../tests/fixtures/capacity-run.json")).expect("the fixture parses");
+        let a = crate::analysis::analyze(&run);
+        let found: Vec<(String, Option<u32>, Option<&str>)> = a.sweeps[0]
+            .series
+            .iter()
+            .map(|s| {
+                let c = &run.cells[s.points[0].cell];
+                let why = s.breaks_at.as_ref().map(|(_, b)| match b {
+                    Breakage::Failed => "failed",
+                    Breakage::Flagged(code) => code,
+                    Breakage::Degraded { .. } => "below half its best",
+                    Breakage::SlowTail { .. } => "p99 over 1 s",
+                });
+                (format!("{} {}", c.server, c.runtime), s.breaks_at.as_ref().map(|b| b.0), why)
+            })
+            .collect();
+        let expected = [
+            ("rust native", None, None),
+            ("go native", None, None),
+            ("rust wasmtime", Some(5000), Some("starved")),
+            ("rust wasmtime", Some(5000), Some("starved")),
+            ("rust wasmer", Some(5000), Some("starved")),
+            ("go wasmer", Some(1000), Some("below half its best")),
+            ("rust wasmedge", Some(1000), Some("below half its best")),
+            ("go wasmedge", Some(1000), Some("p99 over 1 s")),
+        ];
+        let expected: Vec<(String, Option<u32>, Option<&str>)> =
+            expected.iter().map(|(n, at, why)| (n.to_string(), *at, *why)).collect();
+        assert_eq!(found, expected);
+    }
 }

@@ -10,6 +10,7 @@ mod hostile;
 mod install;
 mod render;
 mod run;
+mod screenshot;
 mod selftest;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub enum Command {
     Install(install::Args),
     /// A/A and A/B self-test: how small a difference this machine resolves.
     Selftest(selftest::Args),
+    /// The first screen of a published page as a PNG, with the run it shows beside it.
+    Screenshot(screenshot::Args),
     /// Export a run's figures (one row per cell and metric, with intervals): CSV, JSON, BMF.
     Export(export::Args),
     /// The hostile-clients generator (started by `run` for `model = "hostile"` loads).
@@ -67,6 +70,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => install::run(args),
         Command::Selftest(args) => selftest::run(args),
         Command::Export(args) => export::run(args),
+        Command::Screenshot(args) => screenshot::run(args),
         Command::Hostile(args) => hostile::run(args),
         Command::Delay(args) => delay::run(args),
     }

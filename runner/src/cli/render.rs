@@ -35,5 +35,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for path in written {
         println!("wrote {}", path.display());
     }
+    if args.run.is_none() {
+        crate::report::readme::quote_if_repository_results(&args.out, &run)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

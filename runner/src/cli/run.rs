@@ -155,6 +155,8 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         finished: None,
         complete: false,
         matrix_file: display_relative(&args.matrix, &root),
+        title: matrix.title.clone(),
+        about: matrix.about.clone(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         settings: matrix.settings.clone(),
         environment: crate::results::environment::capture(&root, args.record_host),
@@ -167,6 +169,7 @@ fn new_run(args: &Args, matrix: &Matrix, run_dir: &RunDir, setup: &Setup) -> Res
         topology: None,
         preflight: None,
         diagnoses: Vec::new(),
+        noise: None,
     };
     run_dir.write_json(&run_dir.header_file(), &run)?;
     Ok(run)
@@ -385,13 +388,20 @@ fn finish(args: &Args, matrix: &Matrix, run_dir: &RunDir, mut run: Run) -> Resul
     run.finished = Some(now());
     run_dir.scrub_logs();
     if run.complete {
-        run_dir.write_json(&run_dir.run_file(), &run)?;
+        // Every interval includes how much whole runs of these servers shift on this machine.
+        run.noise = crate::published::noise_table(&args.out, &run);
+        crate::analysis::publish(&mut run);
         run_dir.write_json(&args.out.join("latest.json"), &run)?;
+        // The history keeps a summary; the cell files were the run's crash-safe record.
+        run_dir.write_json(&run_dir.summary_file(), &crate::results::summary(&run))?;
+        run_dir.remove_records();
+        crate::results::store::compact_history(&args.out, &run_dir.privacy)?;
         // The page shows what was published, not what this process knows.
         let published = results::read_run(&args.out.join("latest.json"))?;
         for path in crate::report::render_all(&args.templates, &published, &args.out)? {
             eprintln!("wrote {}", path.display());
         }
+        crate::report::readme::quote_if_repository_results(&args.out, &published)?;
     } else {
         let measured = run.cells.iter().filter(|c| !c.rounds.is_empty()).count();
         eprintln!(

@@ -38,6 +38,8 @@ pub struct Args {
 pub struct Report {
     pub schema: &'static str,
     pub matrix_file: String,
+    /// When the first try's first run started.
+    pub started: String,
     pub machine: crate::results::Environment,
     pub settings: crate::config::Settings,
     pub verdicts: Verdicts,
@@ -49,8 +51,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     crate::sys::process::install_signal_handlers()?;
     let mut tries = Vec::new();
     let mut last: Option<Run> = None;
+    let mut started = None;
     for n in 0..args.tries {
         let first = run_once(&args, n, "a")?;
+        started.get_or_insert_with(|| first.started.clone());
         let second = run_once(&args, n, "b")?;
         let mut t = Try::default();
         a_a(&first, &second, &mut t);
@@ -75,6 +79,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = Report {
         schema: "wasm-bench/selftest/1",
         matrix_file: last.matrix_file.clone(),
+        started: started.unwrap_or_default(),
         machine: last.environment.clone(),
         settings: last.settings.clone(),
         pass: verdicts.pass(),
@@ -125,17 +130,47 @@ fn run_once(args: &Args, n: usize, side: &str) -> Result<Run> {
 
 fn write(args: &Args, report: &Report) -> Result<()> {
     crate::results::write_json_atomic(&args.out.join("selftest.json"), report)?;
-    let template = args.templates.join("selftest").join("README.md.tera");
-    let text = std::fs::read_to_string(&template)
-        .with_context(|| format!("cannot read {}", template.display()))?;
+    render_pages(&args.templates, report, &args.out)
+}
+
+/// The self-test's pages: each `templates/selftest/<page>.tera` rendered into `out/<page>`
+/// (README.md, index.html; HTML escaped).
+pub fn render_pages(templates: &Path, report: &impl Serialize, out: &Path) -> Result<()> {
     let context = tera::Context::from_serialize(report)?;
-    let page = tera::Tera::one_off(&text, &context, false)
-        .with_context(|| format!("rendering {}", template.display()))?;
-    crate::results::write_atomic(&args.out.join("README.md"), page.as_bytes())?;
-    eprintln!("wrote {}", display(&args.out.join("README.md")));
+    for page in ["README.md", "index.html"] {
+        let template = templates.join("selftest").join(format!("{page}.tera"));
+        let text = std::fs::read_to_string(&template)
+            .with_context(|| format!("cannot read {}", template.display()))?;
+        let rendered = tera::Tera::one_off(&text, &context, page.ends_with(".html"))
+            .with_context(|| format!("rendering {}", template.display()))?;
+        crate::results::write_atomic(&out.join(page), rendered.as_bytes())?;
+        eprintln!("wrote {}", display(&out.join(page)));
+    }
     Ok(())
 }
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both pages render from a recorded verdict: each with its title, the way back, the date
+    /// and the commit, the HTML one escaped.
+    #[test]
+    fn the_self_test_publishes_a_markdown_and_an_html_page() {
+        let fixture = crate::paths::repo_root().join("runner/tests/fixtures/selftest.json");
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        render_pages(&crate::paths::repo_root().join("templates"), &report, out.path()).unwrap();
+        let commit = report["machine"]["git_commit"].as_str().unwrap();
+        for page in ["README.md", "index.html"] {
+            let text = std::fs::read_to_string(out.path().join(page)).unwrap();
+            assert!(text.contains("Self-test: what this machine resolves"), "{page}");
+            assert!(text.contains(commit) && text.contains("2026-12-01"), "{page}");
+            assert!(text.contains("../README.md") || text.contains("../index.html"), "{page}");
+        }
+    }
 }

@@ -18,6 +18,11 @@ use crate::http::workload::Workload;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixFile {
+    /// The published page's title, and the one line under it that says what it answers.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub about: Option<String>,
     /// Servers to measure: the name of a built-in definition (server/**/server.toml: "rust",
     /// "go"), or the path of a `server.toml` (relative to this file).
     #[serde(default = "default_servers")]
@@ -223,7 +228,7 @@ pub struct LoadSpec {
     pub link: Option<(LinkSpec, String)>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadModel {
     /// k6 constant-vus: each VU sends its next request when the previous one answered.
@@ -584,6 +589,9 @@ pub struct Matrix {
     pub links: Vec<LinkSpec>,
     /// The server definitions its cells name (built-in ones and those named by path).
     pub servers: ServerDefs,
+    /// The page's title and what it answers, when the matrix file names them.
+    pub title: Option<String>,
+    pub about: Option<String>,
 }
 
 const WRITES: &[&str] = &["single", "vectored"];
@@ -662,6 +670,8 @@ impl Matrix {
             hosts: file.hosts,
             links: file.links,
             servers,
+            title: file.title,
+            about: file.about,
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::format::{micros, millis, plain1, plain2, thousands, Figure, DASH};
+use super::format::{millis, Figure, Unit, DASH};
 use crate::analysis::cell::CellFigures;
 use crate::analysis::Analysis;
 use crate::results::{Run, Status};
@@ -77,17 +77,13 @@ fn pair(run: &Run, a: &Analysis, p: &crate::analysis::pairs::ContainerPair) -> C
     let (direct, container) = (&run.cells[p.direct], &run.cells[p.container]);
     let (fd, fc) = (&a.cells[p.direct], &a.cells[p.container]);
     let ratio = |e: Option<&crate::analysis::stats::Estimate>| {
-        Figure::estimate(e, |r| format!("{r:.2}×"), plain2)
+        Figure::of(e, Unit::Multiple)
     };
     let rps = |f: &CellFigures| {
-        Figure::estimate(f.estimates.rps.as_ref(), thousands, super::format::compact)
+        Figure::of(f.estimates.rps.as_ref(), Unit::Count)
     };
     let cpu = |f: &CellFigures| {
-        Figure::estimate(
-            f.estimates.server_cpu_us_per_request.as_ref(),
-            micros,
-            plain1,
-        )
+        Figure::of(f.estimates.server_cpu_us_per_request.as_ref(), Unit::Micros)
     };
     let rss = |f: &CellFigures| {
         f.metrics
@@ -214,7 +210,7 @@ mod tests {
         assert_eq!(p.rps_ratio.value, Some(0.5));
         assert_eq!(p.cpu_ratio.value, Some(1.5));
         assert_eq!(p.direct_rss, "2.00 MB");
-        assert_eq!(p.container_startup, "12.50 ms");
+        assert_eq!(p.container_startup, "12.5 ms");
         assert_eq!(p.status, "ok");
     }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::format::{millis, thousands, Figure, DASH};
+use super::format::{Unit, millis, thousands, Figure, DASH};
 use crate::analysis::Analysis;
 use crate::results::Run;
 
@@ -55,13 +55,13 @@ fn group(run: &Run, a: &Analysis, g: &crate::analysis::links::LinkGroup) -> Link
                 link: c.link.as_ref().map(|l| l.label.clone()).unwrap_or_default(),
                 status: c.status.as_str().into(),
                 reason: c.reason.clone().unwrap_or_default(),
-                rps: Figure::estimate(f.estimates.rps.as_ref(), thousands, super::format::compact),
+                rps: Figure::of(f.estimates.rps.as_ref(), Unit::Count),
                 p50: Figure::new(f.metrics.p50_ms, millis),
                 p99: Figure::new(f.metrics.p99_ms, millis),
                 predicted: Figure::new(m.predicted_rps, thousands),
                 agreement: m
                     .agreement
-                    .map_or_else(|| DASH.into(), |x| format!("{x:.2}×")),
+                    .map_or_else(|| DASH.into(), super::format::ratio),
             }
         })
         .collect();

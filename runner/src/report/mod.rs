@@ -5,7 +5,9 @@
 pub mod charts;
 pub mod containers;
 pub mod format;
+pub mod front;
 pub mod links;
+pub mod readme;
 pub mod render;
 pub mod versions;
 pub mod view;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::format::{micros, plain1, plain2, thousands, times, Figure, DASH};
+use super::format::{Figure, Unit, DASH};
 use crate::analysis::pairs::VersionMember;
 use crate::analysis::stats::Estimate;
 use crate::analysis::Analysis;
@@ -88,7 +88,6 @@ fn group_of(cell: &CellResult) -> AcrossVersions {
 fn version_row(run: &Run, a: &Analysis, m: &VersionMember) -> VersionRow {
     let cell = &run.cells[m.cell];
     let f = &a.cells[m.cell];
-    let one = |r: f64| format!("{r:.2}×");
     let against = |e: Option<&Estimate>| -> Figure {
         match m.vs_newest {
             None => Figure {
@@ -96,7 +95,7 @@ fn version_row(run: &Run, a: &Analysis, m: &VersionMember) -> VersionRow {
                 interval: None,
                 text: "newest".into(),
             },
-            Some(_) => Figure::estimate(e, one, plain2),
+            Some(_) => Figure::of(e, Unit::Multiple),
         }
     };
     let ratio = f.ratio.as_ref();
@@ -105,18 +104,10 @@ fn version_row(run: &Run, a: &Analysis, m: &VersionMember) -> VersionRow {
         version: cell.runtime_version.clone().unwrap_or_else(|| DASH.into()),
         status: cell.status.as_str().into(),
         reason: cell.reason.clone().unwrap_or_default().replace('\n', " "),
-        rps: Figure::estimate(f.estimates.rps.as_ref(), thousands, super::format::compact),
-        ratio: Figure::estimate(ratio.and_then(|r| r.rps.as_ref()), times, plain2),
-        cpu_per_request: Figure::estimate(
-            f.estimates.server_cpu_us_per_request.as_ref(),
-            micros,
-            plain1,
-        ),
-        cpu_cost: Figure::estimate(
-            ratio.and_then(|r| r.cpu.as_ref()),
-            |r| format!("{r:.1}×"),
-            plain1,
-        ),
+        rps: Figure::of(f.estimates.rps.as_ref(), Unit::Count),
+        ratio: Figure::of(ratio.and_then(|r| r.rps.as_ref()), Unit::Multiple),
+        cpu_per_request: Figure::of(f.estimates.server_cpu_us_per_request.as_ref(), Unit::Micros),
+        cpu_cost: Figure::of(ratio.and_then(|r| r.cpu.as_ref()), Unit::Multiple),
         vs_newest: against(m.vs_newest.and_then(|p| p.rps).as_ref()),
         cpu_vs_newest: against(m.vs_newest.and_then(|p| p.cpu).as_ref()),
         changed: m.rps_changed,

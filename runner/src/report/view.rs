@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::format::{
-    bytes, compact, megabytes, micros, millis, plain1, plain2, thousands, times, Figure, DASH,
+use super::format::{Unit, 
+    bytes, megabytes, micros, millis, thousands, Figure, DASH,
 };
 use crate::analysis::cell::CellFigures;
 use crate::analysis::sweeps::Breakage;
@@ -55,6 +55,10 @@ pub struct Page<'a> {
     pub images: Vec<super::containers::ImageRow>,
     /// The server languages of the run, in the order it first names them.
     pub servers: Vec<String>,
+    /// How whole runs shift on this machine, which every interval includes (when measured).
+    pub noise: Option<NoiseView>,
+    /// The first screen: per server language, its verdict table and advice.
+    pub verdicts: Vec<super::front::Verdict>,
     /// Where each diagnosed server's time goes (when the run diagnosed servers).
     pub where_time: Option<super::where_time::WhereTime>,
     /// Container cells beside their direct counterparts.
@@ -73,6 +77,8 @@ pub struct Curve {
 
 #[derive(Debug, Serialize)]
 pub struct Series {
+    /// The server language, which sets the series' line and marker.
+    pub server: String,
     /// e.g. "wasmtime default".
     pub label: String,
     pub runtime: String,
@@ -89,6 +95,8 @@ pub struct Point {
     pub p50: Figure,
     pub p99: Figure,
     pub flags: String,
+    /// The generator, not the server, limited this point (flagged generator-bound): drawn hollow.
+    pub limited: bool,
 }
 
 /// req/s and p99 against connections for one workload: a series per server x runtime x mode.
@@ -102,6 +110,7 @@ pub struct Scaling {
 
 #[derive(Debug, Serialize)]
 pub struct ScalingSeries {
+    pub server: String,
     pub label: String,
     pub runtime: String,
     pub points: Vec<ScalePoint>,
@@ -119,6 +128,8 @@ pub struct ScalePoint {
     pub p99: Figure,
     pub status: String,
     pub note: String,
+    /// The generator, not the server, limited this point (flagged generator-bound): drawn hollow.
+    pub limited: bool,
 }
 
 /// An open load's generator floor, as the page states it.
@@ -272,7 +283,7 @@ pub fn flag_codes(flags: &[Flag]) -> String {
 /// req/s as the page writes it: the estimate over rounds, or the median alone.
 fn rps_figure(f: &CellFigures) -> Figure {
     match &f.estimates.rps {
-        Some(e) => Figure::estimate(Some(e), thousands, compact),
+        Some(e) => Figure::of(Some(e), Unit::Count),
         None => Figure::new(f.metrics.rps, thousands),
     }
 }
@@ -322,7 +333,7 @@ pub fn row(run: &Run, a: &Analysis, i: usize) -> Row {
                 format!("{}{}", if r.tied { "=" } else { "" }, r.rank)
             }),
         cpu_per_request: match &f.estimates.server_cpu_us_per_request {
-            Some(e) => Figure::estimate(Some(e), micros, plain1),
+            Some(e) => Figure::of(Some(e), Unit::Micros),
             None => Figure::new(m.server_cpu_us_per_request, micros),
         },
         cpu_cost: cpu_cost(cell, f),
@@ -351,9 +362,9 @@ fn is_baseline(cell: &CellResult, f: &CellFigures) -> bool {
 /// one side ("≤ 0.35×").
 fn ratio_figure(cell: &CellResult, f: &CellFigures) -> Figure {
     let Some(ratio) = &f.ratio else {
-        return Figure::new(None, times);
+        return Figure::value(None, Unit::Multiple);
     };
-    let mut figure = Figure::estimate(ratio.rps.as_ref(), times, plain2);
+    let mut figure = Figure::of(ratio.rps.as_ref(), Unit::Multiple);
     if figure.value.is_none() {
         // An open load's rate is fixed: no req/s multiple, not even the baseline's.
     } else if is_baseline(cell, f) {
@@ -370,8 +381,7 @@ fn ratio_figure(cell: &CellResult, f: &CellFigures) -> Figure {
 
 /// CPU per request as a multiple of the baseline's, "2.9× (2.8–3.0)"; the baseline's own is 1.
 fn cpu_cost(cell: &CellResult, f: &CellFigures) -> Figure {
-    let one = |r: f64| format!("{r:.1}×");
-    let mut figure = Figure::estimate(f.ratio.as_ref().and_then(|r| r.cpu.as_ref()), one, plain1);
+    let mut figure = Figure::of(f.ratio.as_ref().and_then(|r| r.cpu.as_ref()), Unit::Multiple);
     if is_baseline(cell, f) && figure.value.is_some() {
         figure.text = "1.0×".into();
     }
@@ -388,7 +398,11 @@ pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Pa
         }
     }
     let sections = sections(run, a);
-    let headline = headline(&sections);
+    let verdicts = super::front::verdicts(run, a);
+    let headline = verdicts
+        .first()
+        .and_then(|v| sections.iter().position(|s| s.workload == v.workload && s.load == v.load))
+        .or_else(|| headline(&sections));
     let matrix_arg = if run.matrix_file.ends_with("matrix.toml") && !run.matrix_file.contains('/') {
         String::new()
     } else {
@@ -419,6 +433,8 @@ pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Pa
         images: super::containers::images(run),
         servers: server_order(run).into_iter().cloned().collect(),
         where_time: super::where_time::where_time(run, a),
+        verdicts,
+        noise: noise_view(run),
         direct_vs_container: super::containers::direct_vs_container(run, a),
         flag_notes: flag_notes(run, a),
         not_measured,
@@ -430,6 +446,57 @@ pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Pa
             confidence_pct: crate::analysis::stats::CONFIDENCE * 100.0,
         },
     }
+}
+
+/// How whole runs shift: per figure and load model, and whether intervals held the next run.
+#[derive(Debug, Serialize)]
+pub struct NoiseView {
+    pub source: String,
+    pub rows: Vec<NoiseRow>,
+    /// "163 of 171 intervals (95%) held the next run's median".
+    pub coverage: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NoiseRow {
+    pub figure: String,
+    pub model: String,
+    /// The standard deviation of a run's shift, in percent: "±3.2%".
+    pub shift: String,
+    pub pairs: usize,
+}
+
+fn noise_view(run: &Run) -> Option<NoiseView> {
+    use crate::results::records::NoiseFigure;
+    let t = run.noise.as_ref()?;
+    let label = |f: NoiseFigure| match f {
+        NoiseFigure::Rps => "req/s",
+        NoiseFigure::Ratio => "req/s × native (and × direct, × newest)",
+        NoiseFigure::Cpu => "CPU per request",
+        NoiseFigure::CpuRatio => "CPU per request × native",
+        NoiseFigure::Latency => "latency percentiles",
+    };
+    Some(NoiseView {
+        source: t.source.clone(),
+        rows: t
+            .entries
+            .iter()
+            .map(|e| NoiseRow {
+                figure: label(e.figure).into(),
+                model: e.model.map_or("every load".into(), |m| m.as_str().to_string()),
+                shift: format!("±{:.1}%", ((e.noise.sd).exp() - 1.0) * 100.0),
+                pairs: e.pairs,
+            })
+            .collect(),
+        coverage: (t.coverage_checked > 0).then(|| {
+            format!(
+                "{} of {} intervals ({:.0}%) held the next run's median",
+                t.coverage_inside,
+                t.coverage_checked,
+                t.coverage_inside as f64 / t.coverage_checked as f64 * 100.0
+            )
+        }),
+    })
 }
 
 /// The table the page leads with: peak throughput (wrk) on plaintext when the run has it, since
@@ -558,7 +625,7 @@ pub fn server_rank(run: &Run, server: &str) -> usize {
 }
 
 /// Server languages in the order the run first names them.
-fn server_order(run: &Run) -> Vec<&String> {
+pub fn server_order(run: &Run) -> Vec<&String> {
     let mut order: Vec<&String> = Vec::new();
     for c in &run.cells {
         if !order.contains(&&c.server) {
@@ -597,6 +664,7 @@ fn curves(run: &Run, a: &Analysis) -> Vec<Curve> {
             Some(at) => &mut series[at],
             None => {
                 series.push(Series {
+                    server: cell.server.clone(),
                     label,
                     runtime: cell.runtime.clone(),
                     points: Vec::new(),
@@ -615,16 +683,21 @@ fn curves(run: &Run, a: &Analysis) -> Vec<Curve> {
 }
 
 fn curve_point(cell: &CellResult, f: &CellFigures, share: f64) -> Point {
-    let three = |v: f64| format!("{v:.3}");
     Point {
         id: cell.id.clone(),
         share_pct: share * 100.0,
         offered: Figure::new(f.offered_rps.or(cell.offered_rps).map(f64::from), thousands),
         achieved: Figure::new(f.metrics.rps, thousands),
-        p50: Figure::estimate(f.estimates.p50_ms.as_ref(), millis, three),
-        p99: Figure::estimate(f.estimates.p99_ms.as_ref(), millis, three),
+        p50: Figure::of(f.estimates.p50_ms.as_ref(), Unit::Millis),
+        p99: Figure::of(f.estimates.p99_ms.as_ref(), Unit::Millis),
         flags: flag_codes(&f.flags),
+        limited: generator_limited(f),
     }
+}
+
+/// Whether the generator, not the server, set this cell's figures (it used its whole CPU).
+fn generator_limited(f: &CellFigures) -> bool {
+    f.flags.iter().any(|flag| matches!(flag, Flag::GeneratorBound { .. }))
 }
 
 /// The connection sweeps, as the analysis found them: a series per server x runtime x mode,
@@ -646,6 +719,7 @@ fn scaling(run: &Run, a: &Analysis) -> Vec<Scaling> {
                         .map(|p| scale_point(run, a, p.cell, p.broken.as_ref()))
                         .collect();
                     ScalingSeries {
+                        server: first.server.clone(),
                         label: series_label(first),
                         runtime: first.runtime.clone(),
                         clean_up_to: s.clean_up_to,
@@ -674,6 +748,7 @@ fn scale_point(run: &Run, a: &Analysis, i: usize, broken: Option<&Breakage>) -> 
         rps: rps_figure(f),
         p99: Figure::new(f.metrics.p99_ms, millis),
         status: cell.status.as_str().into(),
+        limited: generator_limited(f),
         note: match broken {
             None => String::new(),
             Some(Breakage::Failed) => cell.reason.clone().unwrap_or_default().replace('\n', " "),

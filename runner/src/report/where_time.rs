@@ -124,7 +124,7 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
     let cell = &run.cells[d.cell];
     let native = d.native.map(|n| &a.diagnoses[n]);
     let times = |mine: Option<f64>, theirs: Option<f64>| match (mine, theirs) {
-        (Some(m), Some(t)) if t > 0.0 => Figure::new(Some(m / t), |x| format!("{x:.1}×")),
+        (Some(m), Some(t)) if t > 0.0 => Figure::value(Some(m / t), super::format::Unit::Multiple),
         _ => Figure::new(None, |x| x.to_string()),
     };
     let instructions = d.instructions.as_ref().ok().copied();

@@ -9,6 +9,7 @@ pub fn capture(root: &std::path::Path, record_host: bool) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = crate::sys::procfs::cpu_model_of(&cpuinfo);
     Environment {
+        machine: machine_pseudonym(),
         cpu_model,
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
@@ -26,6 +27,18 @@ pub fn capture(root: &std::path::Path, record_host: bool) -> Environment {
             String::new()
         },
     }
+}
+
+/// The first 12 hex digits of sha256("wasm-bench:" + /etc/machine-id): the same on every run of
+/// this machine, and no way back to the id.
+fn machine_pseudonym() -> String {
+    use sha2::{Digest, Sha256};
+    let id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    if id.trim().is_empty() {
+        return String::new();
+    }
+    let digest = Sha256::digest(format!("wasm-bench:{}", id.trim()).as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 fn git_commit(root: &std::path::Path) -> String {

@@ -37,6 +37,9 @@ pub enum Flag {
     ShutOut {
         connections: u32,
         failed: u64,
+        /// Fresh requests answered (any time); 0 means none was.
+        #[serde(default)]
+        answered: u64,
         worst_ms: f64,
     },
     /// A latency tail within reach of what the generator itself adds (its p99 against the native
@@ -95,7 +98,7 @@ impl Flag {
                 failed_rate * 100.0
             ),
             Flag::Starved { rps, implied_rps, concurrency } => format!(
-                "{rps:.0} req/s completed, while {concurrency} connections at the measured latency would give {implied_rps:.0} req/s"
+                "{} req/s completed, while {concurrency} connections at the measured latency would give {} req/s", crate::report::format::thousands(*rps), crate::report::format::thousands(*implied_rps)
             ),
             Flag::Broke { connections, cause } => {
                 format!("at {connections} connections: {cause}")
@@ -103,10 +106,17 @@ impl Flag {
             Flag::ShutOut {
                 connections,
                 failed,
+                answered,
                 worst_ms,
-            } => format!(
-                "with {connections} hostile connections held, {failed} fresh request(s) went unanswered within 2 s; the slowest answered took {worst_ms:.0} ms"
-            ),
+            } => match answered {
+                0 => format!(
+                    "with {connections} hostile connections held, none of {failed} fresh request(s) was answered within 2 s"
+                ),
+                _ => format!(
+                    "with {connections} hostile connections held, {failed} fresh request(s) went unanswered within 2 s; of the {answered} answered, the slowest took {}",
+                    crate::report::format::millis(*worst_ms)
+                ),
+            },
             Flag::GeneratorNoise {
                 generator,
                 p99_ms,

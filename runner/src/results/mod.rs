@@ -17,4 +17,4 @@ pub use schema::{
     Bound, CellResult, Environment, Estimates, GeneratorFloor, LaunchResult, LinkResult, Metrics,
     Ratio, RoundFigures, Run, Share, Status, Timing, ToolInfo, RUN_SCHEMA,
 };
-pub use store::{load_run_dir, read_run, write_atomic, write_json_atomic, RunDir};
+pub use store::{load_run_dir, read_run, stored_runs, summary, write_atomic, write_json_atomic, RunDir};

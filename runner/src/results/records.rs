@@ -82,3 +82,71 @@ pub struct Estimate {
     /// Rounds it comes from.
     pub n: usize,
 }
+
+/// How much a whole run shifts against another beyond what its rounds show: the standard
+/// deviation, on logarithms, of a run's own offset (a random effect), and the degrees of freedom
+/// of its estimate (made by `analysis::stats`). Rounds within one run share the machine's state of those minutes, so two runs
+/// differ by more than their rounds' spread predicts; only repeated runs (the A/A self-test) can
+/// measure by how much.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RunNoise {
+    pub sd: f64,
+    pub df: f64,
+}
+
+
+/// How much whole runs shift against each other on this machine, per figure and load model,
+/// and where that was measured. Every interval of a run that has one is widened by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseTable {
+    pub entries: Vec<NoiseEntry>,
+    /// The runs (or self-test tries) it was measured over.
+    pub runs: Vec<String>,
+    /// In words: "measured over 5 stored runs of unchanged servers on this machine".
+    pub source: String,
+    /// Figures (cells x figures x run pairs) whose interval was checked against the next run's
+    /// median, each with the noise estimated without that pair, and how many held it.
+    #[serde(default)]
+    pub coverage_checked: usize,
+    #[serde(default)]
+    pub coverage_inside: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseFigure {
+    /// Raw req/s.
+    Rps,
+    /// req/s of a cell over its pair's (× native, × direct, × newest).
+    Ratio,
+    /// Raw CPU per request.
+    Cpu,
+    /// CPU per request over its pair's.
+    CpuRatio,
+    /// Percentiles of latency.
+    Latency,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseEntry {
+    pub figure: NoiseFigure,
+    /// The load model it was measured for (`None`: pooled over every model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::config::LoadModel>,
+    pub noise: RunNoise,
+    /// Cells x run pairs it comes from.
+    pub pairs: usize,
+}
+
+impl NoiseTable {
+    /// The noise of `figure` under `model`: its own entry, else the figure's pooled one.
+    pub fn get(&self, figure: NoiseFigure, model: crate::config::LoadModel) -> Option<RunNoise> {
+        let find = |m: Option<crate::config::LoadModel>| {
+            self.entries
+                .iter()
+                .find(|e| e.figure == figure && e.model == m)
+                .map(|e| e.noise)
+        };
+        find(Some(model)).or_else(|| find(None))
+    }
+}

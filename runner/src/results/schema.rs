@@ -108,6 +108,9 @@ pub struct CellResult {
     /// What the build changed beyond the shared source (a runtime-bug workaround), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_note: Option<String>,
+    /// The build it runs, "server/kind" (the key of its image in the run's `images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     pub runtime: String,
     /// The release the matrix entry's `versions` asked for; absent: the pinned one (or the
     /// override). `runtime_version` is what the binary reported either way.
@@ -252,6 +255,9 @@ pub struct Ratio {
     pub rps_rounds: Vec<f64>,
     /// CPU per request over the baseline's, in the same round (the cost multiple).
     pub cpu: Option<Estimate>,
+    /// Per-round CPU-per-request ratios, in round order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_rounds: Vec<f64>,
 }
 
 /// Which way a multiple is only a bound.
@@ -303,6 +309,10 @@ pub struct LaunchResult {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Environment {
+    /// A pseudonym of this machine (a hash of /etc/machine-id): reruns on the same machine can be
+    /// told from runs on another of the same kind.
+    #[serde(default)]
+    pub machine: String,
     pub cpu_model: String,
     pub cpus: usize,
     pub kernel: String,
@@ -345,6 +355,11 @@ pub struct Run {
     /// False when the run was interrupted: the cells are what it measured.
     pub complete: bool,
     pub matrix_file: String,
+    /// The page's title and what it answers (the matrix file's `title` and `about`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
     pub command: String,
     pub settings: Settings,
     pub environment: Environment,
@@ -363,6 +378,10 @@ pub struct Run {
     /// The OCI image of each build the run made ("rust/wasip2" -> image), FROM scratch.
     #[serde(default)]
     pub images: BTreeMap<String, super::records::Image>,
+    /// How much whole runs shift on this machine (from stored runs of the same code, or the
+    /// self-test), which widens every interval of the run; absent when it was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<super::records::NoiseTable>,
     /// Each server's diagnosis after its measured windows: system calls, instructions, profile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnoses: Vec<super::diagnosis::Diagnosis>,

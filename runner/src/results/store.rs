@@ -27,6 +27,72 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
 
+/// A finished run as the history keeps it (`runs/<id>.json`): every figure, but not the raw
+/// windows and launches, the commands and tool paths, or the profile's samples.
+pub fn summary(run: &Run) -> Run {
+    let mut s = run.clone();
+    s.command = String::new();
+    s.launches.clear();
+    s.environment.hostname.clear();
+    for tool in s.tools.values_mut() {
+        tool.path = None;
+    }
+    for cell in &mut s.cells {
+        cell.measured = Default::default();
+        cell.command.clear();
+    }
+    if let Some(p) = &mut s.preflight {
+        p.handoff.clear();
+    }
+    for d in &mut s.diagnoses {
+        if let super::diagnosis::Counted::Measured(p) = &mut d.profile {
+            p.samples.clear();
+        }
+    }
+    s
+}
+
+/// Turns every finished run directory under `out/runs/` (how runs were kept before summaries)
+/// into its summary, through the privacy rules, and removes its cell files.
+pub fn compact_history(out: &Path, privacy: &super::privacy::Privacy) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out.join("runs")) else {
+        return Ok(());
+    };
+    for dir in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let Ok(run) = read_run(&dir.join("run.json")) else {
+            continue;
+        };
+        if !run.complete {
+            continue;
+        }
+        write_json_atomic(&dir.with_extension("json"), &privacy.json(&summary(&run))?)?;
+        let _ = std::fs::remove_dir_all(dir.join("cells"));
+        let _ = std::fs::remove_file(dir.join("run.json"));
+        let _ = std::fs::remove_file(dir.join("header.json"));
+        let _ = std::fs::remove_dir(&dir);
+    }
+    Ok(())
+}
+
+/// Every run stored under `out/runs/` (summaries, and full run directories of older versions),
+/// oldest first.
+pub fn stored_runs(out: &Path) -> Vec<Run> {
+    let Ok(entries) = std::fs::read_dir(out.join("runs")) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<Run> = entries
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let file = if path.is_dir() { path.join("run.json") } else { path };
+            (file.extension().is_some_and(|x| x == "json")).then(|| read_run(&file).ok())?
+        })
+        .collect();
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs.dedup_by(|a, b| a.run_id == b.run_id);
+    runs
+}
+
 /// Layout of one run's directory.
 pub struct RunDir {
     pub dir: PathBuf,
@@ -87,6 +153,18 @@ impl RunDir {
     }
     pub fn run_file(&self) -> PathBuf {
         self.dir.join("run.json")
+    }
+    /// `runs/<id>.json`: the finished run as the history keeps it (`summary`).
+    pub fn summary_file(&self) -> PathBuf {
+        self.dir.with_extension("json")
+    }
+    /// Removes the cell files and header of a finished run (its summary holds its figures; its
+    /// logs stay, unpublished).
+    pub fn remove_records(&self) {
+        let _ = std::fs::remove_dir_all(self.cells_dir());
+        let _ = std::fs::remove_file(self.header_file());
+        let _ = std::fs::remove_file(self.run_file());
+        let _ = std::fs::remove_dir(&self.dir);
     }
     /// The run header (settings, environment) written before the first cell, so a partial run can
     /// be rendered.

@@ -23,6 +23,7 @@ pub fn labels(
         server: cell.server.clone(),
         target: kind.map_or("none", |k| k.target_label()).to_string(),
         build_note: kind.and_then(|k| k.build_note()).map(String::from),
+        build: kind.map(|k| k.key()),
         runtime: cell.runtime.clone(),
         version: cell.version.clone(),
         mode: cell.mode.clone(),
