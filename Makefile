@@ -2,14 +2,16 @@
 # `make test`. Everything else is a step of those.
 
 MATRIX ?= matrix.toml
-OUT ?= results
+# Where a run is published: the matrix file's `publish` (results/ for matrix.toml); OUT overrides.
+OUT ?=
+OUT_ARG := $(if $(OUT),--out $(OUT))
 TOOLS_DIR ?= $(CURDIR)/.tools
 export TOOLS_DIR
 
 CARGO ?= cargo
 RUNNER := target/debug/matrix
 
-.PHONY: diagnose capacity modes versions links screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
+.PHONY: examples diagnose capacity modes versions links screenshot selftest test-deps all init init-core init-wasmer init-wasmedge init-containers toolchain runner build matrix results doctor check test quick
 
 all: matrix
 
@@ -61,26 +63,30 @@ build: runner
 # and the screenshot, when Chromium is here.
 matrix: runner
 	$(RUNNER) install --for $(MATRIX)
-	@$(RUNNER) run --matrix $(MATRIX) --out $(OUT); rc=$$?; \
-	  if [ $$rc -eq 1 ]; then echo "some cells failed: their reasons are in $(OUT)/README.md"; rc=0; fi; \
-	  if [ $$rc -eq 0 ] && [ "$(OUT)" = results ] && [ "$(MATRIX)" = matrix.toml ]; then \
+	@$(RUNNER) run --matrix $(MATRIX) $(OUT_ARG); rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "some cells failed: their reasons are on the page"; rc=0; fi; \
+	  if [ $$rc -eq 0 ] && [ -z "$(OUT)" ] && [ "$(MATRIX)" = matrix.toml ]; then \
 	    $(RUNNER) screenshot --out results || echo "screenshot not refreshed (see above): make screenshot"; fi; \
 	  exit $$rc
 
 # The pages beside the default one (results/capacity/, results/modes/, results/versions/), linked
 # from it.
 capacity:
-	$(MAKE) matrix MATRIX=matrix.capacity.toml OUT=$(OUT)/capacity
+	$(MAKE) matrix MATRIX=matrix.capacity.toml
 modes:
-	$(MAKE) matrix MATRIX=matrix.modes.toml OUT=$(OUT)/modes
+	$(MAKE) matrix MATRIX=matrix.modes.toml
 versions:
-	$(MAKE) matrix MATRIX=matrix.versions.toml OUT=$(OUT)/versions
+	$(MAKE) matrix MATRIX=matrix.versions.toml
 links: test-deps
-	$(MAKE) matrix MATRIX=matrix.links.toml OUT=$(OUT)/links
+	$(MAKE) matrix MATRIX=matrix.links.toml
+# The two example servers of examples/ (an axum service, a wasi:http component), measured as a
+# user's own servers are: results/examples/.
+examples:
+	$(MAKE) matrix MATRIX=examples/matrix.toml
 
 # Seconds-long smoke run of the same matrix.
 quick: init-core
-	$(RUNNER) run --quick --matrix $(MATRIX) --out $(OUT)
+	$(RUNNER) run --quick --matrix $(MATRIX) $(OUT_ARG)
 
 # The first screen of the page as a reader sees it at 1280 x 800 (docs/results-page.png, shown in
 # README.md, with docs/results-page.json naming the run it shows). Needs Chromium (make test-deps).
@@ -98,7 +104,7 @@ diagnose: init-core
 
 # Re-render the page from saved JSON; nothing is measured.
 results: runner
-	$(RUNNER) render --out $(OUT)
+	$(RUNNER) render $(OUT_ARG)
 
 doctor: runner
 	$(RUNNER) doctor
@@ -120,5 +126,5 @@ test-deps:
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables openssh-server) \
 	  || echo "warning: iptables/openssh-server not installed: the hosts tests will be skipped"
 
-test: init-core init-containers test-deps
+test: init-core init-wasmer init-containers test-deps
 	$(CARGO) test --locked --workspace -- --nocapture --test-threads=1

@@ -1,13 +1,18 @@
--- wrk script for peak-throughput cells. The runner sets WRK_METHOD and WRK_BODY_BYTES (for /echo)
--- and WRK_PIPELINE (requests written back to back per connection before reading, HTTP/1.1
+-- wrk script for peak-throughput cells. The runner sets WRK_METHOD, WRK_BODY_FILE (the request
+-- body, when the workload has one), WRK_HEADERS ("Name: value" lines) and WRK_PIPELINE (requests written back to back per connection before reading, HTTP/1.1
 -- pipelining; 1 = none). done() prints one line the runner parses: totals and latency percentiles
 -- in microseconds, including p95 which wrk's own --latency table lacks.
 local method = os.getenv("WRK_METHOD") or "GET"
-local body_bytes = tonumber(os.getenv("WRK_BODY_BYTES") or "0")
+local body_file = os.getenv("WRK_BODY_FILE") or ""
 local depth = tonumber(os.getenv("WRK_PIPELINE") or "1")
 wrk.method = method
-if body_bytes > 0 then
-  wrk.body = string.rep("e", body_bytes)
+if body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+end
+for name, value in string.gmatch(os.getenv("WRK_HEADERS") or "", "([^:\n]+):%s*([^\n]*)\n") do
+  wrk.headers[name] = value
 end
 
 if depth > 1 then

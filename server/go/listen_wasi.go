@@ -75,11 +75,11 @@ type wasiConn struct {
 
 var unknownPeer = &net.TCPAddr{IP: net.IPv4zero}
 
-func (c *wasiConn) LocalAddr() net.Addr  { return c.local }
+func (c *wasiConn) LocalAddr() net.Addr { return c.local }
 
 // Write goes through the bootstrap's send (connWrite): WasmEdge must not write with fd_write.
 func (c *wasiConn) Write(b []byte) (int, error) { return connWrite(c, b) }
-func (c *wasiConn) RemoteAddr() net.Addr { return unknownPeer }
+func (c *wasiConn) RemoteAddr() net.Addr        { return unknownPeer }
 
 func (c *wasiConn) Read(b []byte) (int, error) {
 	n, err := c.File.Read(b)

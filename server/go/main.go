@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"time"
 )
 
 const (
@@ -142,6 +141,7 @@ func main() {
 	addrFlag := flag.String("addr", "", "listen address (or ADDR)")
 	writeFlag := flag.String("write", "", "single or vectored (or WRITE_STRATEGY)")
 	threadsFlag := flag.String("threads", "", "current-thread or multi-thread (or THREADS)")
+	maxFlag := flag.String("max-connections", "", "a cap on open connections, at least 10 (or MAX_CONNECTIONS)")
 	flag.Parse()
 	addr := setting(addrFlag, "ADDR", "127.0.0.1:8080")
 	write := setting(writeFlag, "WRITE_STRATEGY", "single")
@@ -166,11 +166,22 @@ func main() {
 	if err != nil {
 		log.Fatalf("error: serving on %s: %v", addr, err)
 	}
-	listener = limit(listener, maxConnections, maxConnectionsWhy)
+	max, why := maxConnections, maxConnectionsWhy
+	if text := setting(maxFlag, "MAX_CONNECTIONS", ""); text != "" {
+		user, err := strconv.Atoi(text)
+		if err != nil || user < 10 {
+			log.Fatalf("error: --max-connections/MAX_CONNECTIONS %q: a whole number of at least 10", text)
+		}
+		if max == 0 || user < max {
+			max, why = user, "--max-connections"
+		}
+	}
+	listener = limit(listener, max, why)
 	server := &http.Server{
-		Handler:           handler(write == "vectored"),
-		ReadHeaderTimeout: 10 * time.Second, // slow-loris guard, as in the Rust server
-		MaxHeaderBytes:    16 * 1024,        // 431 beyond it
+		Handler:           tracked(handler(write == "vectored")),
+		ConnContext:       withConn,
+		ReadHeaderTimeout: headerReadTimeout, // slow-loris guard, as in the Rust server
+		MaxHeaderBytes:    16 * 1024,         // 431 beyond it
 		ConnState:         onConnState,
 	}
 	fmt.Fprintf(os.Stderr, "listening on http://%s (write strategy %s)\n", addr, write)

@@ -25,10 +25,14 @@ pub struct Config {
     pub addr: SocketAddr,
     pub write: WriteStrategy,
     pub threads: Threads,
+    /// A cap on open connections of the user's own (`--max-connections`, `MAX_CONNECTIONS`):
+    /// near it, stale connections are shed as under a runtime's cap.
+    pub max_connections: Option<usize>,
 }
 
 impl Config {
-    /// Reads `--addr`, `--write`, `--threads` (or `ADDR`, `WRITE_STRATEGY`, `THREADS`).
+    /// Reads `--addr`, `--write`, `--threads`, `--max-connections` (or `ADDR`, `WRITE_STRATEGY`,
+    /// `THREADS`, `MAX_CONNECTIONS`).
     pub fn from_env_and_args() -> Result<Config, String> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let get = |flag: &str, var: &str| -> Option<String> {
@@ -59,10 +63,18 @@ impl Config {
                 ))
             }
         };
+        let max_connections = match get("--max-connections", "MAX_CONNECTIONS") {
+            None => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n >= 10 => Some(n),
+                _ => return Err(format!("--max-connections/MAX_CONNECTIONS {text:?}: a whole number of at least 10")),
+            },
+        };
         Ok(Config {
             addr,
             write,
             threads,
+            max_connections,
         })
     }
 }

@@ -5,8 +5,10 @@ pub mod coalesce;
 pub mod config;
 pub mod date;
 pub mod routes;
+pub mod slots;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,8 +21,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use config::{Config, Threads, WriteStrategy};
 
-/// A client that has not sent its request headers by then is dropped (slow-loris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not sent its request headers by then is dropped (slow-loris guard); near a
+/// connection cap the slots shed such clients much sooner (`slots`).
+const HEADER_READ_TIMEOUT: Duration = slots::HEADER_READ_TIMEOUT;
 /// Request head buffer limit; hyper answers 431 beyond it.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
@@ -78,22 +81,30 @@ pub fn run(
         }
     };
     let (write, addr) = (config.write, config.addr);
+    // The tighter of the runtime's cap and the user's.
+    let cap = match (bootstrap.max_connections, config.max_connections) {
+        (Some((runtime, why)), Some(user)) => Some(if user < runtime { (user, "--max-connections") } else { (runtime, why) }),
+        (Some(runtime), None) => Some(runtime),
+        (None, Some(user)) => Some((user, "--max-connections")),
+        (None, None) => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         // Not listener.local_addr(): std on wasip1 cannot answer it.
         eprintln!("listening on http://{addr} (write strategy {write:?})");
-        let permits = bootstrap.max_connections.map(|(max, why)| {
+        let slots = cap.map(|(max, why)| {
             eprintln!(
-                "at most {max} connections at a time ({why}); the others wait to be accepted"
+                "at most {max} connections at a time ({why}); from {} on, each new connection closes the stalest \
+                 one with no request in service (idle or an unfinished request head, for longer than 10 s times \
+                 the free share of the slots) and answers one request only; at {max} new connections wait to be accepted",
+                slots::high_water(max)
             );
-            std::sync::Arc::new(tokio::sync::Semaphore::new(max))
+            slots::Slots::new(max)
         });
         loop {
-            // At the limit, stop accepting: new connections wait in the listen backlog.
-            let permit = match &permits {
-                Some(p) => Some(p.clone().acquire_owned().await.expect("never closed")),
-                None => None,
-            };
+            if let Some(slots) = &slots {
+                slots.room().await;
+            }
             let (stream, _) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 // Out of descriptors or a connection reset before accept: keep serving the others.
@@ -104,41 +115,88 @@ pub fn run(
                 }
             };
             (bootstrap.on_accept)(&stream);
-            // Near the limit, connections answer one request and close, so the slots rotate
-            // through everyone waiting instead of staying with whoever came first.
-            let keep_alive = match (&permits, bootstrap.max_connections) {
-                (Some(p), Some((max, _))) => p.available_permits() >= max / 10,
-                _ => true,
-            };
+            let keep_alive = !slots.as_ref().is_some_and(|s| s.crowded());
+            let slot = slots.as_ref().map(|s| (s.clone(), s.admit()));
             tokio::task::spawn(async move {
-                serve_connection(stream, write, keep_alive).await;
-                drop(permit);
+                serve_connection(stream, write, keep_alive, slot.clone()).await;
+                if let Some((slots, connection)) = &slot {
+                    slots.release(connection);
+                }
             });
         }
     })
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, write: WriteStrategy, keep_alive: bool) {
+/// One connection; under a cap, tracked by its slot and shed when told (gracefully once a request
+/// has begun on it, so an answer in progress is finished, never cut).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    write: WriteStrategy,
+    keep_alive: bool,
+    slot: Option<(Arc<slots::Slots>, Arc<slots::Connection>)>,
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.writev(write == WriteStrategy::Vectored)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(keep_alive);
+    let connection = slot.as_ref().map(|(_, c)| c.clone());
+    let service = service_fn(move |request: Request<Incoming>| {
+        let tracked = slot.clone();
+        async move {
+            let Some((slots, connection)) = tracked else {
+                return handle(request).await;
+            };
+            connection.begin();
+            let response = handle(request).await;
+            connection.answered(&slots);
+            response
+        }
+    });
     // Connection errors (resets, timeouts, malformed requests already answered) end that
     // connection only.
     let _ = match write {
         // One write per response, and the answers to a pipelined batch in one write together.
         WriteStrategy::Single => {
             let io = TokioIo::new(coalesce::Coalescing::new(stream));
-            http.serve_connection(io, service_fn(handle)).await
+            until_shed(http.serve_connection(io, service), connection.as_ref()).await
         }
         // hyper's own writes, as they are: the stall reproduction.
         WriteStrategy::Vectored => {
-            http.serve_connection(TokioIo::new(stream), service_fn(handle))
-                .await
+            until_shed(http.serve_connection(TokioIo::new(stream), service), connection.as_ref()).await
         }
     };
+}
+
+/// Serves `conn` until it ends, or until its slot is shed: then a connection on which no request
+/// has begun is dropped at once, and one that has begun a request shuts down gracefully (hyper
+/// closes it at once when idle between requests, else after the answer in progress).
+async fn until_shed<I, S, B>(
+    conn: hyper::server::conn::http1::Connection<I, S>,
+    slot: Option<&Arc<slots::Connection>>,
+) -> hyper::Result<()>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some(slot) = slot else {
+        return conn.await;
+    };
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => result,
+        () = slot.notice.notified() => {
+            if !slot.has_begun() {
+                return Ok(());
+            }
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
 }
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -151,10 +151,12 @@ pub fn evaluate(o: &Observations) -> Vec<Flag> {
     flags
 }
 
-/// A fresh request during hostile clients slower than this was not served in time.
-pub const FRESH_REQUEST_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+/// A fresh request during hostile clients slower than this was not served in time (the hostile
+/// generator gives up on it then).
+pub const FRESH_REQUEST_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Hostile windows: fresh requests unanswered or slower than the bound, in any round.
+/// Hostile windows: fresh requests unanswered or slower than the bound in any round, or none
+/// answered after the hostile clients left.
 pub fn shut_out(windows: &[WindowRecord], connections: u32) -> Option<Flag> {
     let bound_ms = FRESH_REQUEST_BOUND.as_secs_f64() * 1000.0;
     let failed: u64 = windows
@@ -166,11 +168,14 @@ pub fn shut_out(windows: &[WindowRecord], connections: u32) -> Option<Flag> {
         .iter()
         .filter_map(|w| w.latency_ms.map(|d| d.max))
         .fold(0.0, f64::max);
-    (failed > 0 || worst_ms > bound_ms).then_some(Flag::ShutOut {
+    let afters: Vec<bool> = windows.iter().filter_map(|w| w.hostile).map(|h| h.after_ms.is_some()).collect();
+    let recovered = (!afters.is_empty()).then(|| afters.iter().all(|ok| *ok));
+    (failed > 0 || worst_ms > bound_ms || recovered == Some(false)).then_some(Flag::ShutOut {
         connections,
         failed,
         answered,
         worst_ms,
+        recovered,
     })
 }
 

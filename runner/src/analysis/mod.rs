@@ -23,6 +23,7 @@ pub mod fixtures;
 pub mod flags;
 pub mod floors;
 pub mod history;
+pub mod hostile;
 pub mod links;
 pub mod notices;
 pub mod pairs;

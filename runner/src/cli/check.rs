@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::config::{Cell, LoadModel, LoadSpec, RuntimeDefs, Settings};
-use crate::http::conformance::{Target, CHECKS};
-use crate::http::Workload;
+use crate::http::conformance::{Scope, Target, CHECKS};
 use crate::measure::LaunchRecord;
 use crate::setup::{Planned, Setup};
 
@@ -16,6 +15,10 @@ pub struct Args {
     /// Only pairs whose "server/runtime/mode" contains this text (e.g. "wasmtime" or "go/").
     #[arg(long)]
     pub only: Option<String>,
+    /// A server to check, by name or by the path of its definition (e.g.
+    /// examples/axum-service/server.toml); repeat for several. Default: the project's servers.
+    #[arg(long = "server")]
+    pub servers: Vec<String>,
     #[command(flatten)]
     pub common: super::Common,
 }
@@ -34,7 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let _ = crate::sys::limits::raise_open_files();
     let logs = crate::paths::target_dir().join("matrix-check");
     std::fs::create_dir_all(&logs)?;
-    let servers = crate::config::ServerDefs::builtin(&crate::paths::servers_dir())?;
+    let servers = chosen_servers(&args.servers)?;
     let cells = every_pair(&defs, &servers, args.only.as_deref());
     anyhow::ensure!(
         !cells.is_empty(),
@@ -65,6 +68,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
+/// The servers named (by name among the project's, or by the path of a definition), or the
+/// project's own.
+fn chosen_servers(named: &[String]) -> Result<crate::config::ServerDefs> {
+    let builtin = crate::config::ServerDefs::builtin(&crate::paths::servers_dir())?;
+    if named.is_empty() {
+        return Ok(builtin);
+    }
+    let mut chosen = crate::config::ServerDefs::default();
+    for entry in named {
+        let def = match builtin.get(entry) {
+            Some(def) => def.clone(),
+            None if entry.ends_with(".toml") || entry.contains('/') => crate::config::ServerDef::load(std::path::Path::new(entry))?,
+            None => anyhow::bail!(
+                "--server {entry:?}: not a server here ({}) nor a server.toml path",
+                builtin.names().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        chosen.add(def)?;
+    }
+    Ok(chosen)
+}
+
 /// Every server language x runtime x mode (whose "server/runtime/mode" contains `only`), as cells
 /// that serve plaintext with single writes. A mode that only some versions have is also checked on
 /// the newest installable version that has it (e.g. wasmtime@46.0.1 for `preopened`).
@@ -78,7 +103,8 @@ fn every_pair(
         ..LoadSpec::new("check", LoadModel::Closed)
     };
     let mut cells = Vec::new();
-    for server in servers.names() {
+    for server_def in servers.iter() {
+        let server = server_def.name.as_str();
         for def in defs.runtimes() {
             for (mode, mode_def) in &def.modes {
                 let in_range = mode_def.versions.as_deref().and_then(|range| {
@@ -97,7 +123,7 @@ fn every_pair(
                             version,
                             mode: mode.clone(),
                             write: "single".into(),
-                            workload: "plaintext".into(),
+                            workload: server_def.requests[0].name.clone(),
                             load: load.clone(),
                         });
                     }
@@ -130,10 +156,10 @@ fn check_pair(
             return Ok(());
         }
     };
-    let plaintext = Workload::get("plaintext").expect("built in");
+    let server = plan.launch.server;
     let started = match plan.launch.start(
         &format!("{index:03}"),
-        plaintext,
+        &server.requests[0],
         &mut LaunchRecord::default(),
         &|_| {},
     ) {
@@ -147,10 +173,14 @@ fn check_pair(
     let target = Target {
         base: started.base.clone(),
         addr: started.addr.clone(),
+        workloads: server.requests.clone(),
     };
     let host_http = plan.launch.mode.artifact.as_deref() == Some("wasi-http");
     for check in CHECKS {
-        if check.http_layer && host_http {
+        if check.scope == Scope::ProjectRoutes && !server.route_checks {
+            continue;
+        }
+        if check.scope == Scope::HttpLayer && host_http {
             println!(
                 "SKIPPED {}: {} (the host's HTTP layer, not this server's)",
                 cell.id, check.name

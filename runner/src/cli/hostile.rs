@@ -14,9 +14,13 @@ pub struct Args {
     /// The path of the fresh requests and the half-sent ones.
     #[arg(long, default_value = "/plaintext")]
     pub path: String,
-    /// Hostile connections to hold: half idle, half with a request half sent.
+    /// Slowloris clients to hold (a request head begun, never finished); as many idle keep-alive
+    /// clients unless `--idle` says otherwise.
     #[arg(long)]
     pub connections: u32,
+    /// Idle keep-alive clients to hold (default: as many as `--connections`).
+    #[arg(long)]
+    pub idle: Option<u32>,
     #[arg(long)]
     pub duration_ms: u64,
 }
@@ -32,6 +36,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.addr,
         &args.path,
         args.connections,
+        args.idle.unwrap_or(args.connections),
         Duration::from_millis(args.duration_ms),
     );
     println!("{}", crate::load::hostile::line(&report));

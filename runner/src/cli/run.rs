@@ -21,8 +21,12 @@ pub struct Args {
     /// Matrix file.
     #[arg(long, default_value_os_t = crate::paths::repo_root().join("matrix.toml"))]
     pub matrix: PathBuf,
-    /// Output directory (latest.json, runs/, the page).
-    #[arg(long, default_value_os_t = crate::paths::repo_root().join("results"))]
+    /// Output directory (latest.json, runs/, the page). Default: where the matrix file says it is
+    /// published (`publish`), else results/.
+    #[arg(long = "out")]
+    pub out_arg: Option<PathBuf>,
+    /// The output directory used: --out, or the matrix's `publish`.
+    #[arg(skip)]
     pub out: PathBuf,
     /// Seconds-long smoke run: 1 s windows, no warm-up, one repeat.
     #[arg(long)]
@@ -44,10 +48,14 @@ pub struct Args {
     pub common: super::Common,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(mut args: Args) -> Result<ExitCode> {
     let started_at = Instant::now();
     let defs = RuntimeDefs::load(&args.common.runtimes)?;
     let matrix = load_matrix(&args, &defs)?;
+    args.out = match &args.out_arg {
+        Some(out) => out.clone(),
+        None => crate::paths::repo_root().join(matrix.publish.as_deref().unwrap_or("results")),
+    };
     if args.list {
         return list(&matrix);
     }

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::names::{check_name, nearest, with_suggestion};
 use super::runtimes::RuntimeDefs;
 use super::servers::{ServerDef, ServerDefs};
-use crate::http::workload::Workload;
 
 /// Everything in a matrix file.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,11 +22,16 @@ pub struct MatrixFile {
     pub title: Option<String>,
     #[serde(default)]
     pub about: Option<String>,
+    /// Where `make matrix` (and `matrix run` without --out) publishes this matrix's page,
+    /// relative to the repository, e.g. "results/examples"; default results/.
+    #[serde(default)]
+    pub publish: Option<String>,
     /// Servers to measure: the name of a built-in definition (server/**/server.toml: "rust",
     /// "go"), or the path of a `server.toml` (relative to this file).
     #[serde(default = "default_servers")]
     pub servers: Vec<String>,
-    /// Workload names (see `workload.rs`).
+    /// Workload names: requests the servers' workloads files define (server/workloads.toml for
+    /// the project's servers).
     pub workloads: Vec<String>,
     /// Write strategies for every runtime that does not list its own.
     #[serde(default = "default_writes")]
@@ -223,6 +227,9 @@ pub struct LoadSpec {
     pub sweep: Option<String>,
     /// Only these workloads under this load (default: all of the top-level `workloads`).
     pub workloads: Option<Vec<String>>,
+    /// Hostile loads: whether idle keep-alive clients join the slowloris ones (as many of each;
+    /// default true). `idle = false` holds slowloris clients only.
+    pub idle: Option<bool>,
     /// Set on each load the matrix's `links` cross into: the link, and the load's own name.
     #[serde(skip)]
     pub link: Option<(LinkSpec, String)>,
@@ -324,6 +331,7 @@ impl LoadSpec {
             share: None,
             sweep: None,
             workloads: None,
+            idle: None,
             link: None,
         }
     }
@@ -396,6 +404,9 @@ impl LoadSpec {
                 self.name,
                 self.generator().name()
             ));
+        }
+        if self.idle.is_some() && self.model != LoadModel::Hostile {
+            return Err(format!("load {:?}: `idle` applies to model hostile only", self.name));
         }
         match (self.model, self.pipeline) {
             (_, None) => Ok(()),
@@ -592,6 +603,8 @@ pub struct Matrix {
     /// The page's title and what it answers, when the matrix file names them.
     pub title: Option<String>,
     pub about: Option<String>,
+    /// Where this matrix's page is published, relative to the repository (`results/examples`).
+    pub publish: Option<String>,
 }
 
 const WRITES: &[&str] = &["single", "vectored"];
@@ -672,6 +685,7 @@ impl Matrix {
             servers,
             title: file.title,
             about: file.about,
+            publish: file.publish,
         })
     }
 }
@@ -734,8 +748,15 @@ fn validate_names(
     for server in &file.servers {
         check_name("servers", server, servers.names(), here)?;
     }
+    // A workload must be one that some server of the matrix answers.
+    let mut answered: Vec<&str> = Vec::new();
+    for w in file.servers.iter().filter_map(|s| servers.get(s)).flat_map(|s| &s.requests) {
+        if !answered.contains(&w.name.as_str()) {
+            answered.push(&w.name);
+        }
+    }
     for workload in &file.workloads {
-        check_name("workloads", workload, Workload::names(), here)?;
+        check_name("workloads", workload, answered.iter().copied(), here)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod placeholders;
 pub mod runtimes;
 pub mod servers;
 pub mod versions;
+pub mod workloads;
 
 pub use hosts::{HostKind, HostSpec, LinkSpec};
 pub use matrix::{Cell, Counts, Generator, LoadModel, LoadSpec, Matrix, Settings};

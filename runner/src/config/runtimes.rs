@@ -82,6 +82,9 @@ pub struct ModeDef {
     pub versions: Option<String>,
     /// Why other versions lack the mode (shown in the skip reason).
     pub versions_why: Option<String>,
+    /// What limits this mode under many connections and why, with where its source says so
+    /// (shown beside its hostile-client results).
+    pub connection_limits: Option<String>,
 }
 
 impl ModeDef {

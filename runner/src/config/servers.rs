@@ -50,6 +50,17 @@ pub struct ServerDef {
     /// Why it has no build of a kind a runtime asks for, by kind (shown with the skipped cells).
     #[serde(default)]
     pub missing: BTreeMap<String, String>,
+    /// Its requests and their correct answers (a workloads file, relative to this file; default:
+    /// the project's `server/workloads.toml`).
+    #[serde(default)]
+    pub workloads: Option<String>,
+    /// Whether `matrix check` also checks the project's error routes (404, 405 with Allow, 413,
+    /// 400 on a bad argument): true for the project's own servers.
+    #[serde(default)]
+    pub route_checks: bool,
+    /// The workloads as read.
+    #[serde(skip)]
+    pub requests: Vec<crate::http::Workload>,
     /// Where the definition was read from (set when loaded).
     #[serde(skip)]
     pub file: PathBuf,
@@ -105,6 +116,21 @@ impl BuildDef {
 }
 
 impl ServerDef {
+    /// Its workload `name`, if it answers one.
+    pub fn workload(&self, name: &str) -> Option<&crate::http::Workload> {
+        self.requests.iter().find(|w| w.name == name)
+    }
+
+    /// Why it cannot be measured with workload `name` (the skip reason).
+    pub fn missing_workload(&self, name: &str) -> String {
+        format!(
+            "the {} server has no workload {name:?} (its workloads: {}; {})",
+            self.name,
+            self.requests.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", "),
+            self.file.display()
+        )
+    }
+
     /// The build of `kind`, if the server has one.
     pub fn build(&self, kind: &str) -> Option<&BuildDef> {
         self.builds.iter().find(|b| b.kind == kind)
@@ -241,6 +267,11 @@ impl ServerDef {
             .map_err(|e| invalid(super::names::with_suggestion(&e.to_string())))?;
         def.file = file.to_path_buf();
         def.check().map_err(invalid)?;
+        def.requests = match &def.workloads {
+            Some(path) => super::workloads::load(&def.relative(path)),
+            None => super::workloads::load(&crate::http::workload::project_file()),
+        }
+        .map_err(|e| invalid(format!("workloads: {e}")))?;
         Ok(def)
     }
 

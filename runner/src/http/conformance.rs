@@ -8,95 +8,83 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::probe;
-use super::workload::{self, Workload, WORKLOADS};
+use super::workload::{self, WrongAnswer};
+
+/// Why a check failed, for one server.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFailure {
+    #[error(transparent)]
+    Wrong(#[from] WrongAnswer),
+    /// The request could not be made or answered (connection, timeout).
+    #[error("{0}")]
+    Request(String),
+    #[error("{request}: answered {got} (expected {want})")]
+    Unexpected { request: String, got: String, want: String },
+    #[error("a request {when} took {took:?}")]
+    TooSlow { when: String, took: Duration },
+}
+
+impl From<String> for CheckFailure {
+    fn from(message: String) -> CheckFailure {
+        CheckFailure::Request(message)
+    }
+}
+
+type Outcome = Result<(), CheckFailure>;
+
+/// Which servers a check applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every server: its workloads' answers and behaviour under slow, idle and busy clients.
+    AnyServer,
+    /// The server's own HTTP layer; `wasmtime serve` replaces it with the host's.
+    HttpLayer,
+    /// The project's own error routes (server definitions with `route_checks = true`).
+    ProjectRoutes,
+}
 
 pub struct Check {
     pub name: &'static str,
-    pub run: fn(&Target) -> Result<(), String>,
-    /// Checks of the server's own HTTP layer; `wasmtime serve` replaces it with the host's.
-    pub http_layer: bool,
+    pub run: fn(&Target) -> Outcome,
+    pub scope: Scope,
 }
 
-/// The server under test.
+/// The server under test, and the requests it answers.
 pub struct Target {
     pub base: String,
     pub addr: String,
+    pub workloads: Vec<workload::Workload>,
+}
+
+impl Target {
+    /// The request the behaviour checks send: the server's first workload.
+    fn request(&self) -> &workload::Workload {
+        &self.workloads[0]
+    }
 }
 
 pub const CHECKS: &[Check] = &[
-    Check {
-        name: "every workload answers exactly",
-        run: workloads,
-        http_layer: false,
-    },
-    Check {
-        name: "unknown path is 404",
-        run: not_found,
-        http_layer: false,
-    },
-    Check {
-        name: "wrong method is 405 with Allow",
-        run: wrong_method,
-        http_layer: false,
-    },
-    Check {
-        name: "echo body over the limit is 413",
-        run: echo_too_large,
-        http_layer: false,
-    },
-    Check {
-        name: "bad query argument is 400",
-        run: bad_argument,
-        http_layer: false,
-    },
-    Check {
-        name: "Date changes each second",
-        run: date_changes,
-        http_layer: false,
-    },
-    Check {
-        name: "keep-alive serves several requests on one connection",
-        run: keep_alive,
-        http_layer: true,
-    },
-    Check {
-        name: "malformed request line is 400",
-        run: malformed,
-        http_layer: true,
-    },
-    Check {
-        name: "oversized headers are 431",
-        run: oversized_headers,
-        http_layer: true,
-    },
-    Check {
-        name: "a slow client does not block others",
-        run: slow_client,
-        http_layer: true,
-    },
-    Check {
-        name: "busy connections in parallel are all served",
-        run: parallel_connections,
-        http_layer: false,
-    },
-    Check {
-        name: "256 idle connections do not block others",
-        run: idle_connections,
-        http_layer: true,
-    },
-    Check {
-        name: "256 half-sent requests do not block others",
-        run: half_sent_requests,
-        http_layer: true,
-    },
+    Check { name: "every workload answers as its definition says", run: workloads, scope: Scope::AnyServer },
+    Check { name: "unknown path is 404", run: not_found, scope: Scope::ProjectRoutes },
+    Check { name: "wrong method is 405 with Allow", run: wrong_method, scope: Scope::ProjectRoutes },
+    Check { name: "echo body over the limit is 413", run: echo_too_large, scope: Scope::ProjectRoutes },
+    Check { name: "bad query argument is 400", run: bad_argument, scope: Scope::ProjectRoutes },
+    Check { name: "Date changes each second", run: date_changes, scope: Scope::ProjectRoutes },
+    Check { name: "keep-alive serves several requests on one connection", run: keep_alive, scope: Scope::HttpLayer },
+    Check { name: "malformed request line is 400", run: malformed, scope: Scope::HttpLayer },
+    Check { name: "oversized headers are 431", run: oversized_headers, scope: Scope::HttpLayer },
+    Check { name: "a slow client does not block others", run: slow_client, scope: Scope::HttpLayer },
+    Check { name: "busy connections in parallel are all served", run: parallel_connections, scope: Scope::AnyServer },
+    Check { name: "256 idle connections do not block others", run: idle_connections, scope: Scope::HttpLayer },
+    Check { name: "256 half-sent requests do not block others", run: half_sent_requests, scope: Scope::HttpLayer },
 ];
 
 fn agent() -> ureq::Agent {
     probe::agent(Duration::from_secs(5))
 }
 
-fn workloads(t: &Target) -> Result<(), String> {
-    for w in WORKLOADS {
+fn workloads(t: &Target) -> Outcome {
+    for w in &t.workloads {
         let observed = probe::probe(&agent(), &t.base, w)?;
         workload::check(w, &observed)?;
     }
@@ -109,86 +97,88 @@ fn expect_status(
     path: &str,
     body: Option<&[u8]>,
     status: u16,
-) -> Result<workload::Observed, String> {
-    let observed = probe::request(&agent(), &t.base, method, path, body)?;
+) -> Result<workload::Observed, CheckFailure> {
+    let observed = probe::request(&agent(), &t.base, method, path, &[], body)?;
     if observed.status != status {
-        return Err(format!(
-            "{method} {path}: status {} (expected {status})",
-            observed.status
-        ));
+        return Err(WrongAnswer::Status { request: format!("{method} {path}"), got: observed.status, want: status }.into());
     }
     Ok(observed)
 }
 
-fn not_found(t: &Target) -> Result<(), String> {
+fn not_found(t: &Target) -> Outcome {
     expect_status(t, "GET", "/no-such-path", None, 404).map(drop)
 }
 
-fn wrong_method(t: &Target) -> Result<(), String> {
+fn wrong_method(t: &Target) -> Outcome {
     expect_status(t, "POST", "/plaintext", Some(b"x"), 405)?;
     let head = raw(&t.addr, b"DELETE /json HTTP/1.1\r\nHost: x\r\n\r\n")?;
     if !head.to_ascii_lowercase().contains("\r\nallow: get") {
-        return Err(format!("405 without `Allow: GET`: {}", first_lines(&head)));
+        return Err(CheckFailure::Unexpected { request: "DELETE /json".into(), got: first_lines(&head), want: "405 with `Allow: GET`".into() });
     }
     Ok(())
 }
 
-fn echo_too_large(t: &Target) -> Result<(), String> {
+fn echo_too_large(t: &Target) -> Outcome {
     let body = vec![b'x'; bench_server::routes::ECHO_LIMIT_BYTES + 1];
     expect_status(t, "POST", "/echo", Some(&body), 413).map(drop)
 }
 
-fn bad_argument(t: &Target) -> Result<(), String> {
+fn bad_argument(t: &Target) -> Outcome {
     expect_status(t, "GET", "/compute?n=lots", None, 400).map(drop)
 }
 
-fn date_changes(t: &Target) -> Result<(), String> {
-    let plaintext = Workload::get("plaintext").expect("built in");
-    let first = probe::probe(&agent(), &t.base, plaintext)?.date;
+fn date_changes(t: &Target) -> Outcome {
+    let first = probe::probe(&agent(), &t.base, t.request())?.date;
     std::thread::sleep(Duration::from_millis(1100));
-    let second = probe::probe(&agent(), &t.base, plaintext)?.date;
+    let second = probe::probe(&agent(), &t.base, t.request())?.date;
     if first.is_none() || first == second {
-        return Err(format!(
-            "Date did not change over 1.1 s: {first:?} then {second:?}"
-        ));
+        return Err(CheckFailure::Unexpected {
+            request: t.request().request_line(),
+            got: format!("Date {first:?} then {second:?} over 1.1 s"),
+            want: "a Date that changes each second".into(),
+        });
     }
     Ok(())
 }
 
-fn keep_alive(t: &Target) -> Result<(), String> {
+fn keep_alive(t: &Target) -> Outcome {
     let mut stream = connect(&t.addr)?;
     for i in 0..3 {
         stream
-            .write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(&t.request().raw())
             .map_err(|e| format!("write {i}: {e}"))?;
         let head = read_response(&mut stream)?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!(
-                "request {i} on one connection: {}",
-                first_lines(&head)
-            ));
+        if !answered_as_expected(&head, t.request()) {
+            return Err(CheckFailure::Unexpected {
+                request: format!("{} (request {i} on one connection)", t.request().request_line()),
+                got: first_lines(&head),
+                want: format!("status {}", t.request().expect.status),
+            });
         }
     }
     Ok(())
 }
 
-fn malformed(t: &Target) -> Result<(), String> {
+/// Whether a response head has the status the workload expects.
+fn answered_as_expected(head: &str, w: &workload::Workload) -> bool {
+    head.starts_with(&format!("HTTP/1.1 {}", w.expect.status))
+}
+
+fn malformed(t: &Target) -> Outcome {
     let head = raw(&t.addr, b"THIS IS NOT HTTP\r\n\r\n")?;
     if !head.starts_with("HTTP/1.1 400") && !head.starts_with("HTTP/1.0 400") {
-        return Err(format!(
-            "malformed request line answered {}",
-            first_lines(&head)
-        ));
+        return Err(CheckFailure::Unexpected { request: "THIS IS NOT HTTP".into(), got: first_lines(&head), want: "400".into() });
     }
     Ok(())
 }
 
-fn oversized_headers(t: &Target) -> Result<(), String> {
-    let mut request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n".to_vec();
+fn oversized_headers(t: &Target) -> Outcome {
+    let w = t.request();
+    let mut request = format!("{} {} HTTP/1.1\r\nHost: x\r\n", w.method, w.path).into_bytes();
     request.extend(format!("X-Big: {}\r\n\r\n", "a".repeat(64 * 1024)).as_bytes());
     let head = raw(&t.addr, &request)?;
     if !head.starts_with("HTTP/1.1 431") {
-        return Err(format!("64 KiB header answered {}", first_lines(&head)));
+        return Err(CheckFailure::Unexpected { request: format!("{} with a 64 KiB header", w.request_line()), got: first_lines(&head), want: "431".into() });
     }
     Ok(())
 }
@@ -198,20 +188,21 @@ fn oversized_headers(t: &Target) -> Result<(), String> {
 /// for an unrelated socket event before running ready work stalls here within a second (Go under
 /// wasmer without the netpoll workaround served ~1,500 requests, then none), while a few requests
 /// one at a time still work.
-fn parallel_connections(t: &Target) -> Result<(), String> {
+fn parallel_connections(t: &Target) -> Outcome {
     const CONNECTIONS: usize = 8;
     const FOR: Duration = Duration::from_millis(1500);
     let start = Instant::now();
     let workers: Vec<_> = (0..CONNECTIONS)
         .map(|c| {
             let addr = t.addr.clone();
+            let w = t.request().clone();
             std::thread::spawn(move || -> Result<usize, String> {
                 let mut stream = connect(&addr)?;
                 let mut answered = 0;
                 while start.elapsed() < FOR {
                     let sent = Instant::now();
                     stream
-                        .write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .write_all(&w.raw())
                         .map_err(|e| format!("connection {c}, request {answered}: {e}"))?;
                     let head = read_response(&mut stream).map_err(|e| {
                         format!(
@@ -219,7 +210,7 @@ fn parallel_connections(t: &Target) -> Result<(), String> {
                             sent.elapsed()
                         )
                     })?;
-                    if !head.starts_with("HTTP/1.1 200") {
+                    if !answered_as_expected(&head, &w) {
                         return Err(format!(
                             "connection {c}, request {answered}: {}",
                             first_lines(&head)
@@ -239,15 +230,20 @@ fn parallel_connections(t: &Target) -> Result<(), String> {
     Ok(())
 }
 
-fn slow_client(t: &Target) -> Result<(), String> {
+/// Half a request head of the server's first workload, then silence.
+fn half_head(t: &Target) -> Vec<u8> {
+    let w = t.request();
+    format!("{} {} HTTP/1.1\r\nHost: x\r\nX-Slow: ", w.method, w.path).into_bytes()
+}
+
+fn slow_client(t: &Target) -> Outcome {
     // Half a request, then silence: the server must keep serving everyone else.
     let mut slow = connect(&t.addr)?;
-    slow.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        .map_err(|e| e.to_string())?;
+    slow.write_all(&half_head(t)).map_err(|e| e.to_string())?;
     answered_quickly(t, "while a client trickles its headers")
 }
 
-fn idle_connections(t: &Target) -> Result<(), String> {
+fn idle_connections(t: &Target) -> Outcome {
     let idle: Vec<TcpStream> = (0..256)
         .map(|_| connect(&t.addr))
         .collect::<Result<_, _>>()?;
@@ -256,12 +252,11 @@ fn idle_connections(t: &Target) -> Result<(), String> {
     result
 }
 
-fn half_sent_requests(t: &Target) -> Result<(), String> {
+fn half_sent_requests(t: &Target) -> Outcome {
     let mut slow = Vec::new();
     for _ in 0..256 {
         let mut c = connect(&t.addr)?;
-        c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            .map_err(|e| e.to_string())?;
+        c.write_all(&half_head(t)).map_err(|e| e.to_string())?;
         slow.push(c);
     }
     let result = answered_quickly(t, "while 256 clients trickle their headers");
@@ -269,15 +264,11 @@ fn half_sent_requests(t: &Target) -> Result<(), String> {
     result
 }
 
-fn answered_quickly(t: &Target, when: &str) -> Result<(), String> {
+fn answered_quickly(t: &Target, when: &str) -> Outcome {
     let start = Instant::now();
-    let took = probe::timed_check(
-        &agent(),
-        &t.base,
-        Workload::get("plaintext").expect("built in"),
-    )?;
+    let took = probe::timed_check(&agent(), &t.base, t.request())?;
     if start.elapsed() > Duration::from_secs(2) {
-        return Err(format!("a request {when} took {took:?}"));
+        return Err(CheckFailure::TooSlow { when: when.into(), took });
     }
     Ok(())
 }

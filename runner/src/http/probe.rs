@@ -14,21 +14,24 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// Sends one request of `workload` (or `method path` with `body`) and returns what came back.
+/// Sends one request (`method path`, `headers`, `body`) and returns what came back.
 pub fn request(
     agent: &ureq::Agent,
     base: &str,
     method: &str,
     path: &str,
+    headers: &[(String, String)],
     body: Option<&[u8]>,
 ) -> Result<Observed, String> {
     let url = format!("{base}{path}");
-    let response = match (method, body) {
-        ("GET", _) => agent.get(&url).call(),
-        ("POST", body) => agent.post(&url).send(body.unwrap_or_default()),
-        (m, _) => return Err(format!("probe does not send {m}")),
-    };
-    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
+    let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+    for (k, v) in headers {
+        builder = builder.header(k, v);
+    }
+    let request = builder
+        .body(body.unwrap_or_default().to_vec())
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    let mut response = agent.run(request).map_err(|e| format!("{method} {url}: {e}"))?;
     let header = |name: &str| {
         response
             .headers()
@@ -42,6 +45,11 @@ pub fn request(
         header("server"),
         header("date"),
     );
+    let all_headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -55,12 +63,14 @@ pub fn request(
         content_length,
         server,
         date,
+        headers: all_headers,
         body,
     })
 }
 
 pub fn probe(agent: &ureq::Agent, base: &str, workload: &Workload) -> Result<Observed, String> {
-    request(agent, base, workload.method, workload.path, workload.body)
+    let body = (!workload.body.is_empty()).then_some(workload.body.as_slice());
+    request(agent, base, &workload.method, &workload.path, &workload.headers, body)
 }
 
 /// One request, checked, and how long it took.
@@ -72,6 +82,6 @@ pub fn timed_check(
     let start = Instant::now();
     let observed = probe(agent, base, workload)?;
     let took = start.elapsed();
-    super::workload::check(workload, &observed)?;
+    super::workload::check(workload, &observed).map_err(|e| e.to_string())?;
     Ok(took)
 }

@@ -1,88 +1,103 @@
-//! Workloads: which request a cell sends and what a correct answer is. The expected answers come
-//! from the server crate's own route code, so a check can never drift from what the server means.
+//! Workloads: which request a cell sends and what a correct answer is, as a server definition's
+//! workloads file states them (`config::workloads`). The project's own file is checked against
+//! the server crate's route code by a unit test there, so it cannot drift from what the server
+//! means.
 
-use bench_server::routes;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One request a server answers, and what a correct answer is.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
-    pub name: &'static str,
-    pub method: &'static str,
+    pub name: String,
+    pub about: String,
+    pub method: String,
     /// Path and query.
-    pub path: &'static str,
-    pub body: Option<&'static [u8]>,
-    pub about: &'static str,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub expect: Expect,
 }
 
-const ECHO_PAYLOAD: &[u8] = &[b'e'; 1024];
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ExpectedBody,
+    /// Headers every answer must carry.
+    pub headers: Vec<String>,
+}
 
-pub const WORKLOADS: &[Workload] = &[
-    Workload {
-        name: "plaintext",
-        method: "GET",
-        path: "/plaintext",
-        body: None,
-        about: "TechEmpower plaintext: 13-byte text/plain body",
-    },
-    Workload {
-        name: "json",
-        method: "GET",
-        path: "/json",
-        body: None,
-        about: "TechEmpower JSON: {\"message\":\"Hello, World!\"}",
-    },
-    Workload {
-        name: "echo",
-        method: "POST",
-        path: "/echo",
-        body: Some(ECHO_PAYLOAD),
-        about: "POST 1 KiB, echoed back (request body copy in and out)",
-    },
-    Workload {
-        name: "compute",
-        method: "GET",
-        path: "/compute?n=20000",
-        body: None,
-        about: "20,000 rounds of an FNV-1a hash chain (CPU-bound guest code)",
-    },
-    Workload {
-        name: "compute-slow",
-        method: "GET",
-        path: "/compute?n=22000",
-        body: None,
-        about: "the compute chain with 10% more rounds: a known slowdown for the A/B self-test",
-    },
-    Workload {
-        name: "compute-double",
-        method: "GET",
-        path: "/compute?n=40000",
-        body: None,
-        about: "the compute chain with twice the rounds: the strong slowdown of the live A/B test",
-    },
-    Workload {
-        name: "bytes",
-        method: "GET",
-        path: "/bytes?n=65536",
-        body: None,
-        about: "64 KiB response body (copy cost across the sandbox)",
-    },
-];
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectedBody {
+    Exact(Vec<u8>),
+    /// A regular expression the whole body must match.
+    Pattern(String),
+    Length(usize),
+    Any,
+}
+
+impl ExpectedBody {
+    /// Whether `got` is a correct body (`request`: what was sent).
+    pub fn matches(&self, got: &[u8], _request: &[u8]) -> bool {
+        match self {
+            ExpectedBody::Exact(want) => got == want.as_slice(),
+            ExpectedBody::Pattern(p) => regex::bytes::Regex::new(&format!("^(?:{p})$")).is_ok_and(|r| r.is_match(got)),
+            ExpectedBody::Length(n) => got.len() == *n,
+            ExpectedBody::Any => true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ExpectedBody::Exact(want) => format!("{} bytes {:?}", want.len(), shown(want)),
+            ExpectedBody::Pattern(p) => format!("a body matching /{p}/"),
+            ExpectedBody::Length(n) => format!("{n} bytes"),
+            ExpectedBody::Any => "any body".into(),
+        }
+    }
+}
+
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(60)]).to_string();
+    if bytes.len() > 60 {
+        format!("{text}…")
+    } else {
+        text
+    }
+}
+
+/// The project's servers' workloads (`server/workloads.toml`), read once.
+pub fn project() -> &'static [Workload] {
+    static PROJECT: OnceLock<Vec<Workload>> = OnceLock::new();
+    PROJECT.get_or_init(|| {
+        crate::config::workloads::load(&project_file()).unwrap_or_else(|e| panic!("the project's workloads: {e}"))
+    })
+}
+
+pub fn project_file() -> PathBuf {
+    crate::paths::repo_root().join("server").join("workloads.toml")
+}
 
 impl Workload {
-    pub fn get(name: &str) -> Option<&'static Workload> {
-        WORKLOADS.iter().find(|w| w.name == name)
+    /// "GET /plaintext".
+    pub fn request_line(&self) -> String {
+        format!("{} {}", self.method, self.path)
     }
 
-    pub fn names() -> impl Iterator<Item = &'static str> + Clone {
-        WORKLOADS.iter().map(|w| w.name)
-    }
-
-    /// The answer the server must give, computed by the server's own route function.
-    pub fn expected(&self) -> routes::Reply {
-        let (path, query) = match self.path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (self.path, None),
-        };
-        routes::route(self.method, path, query, self.body.unwrap_or_default())
+    /// The request as raw HTTP/1.1 bytes, keep-alive.
+    pub fn raw(&self) -> Vec<u8> {
+        let mut text = format!("{} {} HTTP/1.1\r\nHost: x\r\n", self.method, self.path);
+        for (k, v) in &self.headers {
+            text.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !self.body.is_empty() {
+            text.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        text.push_str("\r\n");
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
     }
 }
 
@@ -94,53 +109,64 @@ pub struct Observed {
     pub content_length: Option<String>,
     pub server: Option<String>,
     pub date: Option<String>,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-/// Checks a response against the workload's expected answer and TechEmpower's header rules.
-pub fn check(workload: &Workload, observed: &Observed) -> Result<(), String> {
-    let expected = workload.expected();
-    if observed.status != expected.status {
-        return Err(format!(
-            "{} {}: status {} (expected {})",
-            workload.method, workload.path, observed.status, expected.status
-        ));
+impl Observed {
+    fn has_header(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().any(|(k, v)| *k == name && !v.is_empty())
     }
-    if observed.body != expected.body.as_bytes() {
-        let shown =
-            String::from_utf8_lossy(&observed.body[..observed.body.len().min(80)]).to_string();
-        return Err(format!(
-            "{} {}: body {shown:?} ({} bytes) is not the expected {} bytes",
-            workload.method,
-            workload.path,
-            observed.body.len(),
-            expected.body.as_bytes().len()
-        ));
+}
+
+/// How an answer was wrong: expected against got, for one request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WrongAnswer {
+    #[error("{request}: status {got} (expected {want})")]
+    Status { request: String, got: u16, want: u16 },
+    #[error("{request}: body {got:?} ({len} bytes) (expected {want})")]
+    Body { request: String, got: String, len: usize, want: String },
+    #[error("{request}: Content-Type {got:?} (expected {want:?})")]
+    ContentType { request: String, got: Option<String>, want: String },
+    #[error("{request}: Content-Length {got:?} does not match the body's {len} bytes")]
+    ContentLength { request: String, got: Option<String>, len: usize },
+    #[error("{request}: no {header} header")]
+    MissingHeader { request: String, header: String },
+    #[error("{request}: Date header {got:?} is not an HTTP date")]
+    Date { request: String, got: Option<String> },
+}
+
+/// Checks a response against the workload's expected answer.
+pub fn check(workload: &Workload, observed: &Observed) -> Result<(), WrongAnswer> {
+    let request = workload.request_line();
+    let x = &workload.expect;
+    if observed.status != x.status {
+        return Err(WrongAnswer::Status { request, got: observed.status, want: x.status });
     }
-    if observed.content_type.as_deref() != Some(expected.content_type) {
-        return Err(format!(
-            "{}: Content-Type {:?} (expected {:?})",
-            workload.path, observed.content_type, expected.content_type
-        ));
+    if !x.body.matches(&observed.body, &workload.body) {
+        return Err(WrongAnswer::Body { request, got: shown(&observed.body), len: observed.body.len(), want: x.body.describe() });
     }
-    if observed.content_length.as_deref()
-        != Some(expected.body.as_bytes().len().to_string().as_str())
-    {
-        return Err(format!(
-            "{}: Content-Length {:?} does not match the body",
-            workload.path, observed.content_length
-        ));
+    if let Some(want) = &x.content_type {
+        if observed.content_type.as_deref() != Some(want.as_str()) {
+            return Err(WrongAnswer::ContentType { request, got: observed.content_type.clone(), want: want.clone() });
+        }
     }
-    if observed.server.as_deref().is_none_or(str::is_empty) {
-        return Err(format!("{}: no Server header", workload.path));
+    if let Some(length) = &observed.content_length {
+        if *length != observed.body.len().to_string() {
+            return Err(WrongAnswer::ContentLength { request, got: Some(length.clone()), len: observed.body.len() });
+        }
     }
-    match observed.date.as_deref().map(httpdate_ok) {
-        Some(true) => Ok(()),
-        _ => Err(format!(
-            "{}: Date header {:?} is missing or not an HTTP date",
-            workload.path, observed.date
-        )),
+    for header in &x.headers {
+        if !observed.has_header(header) {
+            return Err(WrongAnswer::MissingHeader { request, header: header.clone() });
+        }
+        if header.eq_ignore_ascii_case("date") && !observed.date.as_deref().is_some_and(httpdate_ok) {
+            return Err(WrongAnswer::Date { request, got: observed.date.clone() });
+        }
     }
+    Ok(())
 }
 
 fn httpdate_ok(value: &str) -> bool {
@@ -158,36 +184,51 @@ mod tests {
             content_length: Some(body.len().to_string()),
             server: Some("wasm-bench".into()),
             date: Some("Tue, 24 Nov 2026 17:47:37 GMT".into()),
+            headers: vec![
+                ("server".into(), "wasm-bench".into()),
+                ("date".into(), "Tue, 24 Nov 2026 17:47:37 GMT".into()),
+                ("content-type".into(), content_type.into()),
+            ],
             body: body.to_vec(),
         }
     }
 
+    fn named(name: &str) -> &'static Workload {
+        project().iter().find(|w| w.name == name).unwrap()
+    }
+
     #[test]
     fn accepts_correct_answers() {
-        let w = Workload::get("plaintext").unwrap();
-        assert_eq!(check(w, &good(b"Hello, World!", "text/plain")), Ok(()));
-        let w = Workload::get("echo").unwrap();
-        assert_eq!(
-            check(w, &good(&[b'e'; 1024], "application/octet-stream")),
-            Ok(())
-        );
+        assert_eq!(check(named("plaintext"), &good(b"Hello, World!", "text/plain")), Ok(()));
+        assert_eq!(check(named("echo"), &good(&[b'e'; 1024], "application/octet-stream")), Ok(()));
     }
 
     #[test]
     fn rejects_each_kind_of_wrong_answer() {
-        let w = Workload::get("plaintext").unwrap();
-        let mut o = good(b"Hello, World", "text/plain");
-        assert!(check(w, &o).unwrap_err().contains("body"));
-        o = good(b"Hello, World!", "text/html");
-        assert!(check(w, &o).unwrap_err().contains("Content-Type"));
-        o = good(b"Hello, World!", "text/plain");
-        o.date = None;
-        assert!(check(w, &o).unwrap_err().contains("Date"));
-        o = good(b"Hello, World!", "text/plain");
+        let w = named("plaintext");
+        let kind = |o: &Observed| match check(w, o) {
+            Err(WrongAnswer::Status { .. }) => "status",
+            Err(WrongAnswer::Body { .. }) => "body",
+            Err(WrongAnswer::ContentType { .. }) => "content-type",
+            Err(WrongAnswer::ContentLength { .. }) => "content-length",
+            Err(WrongAnswer::MissingHeader { .. }) => "missing header",
+            Err(WrongAnswer::Date { .. }) => "date",
+            Ok(()) => "ok",
+        };
+        assert_eq!(kind(&good(b"Hello, World", "text/plain")), "body");
+        assert_eq!(kind(&good(b"Hello, World!", "text/html")), "content-type");
+        let mut o = good(b"Hello, World!", "text/plain");
+        o.headers.retain(|(k, _)| k != "date");
+        assert_eq!(kind(&o), "missing header");
+        let mut o = good(b"Hello, World!", "text/plain");
         o.content_length = Some("12".into());
-        assert!(check(w, &o).unwrap_err().contains("Content-Length"));
-        o = good(b"Hello, World!", "text/plain");
+        assert_eq!(kind(&o), "content-length");
+        let mut o = good(b"Hello, World!", "text/plain");
         o.status = 500;
-        assert!(check(w, &o).unwrap_err().contains("status 500"));
+        assert_eq!(kind(&o), "status");
+        assert_eq!(
+            check(w, &o).unwrap_err().to_string(),
+            "GET /plaintext: status 500 (expected 200)"
+        );
     }
 }

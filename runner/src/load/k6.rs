@@ -52,7 +52,8 @@ pub struct Request<'a> {
     pub script: &'a Path,
     pub url: &'a str,
     pub method: &'a str,
-    pub body_bytes: usize,
+    pub headers: &'a [(String, String)],
+    pub body_file: Option<&'a Path>,
     pub load: &'a LoadSpec,
     /// Open model: requests per second to start.
     pub rate: u32,
@@ -74,7 +75,12 @@ pub fn args(r: &Request) -> Vec<String> {
         ("MODEL", model.to_string()),
         ("URL", r.url.to_string()),
         ("METHOD", r.method.to_string()),
-        ("BODY_BYTES", r.body_bytes.to_string()),
+        ("BODY_FILE", r.body_file.map(|p| p.display().to_string()).unwrap_or_default()),
+        (
+            "HEADERS",
+            serde_json::to_string(&r.headers.iter().cloned().collect::<std::collections::BTreeMap<String, String>>())
+                .expect("serializable"),
+        ),
         ("VUS", r.load.concurrency().to_string()),
         ("RATE", r.rate.to_string()),
         ("DURATION", format!("{}ms", r.duration_ms)),
@@ -188,6 +194,7 @@ pub fn merge_segments(
         sending_ms: trend("http_req_sending"),
         waiting_ms: trend("http_req_waiting"),
         receiving_ms: trend("http_req_receiving"),
+        hostile: None,
     }
 }
 
@@ -204,6 +211,7 @@ impl Summary {
             sending_ms: self.sending_ms,
             waiting_ms: self.waiting_ms,
             receiving_ms: self.receiving_ms,
+            hostile: None,
         }
     }
 }
@@ -291,7 +299,8 @@ mod tests {
             script: Path::new("s.js"),
             url: "http://127.0.0.1:1/plaintext",
             method: "GET",
-            body_bytes: 0,
+            headers: &[],
+            body_file: None,
             load: &load,
             rate: 0,
             duration_ms: 8000,

@@ -27,6 +27,8 @@ pub struct LoadSummary {
     pub sending_ms: Option<Trend>,
     pub waiting_ms: Option<Trend>,
     pub receiving_ms: Option<Trend>,
+    /// Hostile windows: what the hostile clients held and saw.
+    pub hostile: Option<hostile::HostileReading>,
 }
 
 impl LoadSummary {
@@ -46,7 +48,10 @@ pub struct WindowRequest<'a> {
     pub script: &'a Path,
     pub url: &'a str,
     pub method: &'a str,
-    pub body_bytes: usize,
+    /// Request headers beyond what the generator sends itself.
+    pub headers: &'a [(String, String)],
+    /// A file holding the request body, when the workload has one.
+    pub body_file: Option<&'a Path>,
     /// Open model: the rate to offer (the load's, or a share of a measured peak).
     pub rate: u32,
     pub load: &'a LoadSpec,
@@ -118,6 +123,7 @@ impl Invocation {
             &addr,
             &path,
             r.load.connections().unwrap_or(1),
+            r.load.idle.unwrap_or(true),
             r.duration,
         ));
         Invocation {
@@ -130,13 +136,13 @@ impl Invocation {
     }
 
     fn oha(r: &WindowRequest, log: PathBuf) -> Invocation {
-        let body = (r.body_bytes > 0).then(|| "e".repeat(r.body_bytes));
         let oha_argv = |duration: Duration| {
             let mut argv = vec![r.generator.display().to_string()];
             argv.extend(oha::args(&oha::Request {
                 url: r.url,
                 method: r.method,
-                body: body.as_deref(),
+                headers: r.headers,
+                body_file: r.body_file,
                 rate: r.rate,
                 connections: r.load.concurrency(),
                 duration_ms: duration.as_millis(),
@@ -160,7 +166,8 @@ impl Invocation {
                 script: r.script,
                 url: r.url,
                 method: r.method,
-                body_bytes: r.body_bytes,
+                headers: r.headers,
+                body_file: r.body_file,
                 load: r.load,
                 rate: r.rate,
                 duration_ms: duration.as_millis(),
@@ -198,7 +205,8 @@ impl Invocation {
             argv: wrk_argv(r.duration),
             env: vec![
                 ("WRK_METHOD".into(), r.method.to_string()),
-                ("WRK_BODY_BYTES".into(), r.body_bytes.to_string()),
+                ("WRK_BODY_FILE".into(), r.body_file.map(|p| p.display().to_string()).unwrap_or_default()),
+                ("WRK_HEADERS".into(), r.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()),
                 ("WRK_PIPELINE".into(), r.load.depth().to_string()),
             ],
             log,
@@ -343,7 +351,8 @@ mod tests {
             script: Path::new("s"),
             url: "http://127.0.0.1:1/plaintext",
             method: "GET",
-            body_bytes: 0,
+            headers: &[],
+            body_file: None,
             load,
             rate: 0,
             duration: Duration::from_secs(5),

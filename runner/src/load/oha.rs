@@ -44,8 +44,9 @@ struct Percentiles {
 pub struct Request<'a> {
     pub url: &'a str,
     pub method: &'a str,
-    /// The request body, for POST workloads.
-    pub body: Option<&'a str>,
+    pub headers: &'a [(String, String)],
+    /// A file holding the request body, when the workload has one.
+    pub body_file: Option<&'a std::path::Path>,
     pub rate: u32,
     pub connections: u32,
     pub duration_ms: u128,
@@ -70,8 +71,11 @@ pub fn args(r: &Request) -> Vec<String> {
         "-m".into(),
         r.method.to_string(),
     ];
-    if let Some(body) = r.body {
-        args.extend(["-d".into(), body.to_string()]);
+    for (k, v) in r.headers {
+        args.extend(["-H".into(), format!("{k}: {v}")]);
+    }
+    if let Some(file) = r.body_file {
+        args.extend(["-D".into(), file.display().to_string()]);
     }
     args.push(r.url.to_string());
     args
@@ -90,7 +94,7 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
     let ok: u64 = report
         .statuses
         .iter()
-        .filter(|(code, _)| code.as_str() == "200")
+        .filter(|(code, _)| code.starts_with('2'))
         .map(|(_, n)| n)
         .sum();
     let answered: u64 = report.statuses.values().sum();
@@ -135,6 +139,7 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
         sending_ms: None,
         waiting_ms: None,
         receiving_ms: None,
+        hostile: None,
     })
 }
 
@@ -169,7 +174,8 @@ mod tests {
         let a = args(&Request {
             url: "http://127.0.0.1:1/plaintext",
             method: "GET",
-            body: None,
+            headers: &[],
+            body_file: None,
             rate: 3000,
             connections: 300,
             duration_ms: 2000,

@@ -112,6 +112,7 @@ pub fn parse(output: &str) -> Result<LoadSummary> {
         sending_ms: None,
         waiting_ms: None,
         receiving_ms: None,
+        hostile: None,
     })
 }
 

@@ -33,7 +33,7 @@ pub enum CellError {
         log: String,
     },
     #[error("wrong answer: {0}")]
-    WrongAnswer(String),
+    WrongAnswer(crate::http::workload::WrongAnswer),
     #[error("warm request: {0}")]
     WarmRequest(String),
     #[error("the server died during load{}: {log}", cause_text(cause))]

@@ -42,9 +42,11 @@ pub struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    pub fn workload(&self) -> Result<&'static Workload, CellError> {
-        Workload::get(&self.cell.workload)
-            .ok_or_else(|| CellError::Setup("unknown workload".into()))
+    pub fn workload(&self) -> Result<&Workload, CellError> {
+        self.launch
+            .server
+            .workload(&self.cell.workload)
+            .ok_or_else(|| CellError::Setup(self.launch.server.missing_workload(&self.cell.workload)))
     }
 
     /// The generator's pinned CPUs over every generator host: with several, they share the load.
@@ -72,13 +74,20 @@ impl Plan<'_> {
             .launch
             .logs
             .join(format!("{:03}-{generator}-{label}", self.labels.index));
+        // The generators read the request body from a file, whatever it holds.
+        let body_file = self.launch.logs.join(format!("{:03}-request-body", self.labels.index));
+        if !workload.body.is_empty() {
+            std::fs::write(&body_file, &workload.body)
+                .map_err(|e| CellError::Setup(format!("cannot write {}: {e}", body_file.display())))?;
+        }
         Ok(WindowSpec {
             invocation: Invocation::for_window(&WindowRequest {
                 generator: &self.generator,
                 script: &self.script,
                 url: &url,
-                method: workload.method,
-                body_bytes: workload.body.map_or(0, <[u8]>::len),
+                method: &workload.method,
+                headers: &workload.headers,
+                body_file: (!workload.body.is_empty()).then_some(body_file.as_path()),
                 rate,
                 load: &self.cell.load,
                 duration: self.settings.duration,

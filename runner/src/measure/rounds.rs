@@ -257,6 +257,15 @@ impl<'k, S> Serving<'k, S> {
                 match self.start(run, observer, executor) {
                     Ok(()) => first_window = true,
                     Err(_) if crate::sys::interrupted() => return Ok(()),
+                    // It started but answered this cell's request wrongly: that route's cell
+                    // fails, the next cell gets a server of its own.
+                    Err(e @ CellError::WrongAnswer(_)) => {
+                        let failed = runs[i].as_mut().expect("visits have runs");
+                        failed.failure = Some(e);
+                        failed.served_by(&self.records.last().cloned().unwrap_or_default());
+                        observer.measured(&failed.result())?;
+                        continue;
+                    }
                     Err(e) => {
                         // The same server would fail the same way for every cell it serves.
                         let record = self.records.last().cloned().unwrap_or_default();
@@ -445,6 +454,8 @@ mod tests {
         script: BTreeMap<String, VecDeque<Step>>,
         /// Cell ids whose server fails to start.
         unstartable: Vec<String>,
+        /// Cell ids whose request the server answers wrongly.
+        wrong: Vec<String>,
         /// Every start, by the cell it started for.
         starts: Vec<String>,
         /// Every window asked for: (cell id, rate).
@@ -465,6 +476,7 @@ mod tests {
                 window: Duration::from_secs(3),
                 script: BTreeMap::new(),
                 unstartable: Vec::new(),
+                wrong: Vec::new(),
                 starts: Vec::new(),
                 windows: Vec::new(),
                 next: 0,
@@ -496,6 +508,7 @@ mod tests {
                 sending_ms: None,
                 waiting_ms: None,
                 receiving_ms: None,
+                hostile: None,
             },
             offered_rps: (rate > 0).then_some(rate),
             window_s: 2.0,
@@ -518,6 +531,13 @@ mod tests {
         ) -> Result<Server, CellError> {
             self.starts.push(plan.cell.id.clone());
             self.clock += Duration::from_millis(100);
+            if self.wrong.contains(&plan.cell.id) {
+                return Err(CellError::WrongAnswer(crate::http::workload::WrongAnswer::Status {
+                    request: "GET /broken".into(),
+                    got: 500,
+                    want: 200,
+                }));
+            }
             if self.unstartable.contains(&plan.cell.id) {
                 return Err(CellError::NotReady {
                     timeout: Duration::from_secs(30),
@@ -767,6 +787,22 @@ mod tests {
             1
         );
         assert!(outcome.launches.iter().any(|l| l.error.is_some()));
+    }
+
+    #[test]
+    fn a_route_answered_wrongly_fails_its_own_cells_only() {
+        let cells = [
+            cell("wasmtime", "default", peak("a")),
+            cell("wasmtime", "default", peak("b")),
+        ];
+        let mut mock = Mock::new();
+        mock.wrong = vec![cells[0].id.clone()];
+        let outcome = measure(&cells, &settings(3), &[], &mut mock);
+        let broken = result(&outcome, 0);
+        assert_eq!(broken.status, Status::Failed);
+        assert!(broken.reason.as_deref().unwrap().contains("GET /broken: status 500 (expected 200)"), "{:?}", broken.reason);
+        assert_eq!(result(&outcome, 1).status, Status::Ok);
+        assert_eq!(result(&outcome, 1).measured.windows.len(), 3);
     }
 
     #[test]

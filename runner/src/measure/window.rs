@@ -66,6 +66,7 @@ impl Window {
             generator_cpu_s: self.generator_cpu_s,
             generator_cpus,
             steal_pct: self.steal_pct,
+            hostile: s.hostile,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod charts;
 pub mod containers;
 pub mod format;
 pub mod front;
+pub mod hostile;
 pub mod links;
 pub mod readme;
 pub mod render;

@@ -13,7 +13,6 @@ use crate::analysis::cell::CellFigures;
 use crate::analysis::sweeps::Breakage;
 use crate::analysis::Analysis;
 use crate::config::LoadModel;
-use crate::http::Workload;
 use crate::published::PreviousRun;
 use crate::results::{Bound, CellResult, Flag, Run, Status};
 
@@ -59,6 +58,8 @@ pub struct Page<'a> {
     pub noise: Option<NoiseView>,
     /// The first screen: per server language, its verdict table and advice.
     pub verdicts: Vec<super::front::Verdict>,
+    /// Hostile loads: the level each server x runtime withstood.
+    pub hostile: Vec<super::hostile::HostileTable>,
     /// Where each diagnosed server's time goes (when the run diagnosed servers).
     pub where_time: Option<super::where_time::WhereTime>,
     /// Container cells beside their direct counterparts.
@@ -434,6 +435,7 @@ pub fn page<'a>(run: &'a Run, a: &Analysis, previous: Option<PreviousRun>) -> Pa
         servers: server_order(run).into_iter().cloned().collect(),
         where_time: super::where_time::where_time(run, a),
         verdicts,
+        hostile: super::hostile::hostile_tables(run, a),
         noise: noise_view(run),
         direct_vs_container: super::containers::direct_vs_container(run, a),
         flag_notes: flag_notes(run, a),
@@ -581,7 +583,8 @@ fn sections(run: &Run, a: &Analysis) -> Vec<Section> {
     let mut sections: Vec<Section> = Vec::new();
     // Shares of a peak are points of a curve, shown in their own section.
     for (i, cell) in run.cells.iter().enumerate() {
-        if cell.status == Status::Skipped || cell.share.is_some() {
+        // Hostile loads have a table of their own: their req/s is the fresh requests' pace.
+        if cell.status == Status::Skipped || cell.share.is_some() || cell.load_model == LoadModel::Hostile {
             continue;
         }
         let r = row(run, a, i);
@@ -593,10 +596,14 @@ fn sections(run: &Run, a: &Analysis) -> Vec<Section> {
             None => sections.push(Section {
                 workload: cell.workload.clone(),
                 load_model: cell.load_model,
-                about: Workload::get(&cell.workload)
-                    .map(|w| w.about)
-                    .unwrap_or_default()
-                    .into(),
+                about: cell.workload_about.clone().unwrap_or_else(|| {
+                    // Runs from before workloads were data: the project's own.
+                    crate::http::workload::project()
+                        .iter()
+                        .find(|w| w.name == cell.workload)
+                        .map(|w| w.about.clone())
+                        .unwrap_or_default()
+                }),
                 load: cell.load.clone(),
                 one_at_a_time: cell.load_model != LoadModel::Open && cell.concurrency == 1,
                 pipeline: cell.pipeline,
@@ -705,6 +712,7 @@ fn generator_limited(f: &CellFigures) -> bool {
 fn scaling(run: &Run, a: &Analysis) -> Vec<Scaling> {
     a.sweeps
         .iter()
+        .filter(|s| s.series.first().and_then(|x| x.points.first()).is_some_and(|p| run.cells[p.cell].load_model != LoadModel::Hostile))
         .map(|sweep| Scaling {
             workload: sweep.workload.clone(),
             name: sweep.load.clone(),

@@ -41,6 +41,10 @@ pub enum Flag {
         #[serde(default)]
         answered: u64,
         worst_ms: f64,
+        /// Whether a fresh request after the hostile clients left was answered in time, where the
+        /// windows say (false in any round: the server did not recover).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recovered: Option<bool>,
     },
     /// A latency tail within reach of what the generator itself adds (its p99 against the native
     /// baseline under the same load): the tail is the generator's, not the server's.
@@ -108,15 +112,22 @@ impl Flag {
                 failed,
                 answered,
                 worst_ms,
-            } => match answered {
-                0 => format!(
-                    "with {connections} hostile connections held, none of {failed} fresh request(s) was answered within 2 s"
-                ),
-                _ => format!(
-                    "with {connections} hostile connections held, {failed} fresh request(s) went unanswered within 2 s; of the {answered} answered, the slowest took {}",
-                    crate::report::format::millis(*worst_ms)
-                ),
-            },
+                recovered,
+            } => {
+                let bound = crate::analysis::flags::FRESH_REQUEST_BOUND.as_secs();
+                let during = match answered {
+                    0 => format!("with {connections} slowloris and {connections} idle clients held, none of {failed} fresh request(s) was answered within {bound} s"),
+                    _ => format!(
+                        "with {connections} slowloris and {connections} idle clients held, {failed} fresh request(s) went unanswered within {bound} s; of the {answered} answered, the slowest took {}",
+                        crate::report::format::millis(*worst_ms)
+                    ),
+                };
+                match recovered {
+                    Some(false) => format!("{during}; it did not answer one after they left either"),
+                    Some(true) => format!("{during}; it answered again after they left"),
+                    None => during,
+                }
+            }
             Flag::GeneratorNoise {
                 generator,
                 p99_ms,
@@ -181,10 +192,10 @@ impl Flag {
             }
             Flag::ShutOut { .. } => {
                 "Shut out by hostile clients: while many connections sat idle or with half a request sent \
-                 (slowloris), fresh requests waited past 2 s or got no answer, so a few bad clients would take this \
-                 server off the air. Remedy: a server-side timeout for request heads (this server's is 10 s) and \
-                 enough connection slots; where the runtime caps the sockets it can poll, hostile clients fill the \
-                 cap; report the limit upstream."
+                 (slowloris), fresh requests waited past 1 s or got no answer, so a few bad clients would take this \
+                 server off the air. Remedy: shed connections that make no progress when slots run short (this \
+                 project's servers do, near their cap: see `server/src/slots.rs`); where the host owns the sockets \
+                 (`wasmtime serve`), put a proxy with header timeouts in front, and report the limit upstream."
             }
             Flag::Broke { .. } => {
                 "Broke under load: the server died or stopped answering, for the reason named (a runtime limit, \

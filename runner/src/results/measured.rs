@@ -44,6 +44,21 @@ pub struct WindowRecord {
     /// Share (%) of the machine's CPU time stolen by the hypervisor inside the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal_pct: Option<f64>,
+    /// Hostile windows: what the hostile clients held and saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostile: Option<HostileReading>,
+}
+
+/// What the hostile clients of a window held and saw (`matrix hostile`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostileReading {
+    /// Slowloris and idle keep-alive connections open when the fresh requests began.
+    pub slow_held: u32,
+    pub idle_held: u32,
+    /// Hostile connections the server closed during the window (each reconnected).
+    pub closed_by_server: u64,
+    /// A fresh request after the hostile clients left: its latency (ms) when answered in time.
+    pub after_ms: Option<f64>,
 }
 
 impl WindowRecord {

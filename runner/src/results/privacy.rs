@@ -71,6 +71,12 @@ impl Privacy {
         let re = regex::Regex::new(r#"(^|[\s(="'`:,\[])(/[^/\s"'`),\]][^\s"'`),\]]*)"#)
             .expect("static regex");
         re.replace_all(text, |caps: &regex::Captures| {
+            // A request line's path ("GET /users/2") is a URL's, not a file's.
+            let before = &text[..caps.get(2).expect("a path").start()];
+            let method = ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "PATCH ", "OPTIONS "];
+            if method.iter().any(|m| before.ends_with(m)) {
+                return caps[0].to_string();
+            }
             format!("{}{}", &caps[1], self.path(&caps[2]))
         })
         .into_owned()
@@ -146,6 +152,7 @@ mod tests {
         );
         assert_eq!(p.path("/usr/bin/wrk"), "/usr/bin/wrk");
         assert_eq!(p.path("/opt/secret/wasmedge/bin/wasmedge"), ".../wasmedge");
+        assert_eq!(p.text("wrong answer: GET /users/2: status 500"), "wrong answer: GET /users/2: status 500");
         assert_eq!(
             p.text("the server exited (log: /home/ada/wasm-bench/results/runs/1/logs/a.log)"),
             "the server exited (log: $OUT/runs/1/logs/a.log)"

@@ -118,11 +118,17 @@ pub struct CellResult {
     pub version: Option<String>,
     pub mode: String,
     pub mode_about: String,
+    /// What limits the mode under many connections (its runtime definition's `connection_limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_limits: Option<String>,
     /// A container cell's direct counterpart, "runtime/mode" (e.g. "wasmtime/default").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct: Option<String>,
     pub write: String,
     pub workload: String,
+    /// What the workload is, as its server's workloads file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_about: Option<String>,
     pub load: String,
     pub load_model: LoadModel,
     /// k6 or wrk.

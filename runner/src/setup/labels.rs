@@ -28,9 +28,15 @@ pub fn labels(
         version: cell.version.clone(),
         mode: cell.mode.clone(),
         mode_about: mode.about.clone(),
+        mode_limits: mode.connection_limits.clone(),
         direct: mode.container.as_ref().map(|c| c.direct.clone()),
         write: cell.write.clone(),
         workload: cell.workload.clone(),
+        workload_about: setup
+            .servers
+            .get(&cell.server)
+            .and_then(|s| s.workload(&cell.workload))
+            .map(|w| w.about.clone()),
         load: cell.load.name.clone(),
         load_model: cell.load.model,
         generator: cell.load.generator().name().into(),

@@ -378,6 +378,9 @@ impl<'a> Setup<'a> {
             Ok(kind) => kind,
         };
         let server = &self.servers.get(&cell.server).expect("checked by build_of");
+        if server.workload(&cell.workload).is_none() {
+            return Some(NotRun::Skip(server.missing_workload(&cell.workload)));
+        }
         if !server.writes.contains(&cell.write) {
             return Some(NotRun::Skip(format!(
                 "the {} server has no {:?} write strategy (its writes: {}; {})",

@@ -83,6 +83,7 @@ pub const INSTALLED_BY_MAKE_TEST: &[&str] = &[
     "k6",
     "wasmtime",
     "wasmtime@46.0.1",
+    "wasmer",
     "go",
     "oha",
     "wrk",

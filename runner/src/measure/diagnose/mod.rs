@@ -621,9 +621,12 @@ impl<'a> Load<'a> {
             "--output-format".into(),
             "json".into(),
         ]);
-        argv.extend(["-m".into(), self.workload.method.into()]);
-        if let Some(body) = self.workload.body {
-            argv.extend(["-d".into(), String::from_utf8_lossy(body).to_string()]);
+        argv.extend(["-m".into(), self.workload.method.clone()]);
+        for (k, v) in &self.workload.headers {
+            argv.extend(["-H".into(), format!("{k}: {v}")]);
+        }
+        if !self.workload.body.is_empty() {
+            argv.extend(["-d".into(), String::from_utf8_lossy(&self.workload.body).to_string()]);
         }
         argv.push(self.url.clone());
         let started = Instant::now();
