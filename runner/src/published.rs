@@ -137,10 +137,7 @@ mod tests {
     use super::*;
     use crate::report::view::page;
 
-    fn fixture() -> Run {
-        let path = crate::paths::repo_root().join("runner/tests/fixtures/run.json");
-        crate::results::read_run(&path).unwrap()
-    }
+    use crate::analysis::fixtures::recorded as fixture;
 
     #[test]
     fn deltas_compare_with_the_newest_earlier_run() {

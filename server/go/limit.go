@@ -9,7 +9,8 @@ package main
 //     request in its handler, and nothing served for longer than a bound that shrinks as the cap
 //     fills (the 10 s header timeout times the free share of the slots, at least 20 ms). The
 //     stalest goes first: one that never finished a request head, or a keep-alive connection idle
-//     since its last answer. A connection whose handler is running is never closed.
+//     since its last answer; one the server has not read from yet only after a second (it may
+//     just be waiting its turn). A connection whose handler is running is never closed.
 //   - From nine tenths on, answers carry "Connection: close", so that slots held by busy clients
 //     rotate through everyone waiting.
 //   - At the cap itself Accept waits (new connections queue in the listen backlog) and sheds the
@@ -63,10 +64,36 @@ type trackedConn struct {
 	s        *slots
 	mu       sync.Mutex
 	progress time.Time
+	read     bool
 	begun    int
 	answered int
 	shedding bool
 	release  func()
+}
+
+// neverReadGrace: a connection the server has not read from yet may just be waiting for its turn
+// (an overloaded server reads late); it is shed only after this long.
+const neverReadGrace = time.Second
+
+// Read marks progress: bytes arrived.
+func (c *trackedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.read = true
+		c.progress = time.Now()
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// staleFor: whether the connection made no progress for longer than bound (or, never read from,
+// than neverReadGrace) and has no request in its handler. Called with c.mu held.
+func (c *trackedConn) staleFor(bound time.Duration, now time.Time) bool {
+	if !c.read && bound < neverReadGrace {
+		bound = neverReadGrace
+	}
+	return !c.shedding && c.begun == c.answered && now.Sub(c.progress) >= bound
 }
 
 type limitListener struct {
@@ -140,8 +167,7 @@ func (s *slots) shedStalest(onlyPastHighWater bool) {
 		now := time.Now()
 		for c := range s.open {
 			c.mu.Lock()
-			stale := !c.shedding && c.begun == c.answered && now.Sub(c.progress) >= bound
-			if stale && (victim == nil || c.progress.Before(victim.progress)) {
+			if c.staleFor(bound, now) && (victim == nil || c.progress.Before(victim.progress)) {
 				victim = c
 			}
 			c.mu.Unlock()

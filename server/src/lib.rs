@@ -142,6 +142,8 @@ async fn serve_connection(
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(keep_alive);
     let connection = slot.as_ref().map(|(_, c)| c.clone());
+    // Under a cap the slot hears of every read: bytes arriving are progress.
+    let stream = slots::Watched::new(stream, slot.clone());
     let service = service_fn(move |request: Request<Incoming>| {
         let tracked = slot.clone();
         async move {

@@ -8,7 +8,8 @@
 //!   request in service, and nothing served for longer than a bound that shrinks as the cap fills
 //!   (the 10 s header timeout times the free share of the slots, at least 20 ms).
 //! - The stalest goes first: a connection that never finished a request head, or a keep-alive
-//!   connection idle since its last answer.
+//!   connection idle since its last answer; one the server has not read from yet only after a
+//!   second (an overloaded server may just not have come to it).
 //! - Nothing started is lost: a connection that has begun a request is shut down gracefully
 //!   (hyper finishes the answer in progress, then closes); only one that never began a request is
 //!   dropped at once.
@@ -27,6 +28,9 @@ use tokio::sync::Notify;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest bound: a connection is never shed sooner after it last made progress.
 pub const MIN_STALE: Duration = Duration::from_millis(20);
+/// A connection the server has not read from yet may just be waiting for its turn (an overloaded
+/// server reads late): it is shed only after this long.
+pub const NEVER_READ_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a connection may go without progress before it may be shed, with `open` of `max`
 /// slots taken: the header timeout times the free share, at least `MIN_STALE`.
@@ -45,6 +49,8 @@ pub fn high_water(max: usize) -> usize {
 pub struct Connection {
     /// When it last made progress (accepted, or answered a request), ms since the slots began.
     progress_ms: AtomicU64,
+    /// Whether any byte has been read from it.
+    read: AtomicBool,
     /// Requests begun, and requests whose answer has been handed to hyper.
     begun: AtomicU32,
     answered: AtomicU32,
@@ -54,6 +60,22 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Bytes arrived: the connection made progress.
+    pub fn bytes_read(&self, slots: &Slots) {
+        self.read.store(true, Ordering::Release);
+        self.progress_ms.store(slots.now_ms(), Ordering::Release);
+    }
+
+    /// Whether it made no progress for `bound` (or `NEVER_READ_GRACE`, never read from) by `now`,
+    /// with no request in service.
+    fn stale(&self, bound_ms: u64, now: u64) -> bool {
+        let bound = match self.read.load(Ordering::Acquire) {
+            true => bound_ms,
+            false => bound_ms.max(NEVER_READ_GRACE.as_millis() as u64),
+        };
+        !self.shed.load(Ordering::Acquire) && !self.in_service() && now.saturating_sub(self.progress_ms.load(Ordering::Acquire)) >= bound
+    }
+
     /// A request has begun (its head was read).
     pub fn begin(&self) {
         self.begun.fetch_add(1, Ordering::AcqRel);
@@ -131,6 +153,7 @@ impl Slots {
         let now = self.now_ms();
         let connection = Arc::new(Connection {
             progress_ms: AtomicU64::new(now),
+            read: AtomicBool::new(false),
             begun: AtomicU32::new(0),
             answered: AtomicU32::new(0),
             shed: AtomicBool::new(false),
@@ -150,8 +173,7 @@ impl Slots {
         let bound = stale_after(open.len(), self.max).as_millis() as u64;
         let stalest = open
             .iter()
-            .filter(|c| !c.shed.load(Ordering::Acquire) && !c.in_service())
-            .filter(|c| now.saturating_sub(c.progress_ms.load(Ordering::Acquire)) >= bound)
+            .filter(|c| c.stale(bound, now))
             .min_by_key(|c| c.progress_ms.load(Ordering::Acquire));
         if let Some(victim) = stalest {
             victim.shed.store(true, Ordering::Release);
@@ -226,5 +248,64 @@ mod tests {
         }
         let _ninth = slots.admit();
         assert_eq!(slots.shed_total(), 0);
+    }
+}
+
+/// A stream that tells its connection's slot whenever bytes arrive.
+pub struct Watched<S> {
+    inner: S,
+    slot: Option<(Arc<Slots>, Arc<Connection>)>,
+}
+
+impl<S> Watched<S> {
+    pub fn new(inner: S, slot: Option<(Arc<Slots>, Arc<Connection>)>) -> Watched<S> {
+        Watched { inner, slot }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            if let Some((slots, connection)) = &self.slot {
+                connection.bytes_read(slots);
+            }
+        }
+        polled
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -85,3 +85,8 @@ pub fn with_model(mut cell: CellResult, model: LoadModel) -> CellResult {
     cell.load_model = model;
     cell
 }
+
+/// A recorded run from before rounds were kept (runner/tests/fixtures/run.json).
+pub fn recorded() -> Run {
+    crate::results::read_run(&crate::paths::repo_root().join("runner/tests/fixtures/run.json")).expect("the fixture reads")
+}

@@ -173,10 +173,7 @@ mod tests {
     use super::*;
     use crate::report::format::thousands;
 
-    fn fixture() -> Run {
-        let path = crate::paths::repo_root().join("runner/tests/fixtures/run.json");
-        crate::results::read_run(&path).unwrap()
-    }
+    use crate::analysis::fixtures::recorded as fixture;
 
     #[test]
     fn the_page_shows_figures_flags_and_skips() {

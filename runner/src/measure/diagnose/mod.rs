@@ -216,26 +216,35 @@ fn perf_stat(
     ctx: &Context,
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<std::collections::BTreeMap<String, u64>, String> {
-    let fifo = Fifos::new(out).map_err(|e| format!("cannot make its control fifos: {e}"))?;
+    let args = ["stat", "-x,", "-D", "-1", "-e", "syscalls:sys_enter_*", "-p", pids];
+    let stderr = perf_while(perf, &args, out, out, ctx, during)?;
+    let text = std::fs::read_to_string(out).map_err(|e| format!("{e}: {stderr}"))?;
+    let counts = perf::syscall_counts(&text);
+    if counts.is_empty() {
+        return Err(format!(
+            "it counted nothing (a kernel without syscall tracepoints, or no privilege): {stderr}"
+        ));
+    }
+    Ok(counts)
+}
+
+/// Runs perf with `args`, writing `out`, its events enabled (through the control fifos beside
+/// `fifo_base`) only while `during` runs; returns what perf said on stderr.
+fn perf_while(
+    perf: &Path,
+    args: &[&str],
+    out: &Path,
+    fifo_base: &Path,
+    ctx: &Context,
+    during: impl FnOnce() -> Result<(), String>,
+) -> Result<String, String> {
+    let fifo = Fifos::new(fifo_base).map_err(|e| format!("cannot make its control fifos: {e}"))?;
     let child = Command::new("taskset")
         .args(["-c", ctx.generator_cpus])
         .arg(perf)
-        .args([
-            "stat",
-            "-x,",
-            "-D",
-            "-1",
-            "-e",
-            "syscalls:sys_enter_*",
-            "-p",
-            pids,
-        ])
+        .args(args)
         .arg("--control")
-        .arg(format!(
-            "fifo:{},{}",
-            fifo.ctl.display(),
-            fifo.ack.display()
-        ))
+        .arg(format!("fifo:{},{}", fifo.ctl.display(), fifo.ack.display()))
         .arg("-o")
         .arg(out)
         .stdout(Stdio::null())
@@ -250,16 +259,7 @@ fn perf_stat(
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     result?;
-    let text = std::fs::read_to_string(out)
-        .map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&output.stderr).trim()))?;
-    let counts = perf::syscall_counts(&text);
-    if counts.is_empty() {
-        return Err(format!(
-            "it counted nothing (a kernel without syscall tracepoints, or no privilege): {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(counts)
+    Ok(String::from_utf8_lossy(&output.stderr).trim().to_string())
 }
 
 /// perf's control and acknowledgement fifos, removed with it.
@@ -386,45 +386,11 @@ fn perf_record(
     ctx: &Context,
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<(), String> {
-    let out = data.with_extension("ctl");
-    let fifo = Fifos::new(&out).map_err(|e| format!("cannot make its control fifos: {e}"))?;
-    let child = Command::new("taskset")
-        .args(["-c", ctx.generator_cpus])
-        .arg(perf)
-        .args([
-            "record",
-            "-e",
-            "cpu-clock",
-            "-F",
-            &PROFILE_HZ.to_string(),
-            "-g",
-            "-D",
-            "-1",
-            "-p",
-            pids,
-        ])
-        .arg("--control")
-        .arg(format!(
-            "fifo:{},{}",
-            fifo.ctl.display(),
-            fifo.ack.display()
-        ))
-        .arg("-o")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", perf.display()))?;
-    let result = fifo
-        .command("enable")
-        .and_then(|()| during())
-        .and_then(|()| fifo.command("disable"));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    result?;
+    let hz = PROFILE_HZ.to_string();
+    let args = ["record", "-e", "cpu-clock", "-F", &hz, "-g", "-D", "-1", "-p", pids];
+    let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
     if !data.is_file() {
-        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+        return Err(stderr);
     }
     Ok(())
 }

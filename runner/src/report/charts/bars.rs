@@ -31,27 +31,39 @@ fn label_area(labels: &[String]) -> u32 {
     (longest * 15 / 2 + 24).clamp(60, 420)
 }
 
+/// How a row chart's axes are laid out: its caption (none when the area has a title of its own),
+/// the room for row labels (empty labels and a narrow area for a panel beside another) and how
+/// many value ticks.
+struct RowAxes<'t> {
+    caption: Option<&'t str>,
+    unit: &'t str,
+    label_area: u32,
+    ticks: usize,
+}
+
 fn row_axes<'a, 'b>(
     root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
-    title: &str,
-    unit: &str,
+    axes: &RowAxes,
     labels: &[String],
     max: f64,
 ) -> Result<RowChart<'a, 'b>> {
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 18))
+    let mut builder = ChartBuilder::on(root);
+    if let Some(caption) = axes.caption {
+        builder.caption(caption, ("sans-serif", 18));
+    }
+    let mut chart = builder
         .margin(10)
         .x_label_area_size(X_AXIS_AREA)
-        .y_label_area_size(label_area(labels))
+        .y_label_area_size(axes.label_area)
         .build_cartesian_2d(0.0..max, rows_axis(labels.len()))?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 13))
-        .x_labels(6)
+        .x_labels(axes.ticks)
         .x_label_formatter(&|v| axis_number(*v))
-        .x_desc(unit)
+        .x_desc(axes.unit)
         .y_labels(labels.len())
         .y_label_formatter(&|v| match v {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -106,7 +118,8 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Result<String> {
         let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let max = bars.iter().map(Bar::reach).fold(0.0, f64::max).max(1e-9) * 1.45;
         let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-        let mut chart = row_axes(&plot, title, unit, &labels, max)?;
+        let axes = RowAxes { caption: Some(title), unit, label_area: label_area(&labels), ticks: 6 };
+        let mut chart = row_axes(&plot, &axes, &labels, max)?;
         chart.draw_series(bars.iter().enumerate().map(|(i, bar)| {
             let color = bar.color.mix(0.85);
             let mut rect = Rectangle::new(
@@ -164,7 +177,8 @@ pub fn latency_chart(title: &str, rows: &[(String, [f64; 3])]) -> Result<String>
         let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let max = rows.iter().flat_map(|r| r.1).fold(0.0, f64::max).max(1e-9) * 1.15;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        let mut chart = row_axes(&plot, title, "milliseconds", &labels, max)?;
+        let axes = RowAxes { caption: Some(title), unit: "milliseconds", label_area: label_area(&labels), ticks: 6 };
+        let mut chart = row_axes(&plot, &axes, &labels, max)?;
         let colors = [
             RGBColor(76, 145, 201),
             RGBColor(242, 166, 56),
@@ -375,25 +389,8 @@ fn cost_panel(
         .filter_map(|f| f.interval.map(|i| i.1).or(f.value))
         .fold(1.0, f64::max)
         * 1.35;
-    let mut chart = ChartBuilder::on(area)
-        .margin(10)
-        .x_label_area_size(X_AXIS_AREA)
-        .y_label_area_size(if labelled { label_area(&labels) } else { 8 })
-        .build_cartesian_2d(0.0..max, rows_axis(rows.len()))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .light_line_style(TRANSPARENT)
-        .label_style(("sans-serif", 13))
-        .x_labels(5)
-        .x_label_formatter(&|v| axis_number(*v))
-        .x_desc(unit)
-        .y_labels(rows.len())
-        .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .draw()?;
+    let axes = RowAxes { caption: None, unit, label_area: if labelled { label_area(&labels) } else { 8 }, ticks: 5 };
+    let mut chart = row_axes(area, &axes, &labels, max)?;
     for (i, (row, f)) in rows.iter().zip(figures).enumerate() {
         let Some(value) = f.value else { continue };
         let color = family_color(&row.runtime);

@@ -21,9 +21,38 @@ fn log_span(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo * 0.7)..(hi * 1.5).max(lo * 2.0)
 }
 
+/// The latency-against-load chart of `curve`, as the page holds it.
+pub fn curve(curve: &Curve, servers: &[String]) -> Result<Chart> {
+    let title = format!(
+        "{} · latency against offered load (shares of each server's {} req/s)",
+        curve.workload, curve.of
+    );
+    Ok(Chart {
+        file: format!("charts/{}-{}-curve.svg", slug(&curve.workload), slug(&curve.name)),
+        svg: curve_chart(curve, servers, &title)?,
+        title,
+        section: format!("curve/{}/{}", curve.workload, curve.name),
+        axes: vec!["offered requests per second".into(), "p99 latency, ms".into()],
+        legend: curve.series.iter().map(|s| s.label.clone()).collect(),
+    })
+}
+
+/// The connection sweep chart of `scaling`, as the page holds it.
+pub fn scaling(scaling: &Scaling, servers: &[String]) -> Result<Chart> {
+    let title = format!("{} · {}: req/s and p99 against open connections", scaling.workload, scaling.name);
+    Ok(Chart {
+        file: format!("charts/{}-{}-scaling.svg", slug(&scaling.workload), slug(&scaling.name)),
+        svg: scaling_chart(scaling, servers, &title)?,
+        title,
+        section: format!("scaling/{}/{}", scaling.workload, scaling.name),
+        axes: vec!["open connections".into(), "requests per second".into(), "p99 latency, ms".into()],
+        legend: scaling.series.iter().map(|s| s.label.clone()).collect(),
+    })
+}
+
 /// Latency against offered load: each series' p99 at each offered rate, log-log axes, the legend
 /// in its own column beside the plot.
-pub fn curve_chart(curve: &Curve, servers: &[String], title: &str) -> Result<String> {
+fn curve_chart(curve: &Curve, servers: &[String], title: &str) -> Result<String> {
     let points = |s: &crate::report::view::Series| -> Vec<(f64, f64, bool)> {
         s.points
             .iter()
@@ -84,7 +113,7 @@ fn axis_count(v: f64) -> String {
 /// A connection sweep: req/s (left) and p99 (right) against open connections, log x axes, a line
 /// per series through its served points; a point that failed is a cross at the bottom of the
 /// req/s panel. The axes fit the medians (intervals are in the table).
-pub fn scaling_chart(scaling: &Scaling, servers: &[String], title: &str) -> Result<String> {
+fn scaling_chart(scaling: &Scaling, servers: &[String], title: &str) -> Result<String> {
     let served = |p: &&ScalePoint| p.status == "ok";
     let every = || scaling.series.iter().flat_map(|s| s.points.iter());
     let x = log_span(every().map(|p| f64::from(p.connections)));
@@ -205,25 +234,7 @@ pub fn history_chart(server: &str, series: &[crate::analysis::history::HistorySe
         let mut entries = Vec::new();
         for (k, s) in mine.iter().enumerate() {
             let color = Palette99::pick(k).to_rgba();
-            let band: Vec<(f64, f64)> = s.points.iter().map(|p| (x_of(&p.run_id) as f64, p.hi))
-                .chain(s.points.iter().rev().map(|p| (x_of(&p.run_id) as f64, p.lo)))
-                .collect();
-            chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.15).filled())))?;
-            chart.draw_series(LineSeries::new(
-                s.points.iter().map(|p| (x_of(&p.run_id) as f64, p.median)),
-                color.stroke_width(2),
-            ))?;
-            chart.draw_series(s.points.iter().map(|p| Circle::new((x_of(&p.run_id) as f64, p.median), 3, color.filled())))?;
-            for w in s.points.windows(2) {
-                if w[0].version != w[1].version {
-                    let x = x_of(&w[1].run_id) as f64;
-                    chart.draw_series(std::iter::once(Text::new(
-                        format!("→ {}", w[1].version.clone().unwrap_or_default()),
-                        (x, w[1].median),
-                        ("sans-serif", 11).into_font().color(&color),
-                    )))?;
-                }
-            }
+            draw_history_series(&mut chart, s, &x_of, color)?;
             entries.push((labels[k].clone(), RGBColor(color.0, color.1, color.2)));
         }
         draw_legend(&legend, &entries)?;
@@ -237,6 +248,35 @@ pub fn history_chart(server: &str, series: &[crate::analysis::history::HistorySe
         axes: vec!["CPU per request × native".into(), "run (month-day, commit)".into()],
         legend: labels,
     }))
+}
+
+/// One cell's history: its interval as a band, its median as a line with dots, and where the
+/// runtime reported another release.
+fn draw_history_series<X, Y>(
+    chart: &mut super::style::XyChart<'_, '_, X, Y>,
+    s: &crate::analysis::history::HistorySeries,
+    x_of: &dyn Fn(&str) -> usize,
+    color: RGBAColor,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let x = |run: &str| x_of(run) as f64;
+    let band: Vec<(f64, f64)> = s.points.iter().map(|p| (x(&p.run_id), p.hi))
+        .chain(s.points.iter().rev().map(|p| (x(&p.run_id), p.lo)))
+        .collect();
+    chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.15).filled())))?;
+    chart.draw_series(LineSeries::new(s.points.iter().map(|p| (x(&p.run_id), p.median)), color.stroke_width(2)))?;
+    chart.draw_series(s.points.iter().map(|p| Circle::new((x(&p.run_id), p.median), 3, color.filled())))?;
+    for w in s.points.windows(2).filter(|w| w[0].version != w[1].version) {
+        chart.draw_series(std::iter::once(Text::new(
+            format!("→ {}", w[1].version.clone().unwrap_or_default()),
+            (x(&w[1].run_id), w[1].median),
+            ("sans-serif", 11).into_font().color(&color),
+        )))?;
+    }
+    Ok(())
 }
 
 /// "wasmtime default" from a cell id "rust/wasmtime/default/single/plaintext/peak-50".

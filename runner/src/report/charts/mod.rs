@@ -15,7 +15,6 @@ use serde::Serialize;
 use super::format::{thousands, Figure};
 use super::view::{Page, Row, Section};
 use bars::{bar_chart, cost_split_chart, headline_chart, latency_chart, Bar};
-use lines::{curve_chart, scaling_chart};
 pub use lines::history_chart;
 pub use style::family_color;
 use style::families;
@@ -54,47 +53,10 @@ pub fn write_all(page: &Page, out: &Path) -> Result<Vec<Chart>> {
         charts.extend(section_charts(section)?);
     }
     for scaling in &page.scaling {
-        let title = format!(
-            "{} · {}: req/s and p99 against open connections",
-            scaling.workload, scaling.name
-        );
-        charts.push(Chart {
-            file: format!(
-                "charts/{}-{}-scaling.svg",
-                slug(&scaling.workload),
-                slug(&scaling.name)
-            ),
-            svg: scaling_chart(scaling, &page.servers, &title)?,
-            title,
-            section: format!("scaling/{}/{}", scaling.workload, scaling.name),
-            axes: vec![
-                "open connections".into(),
-                "requests per second".into(),
-                "p99 latency, ms".into(),
-            ],
-            legend: scaling.series.iter().map(|s| s.label.clone()).collect(),
-        });
+        charts.push(lines::scaling(scaling, &page.servers)?);
     }
     for curve in &page.curves {
-        let title = format!(
-            "{} · latency against offered load (shares of each server's {} req/s)",
-            curve.workload, curve.of
-        );
-        charts.push(Chart {
-            file: format!(
-                "charts/{}-{}-curve.svg",
-                slug(&curve.workload),
-                slug(&curve.name)
-            ),
-            svg: curve_chart(curve, &page.servers, &title)?,
-            title,
-            section: format!("curve/{}/{}", curve.workload, curve.name),
-            axes: vec![
-                "offered requests per second".into(),
-                "p99 latency, ms".into(),
-            ],
-            legend: curve.series.iter().map(|s| s.label.clone()).collect(),
-        });
+        charts.push(lines::curve(curve, &page.servers)?);
     }
     for group in &page.across_versions {
         charts.extend(versions_chart(group)?);
