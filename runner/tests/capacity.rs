@@ -127,7 +127,16 @@ fn our_servers_answer_fresh_requests_under_5000_slowloris_clients() {
         assert_eq!(cell.status, Status::Ok, "{}: {:?}", cell.id, cell.reason);
         let window = &cell.measured.windows[0];
         let hostile = window.hostile.expect("a hostile reading");
-        assert!(hostile.slow_held >= 500, "{}: only {} slowloris clients held", cell.id, hostile.slow_held);
+        // Held at the window's end: natively most of the 5,000; on wasmer the cap is 500 and the
+        // server sheds the stalest near it, so the count moves between its high-water mark (450)
+        // and the cap as clients reconnect (498 seen on a fresh machine).
+        let least = if cell.runtime == "wasmer" { 400 } else { 4000 };
+        assert!(
+            hostile.slow_held >= least,
+            "{}: only {} slowloris clients held (at least {least} expected)",
+            cell.id,
+            hostile.slow_held
+        );
         assert!(window.requests >= 3, "{}: {} fresh requests", cell.id, window.requests);
         assert_eq!(window.failed_rate, 0.0, "{}: fresh requests unanswered within 1 s: {window:?}", cell.id);
         assert!(window.latency_ms.unwrap().max <= 1000.0, "{}", cell.id);

@@ -164,7 +164,7 @@ fn a_run_with_the_diagnosis_shows_where_the_time_goes() {
     let page = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(page.contains("## Where the time goes"), "{page}");
     assert!(
-        page.contains("| rust · native current-thread | peak-10 |"),
+        page.contains("| rust · native current-thread (peak-10) |"),
         "{page}"
     );
     assert!(out.join("charts/where-time-rust.svg").is_file());

@@ -54,11 +54,14 @@ pub fn verdicts(run: &Run, a: &Analysis) -> Vec<Verdict> {
 
 /// The load that ranks runtimes: the first peak load of plaintext without pipelining, with
 /// more than one connection; on a page of connection sweeps only, the count whose req/s the
-/// rounds pinned down best (narrowest intervals, by their median width); else the first peak load.
+/// rounds pinned down best (narrowest intervals, by their median width); else the first peak
+/// load; else the first closed load.
 fn headline(run: &Run, a: &Analysis) -> Option<(String, String)> {
     let peak = |c: &&CellResult| c.load_model == LoadModel::Peak && c.share.is_none() && c.link.is_none();
     let plain = |c: &&CellResult| peak(c) && c.pipeline.is_none() && c.concurrency > 1;
     let unswept = |c: &&CellResult| plain(c) && c.sweep.is_none();
+    // Without a peak load: the first closed load with more than one client.
+    let closed = |c: &&CellResult| c.load_model == LoadModel::Closed && c.concurrency > 1 && c.link.is_none();
     let cell = run
         .cells
         .iter()
@@ -66,7 +69,8 @@ fn headline(run: &Run, a: &Analysis) -> Option<(String, String)> {
         .find(|c| c.workload == "plaintext")
         .or_else(|| run.cells.iter().find(unswept))
         .or_else(|| tightest_sweep_point(run, a, plain))
-        .or_else(|| run.cells.iter().find(peak))?;
+        .or_else(|| run.cells.iter().find(peak))
+        .or_else(|| run.cells.iter().find(closed))?;
     Some((cell.workload.clone(), cell.load.clone()))
 }
 

@@ -116,8 +116,18 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)?;
         let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-        let max = bars.iter().map(Bar::reach).fold(0.0, f64::max).max(1e-9) * 1.45;
         let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        // Room after each bar for its note (13-px text, about 7 px a character), inside the plot.
+        let plot_px = f64::from(WIDTH - LEGEND_WIDTH - label_area(&labels) - 30);
+        let max = bars
+            .iter()
+            .map(|b| {
+                let note_px = (b.note.chars().count() as f64 + 2.0) * 7.0;
+                b.reach() * plot_px / (plot_px - note_px).max(plot_px * 0.25)
+            })
+            .fold(0.0, f64::max)
+            .max(1e-9)
+            * 1.05;
         let axes = RowAxes { caption: Some(title), unit, label_area: label_area(&labels), ticks: 6 };
         let mut chart = row_axes(&plot, &axes, &labels, max)?;
         chart.draw_series(bars.iter().enumerate().map(|(i, bar)| {
@@ -235,19 +245,22 @@ pub fn headline_chart(server: &str, section: &Section) -> Result<Option<Chart>> 
     let cpu: fn(&Row) -> Figure = |r| r.cpu_cost.clone();
     let rps: fn(&Row) -> Figure = |r| r.ratio.clone();
     let panels = [
-        ("CPU per request (× native; 1 = native)", cpu),
-        ("requests per second (× native; ≤: at most, native was generator-bound)", rps),
+        ("CPU per request (× native)", cpu),
+        ("requests per second (× native; ≤: an upper bound)", rps),
     ];
     let rows: Vec<&Row> = rows.into_iter().rev().collect();
+    let labels: Vec<String> = rows.iter().map(|r| label(r)).collect();
+    // The left panel holds the row labels; each panel has room for its axis title.
+    let (left_width, right_width) = (label_area(&labels) + 340, 380);
+    let width = left_width + right_width + LEGEND_WIDTH;
     let mut svg = String::new();
     {
         let height = 110 + ROW_HEIGHT * rows.len() as u32;
-        let root = SVGBackend::with_string(&mut svg, (WIDTH + 200, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(&title, ("sans-serif", 18))?;
-        let (plots, legend) = root.split_horizontally(WIDTH + 200 - LEGEND_WIDTH);
-        let labels: Vec<String> = rows.iter().map(|r| label(r)).collect();
-        let (left, right) = plots.split_horizontally(label_area(&labels) + 310);
+        let (plots, legend) = root.split_horizontally(left_width + right_width);
+        let (left, right) = plots.split_horizontally(left_width);
         for (p, (area, (unit, figure))) in [left, right].iter().zip(panels).enumerate() {
             let figures: Vec<Figure> = rows.iter().map(|r| figure(r)).collect();
             cost_panel(area, &rows, &figures, unit, p == 0)?;
