@@ -160,6 +160,10 @@ pub struct Verdicts {
     pub between_runs_resolution: Option<f64>,
     /// What whole runs shift by beyond their rounds, from every try: what "vs previous" uses.
     pub run_noise: Option<RunNoise>,
+    /// The chance of at least `changed` false calls in `compared` comparisons at the allowed 5%
+    /// rate (absent in records from before it was published).
+    #[serde(default)]
+    pub false_changes_p: Option<f64>,
 }
 
 impl Verdicts {
@@ -194,14 +198,50 @@ impl Verdicts {
                 &t.between_half_widths
             })),
             run_noise: run_noise(tries, None),
+            false_changes_p: Some(binomial_at_least(
+                changed,
+                compared,
+                1.0 - crate::analysis::stats::CONFIDENCE,
+            )),
         }
     }
 
-    /// A/A at or below the false-change rate the confidence allows, and A/B at 90% or more.
+    /// A/A consistent with the false-change rate the confidence allows, and A/B at 90% or more.
     pub fn pass(&self) -> bool {
-        self.false_change_rate <= 1.0 - crate::analysis::stats::CONFIDENCE + 1e-9
-            && self.detection_rate >= 0.9
+        self.false_changes_plausible() && self.detection_rate >= 0.9
     }
+
+    /// Whether the A/A count of "changed" calls could come from a 5% false-change rate: a
+    /// one-sided binomial test at the page's confidence. A share cap would fail one false call
+    /// in 15 comparisons, which a sound 5% test makes in more than half of all self-tests.
+    pub fn false_changes_plausible(&self) -> bool {
+        self.false_changes_p_value() >= 1.0 - crate::analysis::stats::CONFIDENCE
+    }
+
+    /// The chance of at least this many "changed" calls if each comparison had the allowed
+    /// false-change rate.
+    pub fn false_changes_p_value(&self) -> f64 {
+        binomial_at_least(self.changed, self.compared, 1.0 - crate::analysis::stats::CONFIDENCE)
+    }
+}
+
+/// P(X >= k) for X ~ Binomial(n, p).
+pub fn binomial_at_least(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    // The terms below k, each from the one before: C(n, i+1) p^(i+1) q^(n-i-1).
+    let q = 1.0 - p;
+    let mut term = q.powi(n as i32);
+    let mut below = 0.0;
+    for i in 0..k {
+        below += term;
+        term *= (n - i) as f64 / (i + 1) as f64 * p / q;
+    }
+    (1.0 - below).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -245,6 +285,38 @@ mod tests {
             serde_json::from_str(include_str!("../tests/fixtures/run.json")).unwrap();
         run.cells = cells;
         run
+    }
+
+    #[test]
+    fn binomial_tails_match_their_sums() {
+        assert_eq!(binomial_at_least(0, 15, 0.05), 1.0);
+        assert!((binomial_at_least(1, 15, 0.05) - (1.0 - 0.95f64.powi(15))).abs() < 1e-12);
+        // 1 - P(0) - P(1) - P(2) = 0.0362 for 15 comparisons at 5%.
+        assert!((binomial_at_least(3, 15, 0.05) - 0.036_200).abs() < 1e-6);
+        assert!((binomial_at_least(4, 4, 0.5) - 0.0625).abs() < 1e-12);
+        assert_eq!(binomial_at_least(5, 4, 0.5), 0.0);
+    }
+
+    #[test]
+    fn one_false_call_in_fifteen_passes_and_three_do_not() {
+        let verdicts = |changed: usize, compared: usize| Verdicts {
+            tries: 5,
+            compared,
+            changed,
+            false_change_rate: changed as f64 / compared as f64,
+            pairs: 20,
+            detected: 20,
+            detection_rate: 1.0,
+            paired_resolution: None,
+            between_runs_resolution: None,
+            run_noise: None,
+            false_changes_p: None,
+        };
+        assert!(verdicts(1, 15).pass());
+        assert!(verdicts(2, 15).pass());
+        assert!(!verdicts(3, 15).pass());
+        assert!(!verdicts(12, 100).pass());
+        assert!(verdicts(0, 0).pass());
     }
 
     #[test]

@@ -88,11 +88,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     write(&args, &report)?;
     eprintln!(
-        "A/A: {} of {} comparisons called changed ({:.1}%, allowed {:.0}%); A/B: {} of {} detected ({:.0}%, aim 90%)",
+        "A/A: {} of {} comparisons called changed ({:.1}%; at a {:.0}% false-change rate, {} or more come up {:.0}% of the time: {}); A/B: {} of {} detected ({:.0}%, aim 90%)",
         report.verdicts.changed,
         report.verdicts.compared,
         report.verdicts.false_change_rate * 100.0,
         (1.0 - crate::analysis::stats::CONFIDENCE) * 100.0,
+        report.verdicts.changed,
+        report.verdicts.false_changes_p_value() * 100.0,
+        if report.verdicts.false_changes_plausible() { "plausible" } else { "too many" },
         report.verdicts.detected,
         report.verdicts.pairs,
         report.verdicts.detection_rate * 100.0
