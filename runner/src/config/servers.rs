@@ -269,7 +269,7 @@ impl ServerDef {
         def.check().map_err(invalid)?;
         def.requests = match &def.workloads {
             Some(path) => super::workloads::load(&def.relative(path)),
-            None => super::workloads::load(&crate::http::workload::project_file()),
+            None => super::workloads::load(&super::workloads::project_file()),
         }
         .map_err(|e| invalid(format!("workloads: {e}")))?;
         Ok(def)

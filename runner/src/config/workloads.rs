@@ -79,6 +79,16 @@ pub enum WorkloadsError {
     Invalid { file: PathBuf, message: String },
 }
 
+/// The project's servers' workloads (`server/workloads.toml`), read once.
+pub fn project() -> &'static [Workload] {
+    static PROJECT: std::sync::OnceLock<Vec<Workload>> = std::sync::OnceLock::new();
+    PROJECT.get_or_init(|| load(&project_file()).unwrap_or_else(|e| panic!("the project's workloads: {e}")))
+}
+
+pub fn project_file() -> PathBuf {
+    crate::paths::repo_root().join("server").join("workloads.toml")
+}
+
 /// Reads the workloads of `file`.
 pub fn load(file: &Path) -> Result<Vec<Workload>, WorkloadsError> {
     let text = std::fs::read_to_string(file).map_err(|error| WorkloadsError::Read { file: file.to_path_buf(), error })?;

@@ -3,9 +3,6 @@
 //! the server crate's route code by a unit test there, so it cannot drift from what the server
 //! means.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 /// One request a server answers, and what a correct answer is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
@@ -65,18 +62,6 @@ fn shown(bytes: &[u8]) -> String {
     } else {
         text
     }
-}
-
-/// The project's servers' workloads (`server/workloads.toml`), read once.
-pub fn project() -> &'static [Workload] {
-    static PROJECT: OnceLock<Vec<Workload>> = OnceLock::new();
-    PROJECT.get_or_init(|| {
-        crate::config::workloads::load(&project_file()).unwrap_or_else(|e| panic!("the project's workloads: {e}"))
-    })
-}
-
-pub fn project_file() -> PathBuf {
-    crate::paths::repo_root().join("server").join("workloads.toml")
 }
 
 impl Workload {
@@ -194,7 +179,7 @@ mod tests {
     }
 
     fn named(name: &str) -> &'static Workload {
-        project().iter().find(|w| w.name == name).unwrap()
+        crate::config::workloads::project().iter().find(|w| w.name == name).unwrap()
     }
 
     #[test]

@@ -598,7 +598,7 @@ fn sections(run: &Run, a: &Analysis) -> Vec<Section> {
                 load_model: cell.load_model,
                 about: cell.workload_about.clone().unwrap_or_else(|| {
                     // Runs from before workloads were data: the project's own.
-                    crate::http::workload::project()
+                    crate::config::workloads::project()
                         .iter()
                         .find(|w| w.name == cell.workload)
                         .map(|w| w.about.clone())
