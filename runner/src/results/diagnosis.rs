@@ -44,8 +44,8 @@ impl<T> Counted<T> {
 }
 
 /// System calls of the server's process tree (every thread) over fixed request counts, one
-/// request at a time, counted by the kernel's syscall tracepoints (`perf stat -e
-/// 'syscalls:sys_enter_*'`).
+/// request at a time, counted by the kernel's syscall tracepoint (`perf record -e
+/// raw_syscalls:sys_enter`, each number named).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyscallPasses {
     /// Requests in flight (1: one at a time, so the count does not depend on timing).

@@ -1,6 +1,7 @@
 //! The diagnosis pass: after a server's measured windows (never inside one: tracing slows a
 //! server), a fresh launch of it is loaded with a fixed number of requests while the kernel counts
-//! its system calls by name (`perf stat`), then under the cell's load while `perf record` samples
+//! its system calls by name (`perf record` of the `raw_syscalls:sys_enter` tracepoint), then
+//! under the cell's load while `perf record` samples
 //! every thread; separately, a launch under `valgrind --tool=callgrind` counts the instructions of
 //! fixed request counts. Counts are taken over N and 2N requests, so what start-up and the edges
 //! of a pass add cancels in the difference. Each pass that cannot run (no perf, no valgrind, a
@@ -153,7 +154,7 @@ fn live_passes(
         let n = load
             .requests_for_a_second(COUNT_CONNECTIONS)
             .map_err(CellError::Setup)?;
-        phase("counting system calls (perf stat)");
+        phase("counting system calls (perf record)");
         let syscalls = match &ctx.tools.perf {
             None => unavailable(PERF_MISSING),
             Some(perf) => syscall_passes(perf, &started, &load, n, ctx, tag),
@@ -181,7 +182,7 @@ fn server_pids(started: &Started) -> String {
         .join(",")
 }
 
-/// `N` and `2N` requests one at a time, each pass inside `perf stat` enabled only around it.
+/// `N` and `2N` requests one at a time, each pass recorded by perf only while it runs.
 fn syscall_passes(
     perf: &Path,
     started: &Started,
@@ -192,13 +193,14 @@ fn syscall_passes(
 ) -> Counted<SyscallPasses> {
     let mut passes = Vec::new();
     for (i, requests) in [n, 2 * n].into_iter().enumerate() {
-        let out = ctx.logs.join(format!("{tag}-syscalls-{i}.csv"));
-        let counted = perf_stat(perf, &server_pids(started), &out, ctx, || {
+        let data = ctx.logs.join(format!("{tag}-syscalls-{i}.data"));
+        let counted = perf_syscalls(perf, &server_pids(started), &data, ctx, || {
             load.requests(requests, COUNT_CONNECTIONS)
         });
+        let _ = std::fs::remove_file(&data);
         match counted {
             Ok(counts) => passes.push(SyscallPass { requests, counts }),
-            Err(e) => return unavailable(&format!("perf stat failed: {e}")),
+            Err(e) => return unavailable(&format!("counting system calls with perf failed: {e}")),
         }
     }
     Counted::Measured(SyscallPasses {
@@ -207,22 +209,43 @@ fn syscall_passes(
     })
 }
 
-/// Runs `perf stat` on `pids` with its events enabled only while `during` runs (through its
-/// control fifo), and returns the calls counted by name.
-fn perf_stat(
+/// Every system call `pids` make while `during` runs, by name: one `raw_syscalls:sys_enter`
+/// record per call, enabled through perf's control fifo only around it. One tracepoint rather
+/// than `syscalls:sys_enter_*`, whose ~360 tracepoints take perf some 13 s to set up here.
+fn perf_syscalls(
     perf: &Path,
     pids: &str,
-    out: &Path,
+    data: &Path,
     ctx: &Context,
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<std::collections::BTreeMap<String, u64>, String> {
-    let args = ["stat", "-x,", "-D", "-1", "-e", "syscalls:sys_enter_*", "-p", pids];
-    let stderr = perf_while(perf, &args, out, out, ctx, during)?;
-    let text = std::fs::read_to_string(out).map_err(|e| format!("{e}: {stderr}"))?;
-    let counts = perf::syscall_counts(&text);
+    // A large ring buffer: a pass records every call, and a lost record is a call not counted.
+    let args = [
+        "record",
+        "-e",
+        "raw_syscalls:sys_enter",
+        "-m",
+        "2048",
+        "-D",
+        "-1",
+        "-p",
+        pids,
+    ];
+    let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
+    if !data.is_file() {
+        return Err(stderr);
+    }
+    let (script, warnings) = perf_script(perf, data, "trace:tid,trace")?;
+    if let Some(lost) = warnings.lines().find(|l| l.contains("lost")) {
+        return Err(format!(
+            "perf lost records, so calls would go uncounted: {}",
+            lost.trim()
+        ));
+    }
+    let counts = perf::syscall_counts(&script);
     if counts.is_empty() {
         return Err(format!(
-            "it counted nothing (a kernel without syscall tracepoints, or no privilege): {stderr}"
+            "it recorded no calls (a kernel without syscall tracepoints, or no privilege): {stderr}"
         ));
     }
     Ok(counts)
@@ -244,7 +267,11 @@ fn perf_while(
         .arg(perf)
         .args(args)
         .arg("--control")
-        .arg(format!("fifo:{},{}", fifo.ctl.display(), fifo.ack.display()))
+        .arg(format!(
+            "fifo:{},{}",
+            fifo.ctl.display(),
+            fifo.ack.display()
+        ))
         .arg("-o")
         .arg(out)
         .stdout(Stdio::null())
@@ -347,8 +374,8 @@ fn profile_pass(
     let recorded = perf_record(perf, &server_pids(started), &data, ctx, || {
         load.for_seconds(PROFILE_SECONDS, connections)
     });
-    let script = match recorded.and_then(|()| perf_script(perf, &data)) {
-        Ok(script) => script,
+    let script = match recorded.and_then(|()| perf_script(perf, &data, "tid,ip,sym,dso")) {
+        Ok((script, _)) => script,
         Err(e) => return unavailable(&format!("perf record failed: {e}")),
     };
     let _ = std::fs::remove_file(&data);
@@ -387,7 +414,18 @@ fn perf_record(
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<(), String> {
     let hz = PROFILE_HZ.to_string();
-    let args = ["record", "-e", "cpu-clock", "-F", &hz, "-g", "-D", "-1", "-p", pids];
+    let args = [
+        "record",
+        "-e",
+        "cpu-clock",
+        "-F",
+        &hz,
+        "-g",
+        "-D",
+        "-1",
+        "-p",
+        pids,
+    ];
     let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
     if !data.is_file() {
         return Err(stderr);
@@ -395,14 +433,17 @@ fn perf_record(
     Ok(())
 }
 
-fn perf_script(perf: &Path, data: &Path) -> Result<String, String> {
+/// `perf script -F <fields>` of `data`: what it printed, and its warnings.
+fn perf_script(perf: &Path, data: &Path, fields: &str) -> Result<(String, String), String> {
     let output = Command::new(perf)
-        .args(["script", "-F", "tid,ip,sym,dso", "-i"])
+        .args(["script", "-F", fields, "-i"])
         .arg(data)
-        .stderr(Stdio::null())
         .output()
         .map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+    Ok((
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    ))
 }
 
 /// `flames/<server-runtime-mode-write>.svg` in the output dir, relative to it.
@@ -451,7 +492,10 @@ fn instruction_passes(plan: &Plan, ctx: &Context, tag: &str) -> Counted<Instruct
             passes.reused_from = None;
             Counted::Measured(passes)
         }
-        Err(e) => unavailable(&callgrind_failure(&e, &std::fs::read_to_string(&log).unwrap_or_default())),
+        Err(e) => unavailable(&callgrind_failure(
+            &e,
+            &std::fs::read_to_string(&log).unwrap_or_default(),
+        )),
     }
 }
 
@@ -592,7 +636,10 @@ impl<'a> Load<'a> {
             argv.extend(["-H".into(), format!("{k}: {v}")]);
         }
         if !self.workload.body.is_empty() {
-            argv.extend(["-d".into(), String::from_utf8_lossy(&self.workload.body).to_string()]);
+            argv.extend([
+                "-d".into(),
+                String::from_utf8_lossy(&self.workload.body).to_string(),
+            ]);
         }
         argv.push(self.url.clone());
         let started = Instant::now();
@@ -653,7 +700,8 @@ mod tests {
         let avx = "==19935== Using Valgrind-3.19.0\nvex amd64->IR: unhandled instruction bytes: 0x62 0xF1 0xFF\n";
         assert!(callgrind_failure("exited", avx).contains("AVX-512"));
         let guest = "listening\nunexpected error when polling the I/O driver: Os { code: 20 }\n";
-        assert!(callgrind_failure("failed", guest).contains("does not run correctly under valgrind (unexpected error"));
+        assert!(callgrind_failure("failed", guest)
+            .contains("does not run correctly under valgrind (unexpected error"));
         assert!(callgrind_failure("timed out", "").starts_with("under callgrind: timed out"));
     }
 }

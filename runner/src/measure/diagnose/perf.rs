@@ -1,4 +1,5 @@
-//! Reading what Linux's `perf` reports: `perf stat -x,` counts of the syscall tracepoints, and
+//! Reading what Linux's `perf` reports: `perf script` lines of the `raw_syscalls:sys_enter`
+//! tracepoint (one per system call), and
 //! `perf script` samples with their call chains (folded into flame-graph lines and counted by the
 //! object their innermost frame ran in).
 
@@ -6,19 +7,23 @@ use std::collections::BTreeMap;
 
 use crate::results::diagnosis::LeafSamples;
 
-/// Calls by name from `perf stat -x, -e 'syscalls:sys_enter_*'` output (CSV: count, unit, event,
-/// ...); events not counted and zero counts are left out.
-pub fn syscall_counts(csv: &str) -> BTreeMap<String, u64> {
-    csv.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut fields = l.split(',');
-            let count: u64 = fields.next()?.trim().parse().ok()?;
-            let event = fields.nth(1)?.trim();
-            let name = event.strip_prefix("syscalls:sys_enter_")?;
-            (count > 0).then(|| (name.to_string(), count))
-        })
-        .collect()
+/// Calls by name from `perf script -F tid,trace` output of the `raw_syscalls:sys_enter`
+/// tracepoint: one line per call, `<tid> NR <number> (<arguments>)`. Numbers are named from the
+/// running architecture's table; one it does not know is kept as `syscall_<number>`.
+pub fn syscall_counts(script: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for line in script.lines() {
+        let number = line
+            .split_once(" NR ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(number) = number {
+            let name = syscalls::Sysno::new(number)
+                .map_or_else(|| format!("syscall_{number}"), |s| s.name().to_string());
+            *counts.entry(name).or_default() += 1;
+        }
+    }
+    counts
 }
 
 /// One sample of `perf script -F tid,ip,sym,dso` with call chains: its thread, and its frames
@@ -103,23 +108,48 @@ pub fn folded(samples: &[Sample]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// `perf stat -x, -e 'syscalls:sys_enter_*' -p <native server>` over 2,000 requests (one at a
-    /// time), recorded on this machine kind.
-    const STAT: &str = "# started on Thu Dec  3 19:10:01 2026\n\n\
-        <not counted>,,syscalls:sys_enter_read,0,100.00,,\n\
-        1,,syscalls:sys_enter_write,1000000,100.00,,\n\
-        2002,,syscalls:sys_enter_epoll_wait,1000000,100.00,,\n\
-        0,,syscalls:sys_enter_writev,1000000,100.00,,\n\
-        2001,,syscalls:sys_enter_recvfrom,1000000,100.00,,\n\
-        2000,,syscalls:sys_enter_sendto,1000000,100.00,,\n";
+    /// `perf record -e raw_syscalls:sys_enter -p <native server>` over 3 requests on one
+    /// connection, then `perf script -F trace:tid,trace`, recorded on this machine kind (x86_64).
+    const RAW: &str = "\
+ 4357 NR 288 (3, 7fff260ac678, 7fff260acfa0, 80800, 0, 0)
+ 4357 NR 233 (6, 1, 7, 7fff260ac678, 7, 5597c8eff590)
+ 4357 NR 54 (7, 6, 1, 7fff260ac544, 4, c8eff398)
+ 4357 NR 288 (3, 7fff260ac678, 7fff260acfa0, 80800, 0, 5597c8eff680)
+ 4357 NR 45 (7, 5597c8f02090, 2000, 0, 0, 0)
+ 4357 NR 1 (5, 7fff260acc20, 8, 1, d35435f, 0)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, 1af9, 6, 0)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, 1af9, 6, 0)
+ 4357 NR 45 (7, 5597c8f02090, 2000, 0, 0, 0)
+ 4357 NR 44 (7, 5597c8f02090, 89, 4000, 0, 0)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, 1af9, 6, 0)
+ 4357 NR 45 (7, 5597c8f04350, 2000, 0, 0, 0)
+ 4357 NR 44 (7, 5597c8f02090, 89, 4000, 0, 0)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, 1af9, 6, 0)
+ 4357 NR 45 (7, 5597c8f06610, 2000, 0, 0, 0)
+ 4357 NR 44 (7, 5597c8f02090, 89, 4000, 0, 0)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, 1af8, 6, 0)
+ 4357 NR 45 (7, 5597c8f04350, 2000, 0, 0, 0)
+ 4357 NR 48 (7, 1, 0, c0622994ec7c92a1, 8, 5597c8ef9d60)
+ 4357 NR 233 (6, 2, 7, 0, 8, 5597c8ef9d60)
+ 4357 NR 3 (7, 2, 5597c8efef3c, 0, 8, 5597c8ef9d60)
+ 4357 NR 232 (4, 5597c8ef9e90, 400, ffffffff, 7, 5597c8efcea0)
+ 4357 NR 4242 (0, 0, 0, 0, 0, 0)
+";
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn syscall_counts_are_read_by_name() {
-        let c = syscall_counts(STAT);
-        assert_eq!(c.len(), 4, "{c:?}");
-        assert_eq!(c["epoll_wait"], 2002);
-        assert_eq!(c["sendto"], 2000);
-        assert!(!c.contains_key("read") && !c.contains_key("writev"));
+        let c = syscall_counts(RAW);
+        assert_eq!(c["recvfrom"], 5, "{c:?}");
+        assert_eq!(c["sendto"], 3);
+        assert_eq!(c["epoll_wait"], 6);
+        assert_eq!((c["accept4"], c["epoll_ctl"], c["setsockopt"]), (2, 2, 1));
+        assert_eq!((c["write"], c["shutdown"], c["close"]), (1, 1, 1));
+        assert_eq!(
+            c["syscall_4242"], 1,
+            "an unknown number is kept, not dropped"
+        );
+        assert_eq!(c.values().sum::<u64>(), 23);
     }
 
     /// `perf script -F tid,ip,sym,dso` of `wasmtime run --profile=perfmap`, recorded here.
