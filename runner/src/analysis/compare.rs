@@ -194,6 +194,7 @@ mod tests {
                     connections: 1,
                     passes: vec![(200, 2_000_000), (400, 2_000_000 + (200.0 * 102_000.0 * if i == 1 { slower } else { 1.0 }) as u64)],
                     options: vec![],
+                    runtime_args: Vec::new(),
                     reused_from: None,
                 }),
                 profile: Counted::Unavailable { reason: "n/a".into() },

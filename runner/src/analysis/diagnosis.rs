@@ -200,6 +200,8 @@ pub struct DiagnosisFigures {
     pub instructions: Result<f64, String>,
     /// The run the instruction count was made in, when reused from an earlier one.
     pub instructions_reused_from: Option<String>,
+    /// What the runtime was given only under valgrind for the instruction count.
+    pub instructions_runtime_args: Vec<String>,
     pub breakdown: Result<Breakdown, String>,
     pub flamegraph: Option<String>,
     /// The cell's CPU per request (µs, median over rounds), which the breakdown splits.
@@ -243,6 +245,11 @@ pub fn figures(
                     .instructions
                     .measured()
                     .and_then(|p| p.reused_from.clone()),
+                instructions_runtime_args: d
+                    .instructions
+                    .measured()
+                    .map(|p| p.runtime_args.clone())
+                    .unwrap_or_default(),
                 breakdown: d
                     .profile
                     .measured()
@@ -401,6 +408,7 @@ mod tests {
             connections: 1,
             passes: vec![(500, 6_000_999), (1000, 11_990_607)],
             options: vec![],
+            runtime_args: Vec::new(),
             reused_from: None,
         };
         assert!((instructions(&p).unwrap() - 11_979.216).abs() < 1e-6);

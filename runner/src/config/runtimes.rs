@@ -85,6 +85,11 @@ pub struct ModeDef {
     /// What limits this mode under many connections and why, with where its source says so
     /// (shown beside its hostile-client results).
     pub connection_limits: Option<String>,
+    /// Arguments a launch under valgrind gets where it says `{profile}`: what the mode needs to
+    /// run inside valgrind's address space (e.g. a smaller pooling allocator). They must not change
+    /// the code that runs per request; the page names them beside the instruction count.
+    #[serde(default)]
+    pub valgrind_args: Vec<String>,
 }
 
 impl ModeDef {

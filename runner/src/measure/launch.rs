@@ -41,6 +41,7 @@ pub struct Launch<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostic {
     pub profile: bool,
+    /// valgrind's argv: the mode's `valgrind_args` come with it.
     pub wrapper: Vec<String>,
     pub ready_timeout: Duration,
 }
@@ -139,11 +140,14 @@ impl Launch<'_> {
         diagnostic: &Diagnostic,
     ) -> Result<Started, CellError> {
         let mut vars = self.placeholders();
-        let profile = if diagnostic.profile {
+        let mut profile = if diagnostic.profile {
             self.def.profile_args.clone()
         } else {
             Vec::new()
         };
+        if !diagnostic.wrapper.is_empty() {
+            profile.extend(self.mode.valgrind_args.iter().cloned());
+        }
         vars.set_list("profile", profile);
         phase("prepare");
         if let Some(prepared) = prepare(&self.prepare_step(tag), &vars)? {

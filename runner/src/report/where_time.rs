@@ -18,8 +18,17 @@ pub struct WhereTime {
     pub buckets: Vec<&'static str>,
     /// Instruction counts reused from earlier runs (same build, release, mode and load).
     pub reused: Vec<String>,
+    /// Servers whose runtime got extra arguments under valgrind, with them.
+    pub counted_with: Vec<CountedWith>,
     /// Whether any server has a count from the previous run to compare with.
     pub has_previous: bool,
+}
+
+/// A server whose instructions were counted with runtime arguments given only under valgrind.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountedWith {
+    pub label: String,
+    pub args: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,8 +116,17 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
                 .map(|r| format!("{} (counted in run {r})", label(run, d)))
         })
         .collect();
+    let counted_with = ordered
+        .iter()
+        .filter(|d| !d.instructions_runtime_args.is_empty())
+        .map(|d| CountedWith {
+            label: label(run, d),
+            args: d.instructions_runtime_args.join(" "),
+        })
+        .collect();
     Some(WhereTime {
         rows,
+        counted_with,
         sentences,
         buckets: Bucket::ALL.iter().map(|b| b.label()).collect(),
         reused,

@@ -69,6 +69,9 @@ pub struct InstructionPasses {
     pub passes: Vec<(u64, u64)>,
     /// The valgrind options beyond the tool (e.g. `--smc-check=all-non-file` for JIT code).
     pub options: Vec<String>,
+    /// What the runtime was given only under valgrind (its mode's `valgrind_args`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_args: Vec<String>,
     /// Set when the count was taken from the cache (same build, runtime release, mode and load):
     /// the run it was counted in.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,6 +19,9 @@ pub fn key(plan: &Plan, connections: u32) -> String {
         h.update(file(bin));
     }
     h.update(plan.launch.mode.launch.join("\u{0}").as_bytes());
+    if !plan.launch.mode.valgrind_args.is_empty() {
+        h.update(plan.launch.mode.valgrind_args.join("\u{0}").as_bytes());
+    }
     h.update(plan.cell.workload.as_bytes());
     h.update(plan.cell.write.as_bytes());
     h.update(connections.to_le_bytes());

@@ -506,6 +506,23 @@ pub fn callgrind_failure(error: &str, log: &str) -> String {
                 decode, e.g. AVX-512): no instruction count"
             .into();
     }
+    if let Some(setting) = log.lines().find_map(|l| {
+        l.split_once("compilation setting \"")
+            .filter(|_| l.contains("not available on the host"))
+            .and_then(|(_, rest)| rest.split('"').next())
+    }) {
+        return format!(
+            "its ahead-compiled code was built for a feature of this CPU ({setting}) that valgrind's virtual \
+             CPU lacks, so the runtime refuses to load it under valgrind: no instruction count"
+        );
+    }
+    if let Some(line) = log.lines().find(|l| l.contains("failed to reserve")) {
+        return format!(
+            "the runtime could not reserve its address space under valgrind ({}); the mode's `valgrind_args` in \
+             runtimes/ can shrink it without changing the code",
+            line.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == ':').trim()
+        );
+    }
     let guest_failed = log
         .lines()
         .find(|l| l.contains("panicked") || l.contains("unexpected error") || l.contains("[error]"))
@@ -568,6 +585,7 @@ fn callgrind(
             connections: COUNT_CONNECTIONS,
             passes,
             options: CALLGRIND_OPTIONS.iter().map(|s| s.to_string()).collect(),
+            runtime_args: plan.launch.mode.valgrind_args.clone(),
             reused_from: None,
         })
     })();
@@ -703,5 +721,14 @@ mod tests {
         assert!(callgrind_failure("failed", guest)
             .contains("does not run correctly under valgrind (unexpected error"));
         assert!(callgrind_failure("timed out", "").starts_with("under callgrind: timed out"));
+        // wasmtime 49's own words, from this machine's logs.
+        let cwasm = "Error: failed to load code for: x.bin\n\nCaused by:\n    0: compilation settings of module \
+                     incompatible with native host\n    1: compilation setting \"has_avx512bitalg\" is enabled, but \
+                     not available on the host\n";
+        assert!(callgrind_failure("exited", cwasm).contains("(has_avx512bitalg) that valgrind's virtual CPU lacks"));
+        let pool = "Error: failed to create memory pool mapping\n\nCaused by:\n    0: mmap failed to reserve \
+                    0x3efd2000000 bytes\n    1: Invalid argument (os error 22)\n";
+        assert!(callgrind_failure("exited", pool)
+            .contains("address space under valgrind (mmap failed to reserve 0x3efd2000000 bytes)"));
     }
 }
