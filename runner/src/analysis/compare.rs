@@ -19,7 +19,8 @@ pub const ASSUMED_RUN_NOISE: RunNoise = RunNoise { sd: 0.08, df: 20.0 };
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Verdict {
-    /// The ratio to the baseline changed: its 95% interval excludes no change.
+    /// The ratio to the baseline changed: its 95% interval excludes no change, and it stands
+    /// Holm's correction over every cell the page tests.
     Changed { change: Change },
     /// The ratio's interval includes no change.
     Unchanged { change: Change },
@@ -155,7 +156,7 @@ pub fn verdicts(
     before: &super::Analysis,
     noise: RunNoise,
 ) -> Vec<Option<Verdict>> {
-    cells
+    let mut verdicts: Vec<Option<Verdict>> = cells
         .iter()
         .zip(figures)
         .map(|(cell, now)| {
@@ -163,7 +164,30 @@ pub fn verdicts(
             let is_baseline = now.ratio.as_ref().is_some_and(|r| r.baseline == cell.id);
             compare(now, &before.cells[at], is_baseline, cell.load_model, noise)
         })
-        .collect()
+        .collect();
+    correct_for_multiple_tests(&mut verdicts);
+    verdicts
+}
+
+/// The page tests every cell at once: a cell is called changed only if it stands Holm's
+/// step-down over all of them (each verdict's own 95% interval stays as computed).
+fn correct_for_multiple_tests(verdicts: &mut [Option<Verdict>]) {
+    let tested: Vec<(usize, Change)> = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| match v {
+            Some(Verdict::Changed { change } | Verdict::Unchanged { change }) => Some((i, *change)),
+            _ => None,
+        })
+        .collect();
+    let p: Vec<f64> = tested.iter().map(|(_, c)| c.p).collect();
+    for ((i, change), significant) in tested.into_iter().zip(super::stats::holm(&p)) {
+        verdicts[i] = Some(if significant {
+            Verdict::Changed { change }
+        } else {
+            Verdict::Unchanged { change }
+        });
+    }
 }
 
 #[cfg(test)]
@@ -225,5 +249,19 @@ mod tests {
         let changed: Vec<bool> = a.instruction_changes.iter().map(|c| c.is_some_and(|c| c.changed())).collect();
         assert_eq!(changed, [false, true], "{:?}", a.instruction_changes);
         assert!(a.instruction_changes[1].unwrap().describe().starts_with("+10.0%"));
+    }
+
+    #[test]
+    fn among_many_cells_a_borderline_change_is_not_called_but_a_large_one_is() {
+        let change = |ratio: f64, p: f64| Change { ratio, lo: ratio * 0.9, hi: ratio * 1.1, significant: p < 0.05, p };
+        let mut v: Vec<Option<Verdict>> = (0..40).map(|_| Some(Verdict::Unchanged { change: change(1.0, 0.5) })).collect();
+        v.push(Some(Verdict::Changed { change: change(0.7, 0.03) }));
+        v.push(Some(Verdict::Changed { change: change(0.5, 1e-6) }));
+        v.push(Some(Verdict::Baseline { change: change(1.6, 0.0) }));
+        v.push(None);
+        correct_for_multiple_tests(&mut v);
+        let called: Vec<usize> = v.iter().enumerate().filter(|(_, x)| x.as_ref().is_some_and(Verdict::changed)).map(|(i, _)| i).collect();
+        assert_eq!(called, [41], "only the large change stands 42 tests at once");
+        assert!(matches!(v[42], Some(Verdict::Baseline { .. })), "a baseline is shown, never tested");
     }
 }

@@ -66,6 +66,30 @@ pub fn t_quantile(df: f64) -> f64 {
         .inverse_cdf(0.5 + CONFIDENCE / 2.0)
 }
 
+/// Two-sided p-value of the t statistic `t` with `df` degrees of freedom.
+pub fn two_sided_p(t: f64, df: f64) -> f64 {
+    let dist = StudentsT::new(0.0, 1.0, df.max(1.0)).expect("df >= 1");
+    2.0 * (1.0 - dist.cdf(t.abs()))
+}
+
+/// Holm's step-down over a family of tests (one p-value each): which to call significant so that
+/// the chance of calling any true "no change" a change stays at 1 − CONFIDENCE for the family, not
+/// for each test. A page compares some fifty cells with the previous run; at 5% each, an A/A pair
+/// would call two or three of them changed.
+pub fn holm(p: &[f64]) -> Vec<bool> {
+    let alpha = 1.0 - CONFIDENCE;
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut significant = vec![false; p.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        if p[i] > alpha / (p.len() - rank) as f64 {
+            break;
+        }
+        significant[i] = true;
+    }
+    significant
+}
+
 /// Mean and half-width of the t interval of the mean of `logs`, `None` below two values.
 fn log_interval(logs: &[f64]) -> Option<(f64, f64)> {
     let n = logs.len() as f64;
@@ -155,6 +179,10 @@ pub struct Change {
     pub hi: f64,
     /// The interval excludes 1: a change at 95% confidence.
     pub significant: bool,
+    /// Two-sided p-value of "no change", for tests of several cells at once (`holm`); derived,
+    /// so not written out.
+    #[serde(default, skip_serializing)]
+    pub p: f64,
 }
 
 pub use crate::results::records::RunNoise;
@@ -215,11 +243,19 @@ impl Change {
             na + nb - 2.0
         };
         let half = t_quantile(df) * se;
+        let p = if se > 0.0 {
+            two_sided_p(diff / se, df)
+        } else if diff == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
         Some(Change {
             ratio: diff.exp(),
             lo: (diff - half).exp(),
             hi: (diff + half).exp(),
             significant: diff - half > 0.0 || diff + half < 0.0,
+            p,
         })
     }
 
@@ -278,6 +314,27 @@ mod tests {
         assert!(tail_supported(10_000, 0.999));
         assert!(!tail_supported(6_000, 0.999));
         assert!(tail_supported(1_000, 0.99));
+    }
+
+    #[test]
+    fn holm_steps_down_from_the_smallest_p_value() {
+        // 0.01 <= 0.05/4 passes; 0.03 > 0.05/3 stops the walk, so 0.04 fails too.
+        assert_eq!(holm(&[0.01, 0.04, 0.03, 0.5]), [true, false, false, false]);
+        assert_eq!(holm(&[0.001, 0.012, 0.02]), [true, true, true]);
+        assert!(holm(&[]).is_empty());
+        // Alone, a test is its own family: 0.04 passes at 5%.
+        assert_eq!(holm(&[0.04]), [true]);
+    }
+
+    #[test]
+    fn a_change_carries_the_p_value_of_its_interval() {
+        let before = [100.0, 101.0, 99.0, 100.5, 99.5];
+        let same = Change::between(&before, &before).unwrap();
+        assert!(same.p > 0.99 && !same.significant);
+        let slower: Vec<f64> = before.iter().map(|v| v * 0.9).collect();
+        let c = Change::between(&slower, &before).unwrap();
+        assert!(c.significant && c.p < 0.001, "{c:?}");
+        assert!((two_sided_p(t_quantile(4.0), 4.0) - 0.05).abs() < 1e-9);
     }
 
     #[test]
