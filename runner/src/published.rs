@@ -106,6 +106,19 @@ pub fn previous_run(out: &Path, run: &Run) -> Option<PreviousRun> {
              more than this machine's run-to-run noise, so only counts (instructions per request) are compared",
             e.cpu_model, e.cpus, e.kernel
         ))
+    } else if then.kept_awake != now.kept_awake {
+        let state = |k: Option<bool>| match k {
+            Some(true) => "kept awake",
+            Some(false) => "not kept awake",
+            None => "not recorded",
+        };
+        Some(format!(
+            "its CPUs were {} by the pre-flight and this run's were {}: a different experiment (at one \
+             connection that alone moves req/s about 2x here), so its figures are not compared; \
+             `keep_cpus_awake = true` or `false` in the matrix fixes the choice",
+            state(then.kept_awake),
+            state(now.kept_awake)
+        ))
     } else if then.matrix != now.matrix {
         Some("it measured another matrix (other cells or settings), so its figures are not compared".into())
     } else {

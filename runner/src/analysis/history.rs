@@ -13,13 +13,17 @@ use crate::config::LoadModel;
 use crate::results::records::{NoiseEntry, NoiseFigure, NoiseTable};
 use crate::results::{CellResult, Run, Status};
 
-/// What a run measured, as three identities: its code (the builds' image digests and the
-/// runtimes' releases), its matrix (settings and cells) and its machine.
+/// What a run measured, as four identities: its code (the builds' image digests and the
+/// runtimes' releases), its matrix (settings and cells), its machine, and whether the pre-flight
+/// kept the CPUs awake (at one connection that alone moved native's req/s about 2x here, and
+/// `auto` decides it per run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub code: String,
     pub matrix: String,
     pub machine: String,
+    /// `Some(true)`: kept awake; `None`: a run from before the pre-flight recorded it.
+    pub kept_awake: Option<bool>,
 }
 
 fn short(h: Sha256) -> String {
@@ -54,11 +58,12 @@ pub fn fingerprint(run: &Run) -> Fingerprint {
         code: short(code),
         matrix: short(matrix),
         machine: format!("{}/{}/{}", e.machine, e.cpu_model, e.cpus),
+        kept_awake: run.preflight.as_ref().map(|p| p.keep_awake.enabled),
     }
 }
 
-/// The runs of `history` (oldest first) that measured what `run` measures: same code, matrix and
-/// machine (complete runs only).
+/// The runs of `history` (oldest first) that measured what `run` measures: same code, matrix,
+/// machine and keep-awake state (complete runs only).
 pub fn same_experiment<'a>(history: &'a [Run], run: &Run) -> Vec<&'a Run> {
     let f = fingerprint(run);
     history
@@ -363,6 +368,19 @@ mod tests {
         let mut all = stored.clone();
         all.push(other);
         assert_eq!(same_experiment(&all, &stored[3]).len(), 3);
+        // So is a run whose CPUs the pre-flight kept awake.
+        let mut awake = stored[1].clone();
+        awake.run_id = "20261210-000000".into();
+        awake.preflight = Some(
+            serde_json::from_value(serde_json::json!({
+                "machine": {"cpu_model": "x"},
+                "keep_awake": {"setting": "auto", "enabled": true, "verdict": "helps", "reason": "they help"}
+            }))
+            .unwrap(),
+        );
+        all.push(awake.clone());
+        assert_eq!(same_experiment(&all, &stored[3]).len(), 3);
+        assert_ne!(fingerprint(&awake), fingerprint(&stored[1]));
     }
 
     #[test]
