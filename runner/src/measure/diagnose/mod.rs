@@ -220,21 +220,8 @@ fn perf_syscalls(
     during: impl FnOnce() -> Result<(), String>,
 ) -> Result<std::collections::BTreeMap<String, u64>, String> {
     // A large ring buffer: a pass records every call, and a lost record is a call not counted.
-    let args = [
-        "record",
-        "-e",
-        "raw_syscalls:sys_enter",
-        "-m",
-        "2048",
-        "-D",
-        "-1",
-        "-p",
-        pids,
-    ];
-    let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
-    if !data.is_file() {
-        return Err(stderr);
-    }
+    let events = ["-e", "raw_syscalls:sys_enter", "-m", "2048"];
+    let stderr = perf_record(perf, &events, pids, data, ctx, during)?;
     let (script, warnings) = perf_script(perf, data, "trace:tid,trace")?;
     if let Some(lost) = warnings.lines().find(|l| l.contains("lost")) {
         return Err(format!(
@@ -371,10 +358,12 @@ fn profile_pass(
 ) -> Counted<ProfileRecord> {
     let data = ctx.logs.join(format!("{tag}-perf.data"));
     let connections = plan.cell.load.concurrency().max(1);
-    let recorded = perf_record(perf, &server_pids(started), &data, ctx, || {
+    let hz = PROFILE_HZ.to_string();
+    let events = ["-e", "cpu-clock", "-F", &hz, "-g"];
+    let recorded = perf_record(perf, &events, &server_pids(started), &data, ctx, || {
         load.for_seconds(PROFILE_SECONDS, connections)
     });
-    let script = match recorded.and_then(|()| perf_script(perf, &data, "tid,ip,sym,dso")) {
+    let script = match recorded.and_then(|_| perf_script(perf, &data, "tid,ip,sym,dso")) {
         Ok((script, _)) => script,
         Err(e) => return unavailable(&format!("perf record failed: {e}")),
     };
@@ -406,31 +395,24 @@ fn profile_pass(
     })
 }
 
+/// `perf record <events>` of `pids` into `data`, enabled only while `during` runs; returns what
+/// perf said on stderr (the error, when it wrote no data).
 fn perf_record(
     perf: &Path,
+    events: &[&str],
     pids: &str,
     data: &Path,
     ctx: &Context,
     during: impl FnOnce() -> Result<(), String>,
-) -> Result<(), String> {
-    let hz = PROFILE_HZ.to_string();
-    let args = [
-        "record",
-        "-e",
-        "cpu-clock",
-        "-F",
-        &hz,
-        "-g",
-        "-D",
-        "-1",
-        "-p",
-        pids,
-    ];
+) -> Result<String, String> {
+    let mut args = vec!["record"];
+    args.extend_from_slice(events);
+    args.extend_from_slice(&["-D", "-1", "-p", pids]);
     let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
     if !data.is_file() {
         return Err(stderr);
     }
-    Ok(())
+    Ok(stderr)
 }
 
 /// `perf script -F <fields>` of `data`: what it printed, and its warnings.
