@@ -154,35 +154,118 @@ fn slope(a: (u64, u64), b: (u64, u64)) -> Option<f64> {
     Some((large.1 as f64 - small.1 as f64).max(0.0) / requests as f64)
 }
 
-/// System calls per request, in all and by name (largest first).
+/// System calls per request: every call back to back, in all and by name (largest first), and
+/// split by the paced pass into the calls that do not depend on timing and those that do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyscallFigures {
+    /// Every call, requests back to back (the slope between N and 2N).
     pub per_request: f64,
     pub by_name: Vec<(String, f64)>,
+    /// The calls whose count per request is the same back to back and paced: the figure that
+    /// repeats from run to run. None without a paced pass (runs before it existed).
+    pub steady: Option<f64>,
+    /// The calls whose count per request moves with the time between requests, largest first.
+    pub timing: Vec<TimingCall>,
+    /// Milliseconds between the paced pass's requests.
+    pub paced_gap_ms: Option<f64>,
+}
+
+/// A call whose count depends on timing: per request back to back, and with requests paced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimingCall {
+    pub name: String,
+    pub back_to_back: f64,
+    pub paced: f64,
+}
+
+impl SyscallFigures {
+    /// The per-request figure to compare and publish: the steady calls where the paced pass
+    /// told them apart, else every call.
+    pub fn repeatable(&self) -> f64 {
+        self.steady.unwrap_or(self.per_request)
+    }
+
+    /// The calls that depend on timing, per request: (back to back, paced).
+    pub fn timing_totals(&self) -> Option<(f64, f64)> {
+        (!self.timing.is_empty()).then(|| {
+            self.timing
+                .iter()
+                .fold((0.0, 0.0), |(a, p), c| (a + c.back_to_back, p + c.paced))
+        })
+    }
+
+    fn is_timing(&self, name: &str) -> bool {
+        self.timing.iter().any(|c| c.name == name)
+    }
+}
+
+/// Whether a call's count depends on timing rather than on the requests: its count per request
+/// back to back and paced differ by at least 0.05 and by more than 10% (a call made while
+/// waiting grows with the wait; a scheduler that spins under load makes fewer of some calls), or
+/// the back-to-back passes are not proportional to their requests (the N pass's count is more
+/// than 10% + 5 calls away from the N/2N slope's prediction, when a call per request plus the
+/// pass's edges - an accept, a registration - would be within a few calls of it).
+pub fn depends_on_timing(back_to_back: f64, paced: f64, count_n: u64, edges: f64) -> bool {
+    let diff = (paced - back_to_back).abs();
+    let paced_differs = diff >= 0.05 && diff > 0.1 * back_to_back.max(paced);
+    let not_proportional = edges.abs() > 0.1 * count_n as f64 + 5.0;
+    paced_differs || not_proportional
 }
 
 pub fn syscalls(p: &SyscallPasses) -> Option<SyscallFigures> {
+    use crate::results::diagnosis::SyscallPass;
     let [a, b] = [p.passes.first()?, p.passes.get(1)?];
-    let names: std::collections::BTreeSet<&String> =
-        a.counts.keys().chain(b.counts.keys()).collect();
-    let count = |pass: &crate::results::diagnosis::SyscallPass, name: &str| {
-        pass.counts.get(name).copied().unwrap_or(0)
-    };
-    let mut by_name: Vec<(String, f64)> = names
-        .into_iter()
-        .filter_map(|n| {
-            Some((
-                n.clone(),
-                slope((a.requests, count(a, n)), (b.requests, count(b, n)))?,
-            ))
-        })
-        .filter(|(_, v)| *v >= 0.005)
+    let paced = p.paced.as_ref().and_then(|c| c.measured());
+    let names: std::collections::BTreeSet<&String> = a
+        .counts
+        .keys()
+        .chain(b.counts.keys())
+        .chain(paced.iter().flat_map(|x| x.pass.counts.keys()))
         .collect();
+    let count = |pass: &SyscallPass, name: &str| pass.counts.get(name).copied().unwrap_or(0);
+    let mut by_name = Vec::new();
+    let mut timing = Vec::new();
+    let mut steady = 0.0;
+    for name in names {
+        let Some(per) = slope((a.requests, count(a, name)), (b.requests, count(b, name))) else {
+            continue;
+        };
+        if per >= 0.005 {
+            by_name.push((name.clone(), per));
+        }
+        let Some(paced) = paced else { continue };
+        // What the N pass made beyond its requests' share (the accept, a registration): a few
+        // calls for a call per request. Not subtracted from the paced pass: over its fewer
+        // requests an estimate's noise would weigh more than the edges themselves.
+        let edges = count(a, name) as f64 - per * a.requests as f64;
+        let at_pace = count(&paced.pass, name) as f64 / paced.pass.requests.max(1) as f64;
+        if depends_on_timing(per, at_pace, count(a, name), edges) {
+            if per.max(at_pace) < 0.005 {
+                // A few calls at a pass's edge either way: nothing per request.
+                continue;
+            }
+            timing.push(TimingCall {
+                name: name.clone(),
+                back_to_back: per,
+                paced: at_pace,
+            });
+        } else {
+            steady += per;
+        }
+    }
     by_name.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    let total = |pass: &crate::results::diagnosis::SyscallPass| pass.counts.values().sum::<u64>();
+    timing.sort_by(|x, y| {
+        (y.back_to_back + y.paced)
+            .total_cmp(&(x.back_to_back + x.paced))
+            .then(x.name.cmp(&y.name))
+    });
+    let total = |pass: &SyscallPass| pass.counts.values().sum::<u64>();
     Some(SyscallFigures {
         per_request: slope((a.requests, total(a)), (b.requests, total(b)))?,
         by_name,
+        steady: paced.map(|_| steady),
+        timing,
+        paced_gap_ms: paced.map(|x| 1000.0 / f64::from(x.per_second.max(1))),
     })
 }
 
@@ -277,7 +360,9 @@ pub fn figures(
     out
 }
 
-/// "makes 7 system calls per request against native's 3: +2 poll, +1 read, +1 clock_gettime".
+/// "makes 7 system calls per request against native's 3: +2 poll, +1 read, +1 clock_gettime",
+/// counting the calls that do not depend on timing where the paced pass told them apart, then
+/// the ones that do.
 pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigures) -> String {
     let names: std::collections::BTreeSet<&String> = mine
         .by_name
@@ -285,10 +370,11 @@ pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigu
         .chain(&native.by_name)
         .map(|(n, _)| n)
         .collect();
+    // A call's steady count: none where it depends on timing (those are told apart below).
     let get = |f: &SyscallFigures, n: &str| {
         f.by_name
             .iter()
-            .find(|(m, _)| m == n)
+            .find(|(m, _)| m == n && !f.is_timing(n))
             .map_or(0.0, |(_, v)| *v)
     };
     let mut diffs: Vec<(&String, f64)> = names
@@ -309,22 +395,53 @@ pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigu
         .take(5)
         .map(|(n, d)| format!("{}{} {n}", if *d > 0.0 { "+" } else { "−" }, count(d.abs())))
         .collect();
-    let tail = if listed.is_empty() {
+    let differences = if listed.is_empty() {
         String::from(": the same calls")
     } else {
         format!(": {}", listed.join(", "))
     };
+    let split = mine.steady.is_some() && native.steady.is_some();
+    let (what, theirs) = if split {
+        (
+            "system calls per request that do not depend on timing",
+            count(native.repeatable()),
+        )
+    } else {
+        ("system calls per request", count(native.per_request))
+    };
+    let timing = match (mine.timing_totals(), mine.paced_gap_ms) {
+        (Some((back, paced)), Some(gap)) if split => {
+            let names: Vec<&str> = mine
+                .timing
+                .iter()
+                .take(5)
+                .map(|c| c.name.as_str())
+                .collect();
+            format!(
+                "; and {} per request back to back, {} with requests {} ms apart, that do ({}): calls made \
+                 while it waits or its scheduler runs, not by the request",
+                count(back),
+                count(paced),
+                count(gap),
+                names.join(", ")
+            )
+        }
+        _ => String::new(),
+    };
     format!(
-        "{label} makes {} system calls per request against native's {}{tail}",
-        count(mine.per_request),
-        count(native.per_request)
+        "{label} makes {} {what} against native's {theirs}{differences}{timing}",
+        count(if split {
+            mine.repeatable()
+        } else {
+            mine.per_request
+        }),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::diagnosis::SyscallPass;
+    use crate::results::diagnosis::{Counted, PacedPass, SyscallPass};
 
     fn pass(requests: u64, counts: &[(&str, u64)]) -> SyscallPass {
         SyscallPass {
@@ -361,6 +478,7 @@ mod tests {
                     ],
                 ),
             ],
+            paced: None,
         };
         let f = syscalls(&native).unwrap();
         assert!((f.per_request - 3.0).abs() < 1e-9, "{f:?}");
@@ -395,11 +513,255 @@ mod tests {
                     ],
                 ),
             ],
+            paced: None,
         };
         let w = syscalls(&wasm).unwrap();
         assert!((w.per_request - 6.0).abs() < 1e-9);
         let sentence = syscall_sentence("`wasmtime run`", &w, &f);
         assert_eq!(sentence, "`wasmtime run` makes 6 system calls per request against native's 3: +2 futex, +1 recvfrom");
+    }
+
+    fn paced(requests: u64, per_second: u32, counts: &[(&str, u64)]) -> Option<Counted<PacedPass>> {
+        Some(Counted::Measured(PacedPass {
+            per_second,
+            pass: pass(requests, counts),
+        }))
+    }
+
+    /// Recorded on this machine kind, one request at a time (calls under 20 in a pass left out).
+    /// Native Rust: the same 3 calls per request back to back and 2 ms apart.
+    fn native_rust() -> SyscallPasses {
+        SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    1000,
+                    &[("epoll_wait", 1002), ("recvfrom", 1001), ("sendto", 1000)],
+                ),
+                pass(
+                    2000,
+                    &[("epoll_wait", 2002), ("recvfrom", 2001), ("sendto", 2000)],
+                ),
+            ],
+            paced: paced(
+                500,
+                500,
+                &[("epoll_wait", 502), ("recvfrom", 502), ("sendto", 500)],
+            ),
+        }
+    }
+
+    #[test]
+    fn calls_made_while_waiting_are_told_apart_from_calls_per_request() {
+        let native = syscalls(&native_rust()).unwrap();
+        assert!((native.repeatable() - 3.0).abs() < 1e-9, "{native:?}");
+        assert!(native.timing.is_empty());
+        assert_eq!(native.paced_gap_ms, Some(2.0));
+        // WasmEdge AOT (Rust), from `matrix diagnose`: readv twice and writev once per request;
+        // its poll loop (epoll_ctl, timerfd_settime, ioctl, getsockopt, epoll_wait) runs ~20x more
+        // often per request once requests are 2 ms apart, and is not proportional to requests
+        // even back to back.
+        let wasmedge = SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    2000,
+                    &[
+                        ("accept", 2),
+                        ("close", 1),
+                        ("epoll_ctl", 28701),
+                        ("epoll_wait", 4784),
+                        ("fcntl", 2),
+                        ("getsockopt", 4783),
+                        ("ioctl", 6784),
+                        ("newfstatat", 1),
+                        ("readv", 4001),
+                        ("shutdown", 1),
+                        ("timerfd_settime", 9566),
+                        ("writev", 2000),
+                    ],
+                ),
+                pass(
+                    4000,
+                    &[
+                        ("accept", 2),
+                        ("close", 1),
+                        ("epoll_ctl", 73887),
+                        ("epoll_wait", 12315),
+                        ("fcntl", 2),
+                        ("getsockopt", 12314),
+                        ("ioctl", 16315),
+                        ("newfstatat", 1),
+                        ("readv", 8001),
+                        ("shutdown", 1),
+                        ("timerfd_settime", 24628),
+                        ("writev", 4000),
+                    ],
+                ),
+            ],
+            paced: paced(
+                250,
+                500,
+                &[
+                    ("accept", 2),
+                    ("close", 1),
+                    ("epoll_ctl", 131949),
+                    ("epoll_wait", 21992),
+                    ("fcntl", 2),
+                    ("getsockopt", 21991),
+                    ("ioctl", 22242),
+                    ("newfstatat", 1),
+                    ("readv", 501),
+                    ("shutdown", 1),
+                    ("timerfd_settime", 43982),
+                    ("writev", 250),
+                ],
+            ),
+        };
+        let w = syscalls(&wasmedge).unwrap();
+        assert!((w.repeatable() - 3.0).abs() < 1e-9, "{w:?}");
+        let names: Vec<&str> = w.timing.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "epoll_ctl",
+                "timerfd_settime",
+                "ioctl",
+                "epoll_wait",
+                "getsockopt"
+            ]
+        );
+        let (back, at_pace) = w.timing_totals().unwrap();
+        assert!(back > 40.0 && at_pace > 900.0, "{back} {at_pace}");
+        // wasmer (Rust): one sendto per request; accept4, poll and recvfrom return EAGAIN while it
+        // waits, and write's count is not proportional to requests even back to back.
+        let wasmer = SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    1000,
+                    &[
+                        ("write", 3555),
+                        ("epoll_wait", 4523),
+                        ("recvfrom", 3684),
+                        ("sendto", 1000),
+                        ("poll", 2682),
+                        ("futex", 31),
+                        ("accept4", 5368),
+                    ],
+                ),
+                pass(
+                    2000,
+                    &[
+                        ("write", 6484),
+                        ("epoll_wait", 8137),
+                        ("recvfrom", 6570),
+                        ("sendto", 2000),
+                        ("poll", 4568),
+                        ("futex", 61),
+                        ("accept4", 9140),
+                    ],
+                ),
+            ],
+            paced: paced(
+                500,
+                500,
+                &[
+                    ("write", 2225),
+                    ("epoll_wait", 2759),
+                    ("recvfrom", 20968),
+                    ("sendto", 500),
+                    ("poll", 20466),
+                    ("futex", 74),
+                    ("accept4", 40936),
+                ],
+            ),
+        };
+        let m = syscalls(&wasmer).unwrap();
+        assert!((m.repeatable() - 1.0).abs() < 1e-9, "{m:?}");
+        assert_eq!(m.timing.len(), 6);
+        assert!(m.is_timing("write") && m.is_timing("accept4"));
+        let sentence = syscall_sentence("`wasmer`", &m, &native);
+        assert!(
+            sentence.starts_with(
+                "`wasmer` makes 1 system calls per request that do not depend on timing against native's 3: \
+                 −1 epoll_wait, −1 recvfrom; and "
+            ),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("with requests 2 ms apart, that do (accept4, "),
+            "{sentence}"
+        );
+        // Go (native): back to back its scheduler finds work without sleeping (fewer futex and
+        // nanosleep, some sched_yield); paced, 8 calls per request. read and write are per request.
+        let go = SyscallPasses {
+            connections: 1,
+            passes: vec![
+                pass(
+                    1000,
+                    &[
+                        ("epoll_pwait", 1996),
+                        ("nanosleep", 514),
+                        ("write", 1000),
+                        ("read", 1998),
+                        ("sched_yield", 491),
+                        ("futex", 1018),
+                    ],
+                ),
+                pass(
+                    2000,
+                    &[
+                        ("epoll_pwait", 3940),
+                        ("nanosleep", 1075),
+                        ("write", 2000),
+                        ("read", 3961),
+                        ("sched_yield", 877),
+                        ("futex", 1942),
+                    ],
+                ),
+            ],
+            paced: paced(
+                500,
+                500,
+                &[
+                    ("epoll_pwait", 1002),
+                    ("nanosleep", 501),
+                    ("write", 500),
+                    ("read", 1001),
+                    ("futex", 1000),
+                ],
+            ),
+        };
+        let g = syscalls(&go).unwrap();
+        let names: Vec<&str> = g.timing.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["futex", "nanosleep", "sched_yield"], "{g:?}");
+        assert!(
+            (g.repeatable() - (1.944 + 1.0 + 1.963)).abs() < 1e-9,
+            "{g:?}"
+        );
+        // Runs before the paced pass existed keep their one figure.
+        let old = SyscallPasses {
+            paced: None,
+            ..wasmer
+        };
+        let o = syscalls(&old).unwrap();
+        assert_eq!((o.steady, o.repeatable()), (None, o.per_request));
+        assert!(!syscall_sentence("x", &o, &native).contains("timing"));
+    }
+
+    #[test]
+    fn a_call_depends_on_timing_when_its_rate_moves_with_the_spacing_or_the_passes_disagree() {
+        // Per request at both spacings, a few calls at the edges: not timing.
+        assert!(!depends_on_timing(3.0, 3.004, 3002, 2.0));
+        assert!(!depends_on_timing(1.963, 2.0, 1998, 35.0));
+        // A tenth of a call more per request: timing; a hundredth: not.
+        assert!(depends_on_timing(1.0, 1.2, 1000, 0.0));
+        assert!(!depends_on_timing(0.01, 0.03, 10, 0.0));
+        // Back to back not proportional to requests.
+        assert!(depends_on_timing(2.929, 3.198, 3555, 626.0));
+        assert!(depends_on_timing(0.0, 0.0, 40, 40.0));
+        assert!(!depends_on_timing(0.0, 0.0, 2, 2.0));
     }
 
     #[test]

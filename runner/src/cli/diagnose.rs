@@ -93,11 +93,15 @@ fn print_line(d: &crate::results::diagnosis::Diagnosis) {
     let instr = d.instructions.measured().and_then(instructions);
     let split = d.profile.measured().and_then(breakdown);
     println!(
-        "{}: {} syscalls/req ({}), {} instructions/req, CPU: {}",
+        "{}: {} syscalls/req that do not depend on timing, {} that do ({}), {} instructions/req, CPU: {}",
         d.key,
         calls
             .as_ref()
-            .map_or("–".into(), |c| format!("{:.1}", c.per_request)),
+            .map_or("–".into(), |c| format!("{:.1}", c.repeatable())),
+        calls
+            .as_ref()
+            .and_then(|c| c.timing_totals())
+            .map_or("none".into(), |(b, p)| format!("{b:.1} back to back, {p:.1} paced")),
         calls
             .as_ref()
             .map(|c| c

@@ -160,10 +160,26 @@ fn comparisons(a: &Analysis, i: usize, id: &str) -> Vec<Figure> {
             d.instructions.as_ref().ok().copied(),
             None,
         ));
+        // The calls that do not depend on timing (every call in runs without a paced pass),
+        // then the ones that do, back to back and paced.
+        let calls = d.syscalls.as_ref().ok();
         out.push((
             "syscalls_per_request",
             "calls",
-            d.syscalls.as_ref().ok().map(|s| s.per_request),
+            calls.map(|s| s.repeatable()),
+            None,
+        ));
+        let timing = calls.and_then(|s| s.timing_totals());
+        out.push((
+            "syscalls_timing_per_request_back_to_back",
+            "calls",
+            timing.map(|t| t.0),
+            None,
+        ));
+        out.push((
+            "syscalls_timing_per_request_paced",
+            "calls",
+            timing.map(|t| t.1),
             None,
         ));
         for bucket in crate::analysis::diagnosis::Bucket::ALL {

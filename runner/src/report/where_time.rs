@@ -22,6 +22,8 @@ pub struct WhereTime {
     pub counted_with: Vec<CountedWith>,
     /// Whether any server has a count from the previous run to compare with.
     pub has_previous: bool,
+    /// The paced pass's spacing, "2" (ms), where any server had one.
+    pub paced_gap_ms: Option<String>,
 }
 
 /// A server whose instructions were counted with runtime arguments given only under valgrind.
@@ -48,10 +50,16 @@ pub struct WhereRow {
     /// Instructions per request against the previous run's same server: "same (+0.2%)", "+4.1%".
     pub vs_previous: String,
     pub changed: bool,
+    /// The calls per request that do not depend on timing (every call in runs without a paced
+    /// pass).
     pub syscalls: Figure,
     pub syscalls_x: Figure,
-    /// "epoll_wait 1 · recvfrom 2 · sendto 1".
+    /// "epoll_wait 1 · recvfrom 2 · sendto 1" (the steady calls).
     pub calls: String,
+    /// The calls that depend on timing per request, back to back → paced: "15 → 165", or "–".
+    pub timing: String,
+    /// By name: "accept4 5.4 → 82 · poll 1.9 → 41".
+    pub timing_calls: String,
     pub flamegraph: Option<String>,
     /// Why a figure is missing, where one is.
     pub missing: Vec<String>,
@@ -93,6 +101,10 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
     });
     let rows: Vec<WhereRow> = ordered.iter().map(|d| row(run, a, d)).collect();
     let has_previous = a.instruction_changes.iter().any(Option::is_some);
+    let paced_gap_ms = ordered
+        .iter()
+        .find_map(|d| d.syscalls.as_ref().ok()?.paced_gap_ms)
+        .map(calls);
     let sentences = ordered
         .iter()
         .filter_map(|d| {
@@ -131,6 +143,7 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
         buckets: Bucket::ALL.iter().map(|b| b.label()).collect(),
         reused,
         has_previous,
+        paced_gap_ms,
     })
 }
 
@@ -151,7 +164,7 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
         .iter()
         .position(|x| x.key == d.key)
         .and_then(|i| a.instruction_changes.get(i).copied().flatten());
-    let syscalls = d.syscalls.as_ref().ok().map(|s| s.per_request);
+    let syscalls = d.syscalls.as_ref().ok().map(|s| s.repeatable());
     let mut missing = Vec::new();
     for (what, reason) in [
         ("instructions", d.instructions.as_ref().err()),
@@ -188,7 +201,7 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
         syscalls: Figure::new(syscalls, calls),
         syscalls_x: times(
             syscalls,
-            native.and_then(|n| n.syscalls.as_ref().ok().map(|s| s.per_request)),
+            native.and_then(|n| n.syscalls.as_ref().ok().map(|s| s.repeatable())),
         ),
         calls: d
             .syscalls
@@ -196,12 +209,33 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
             .map(|s| {
                 s.by_name
                     .iter()
-                    .filter(|(_, v)| *v >= 0.1)
+                    .filter(|(n, v)| *v >= 0.1 && !s.timing.iter().any(|t| &t.name == n))
                     .map(|(n, v)| format!("{n} {}", calls(*v)))
                     .collect::<Vec<_>>()
                     .join(" · ")
             })
             .unwrap_or_else(|_| DASH.into()),
+        timing: d
+            .syscalls
+            .as_ref()
+            .ok()
+            .and_then(|s| s.timing_totals())
+            .map_or_else(
+                || DASH.into(),
+                |(back, paced)| format!("{} → {}", calls(back), calls(paced)),
+            ),
+        timing_calls: d
+            .syscalls
+            .as_ref()
+            .map(|s| {
+                s.timing
+                    .iter()
+                    .filter(|t| t.back_to_back.max(t.paced) >= 0.1)
+                    .map(|t| format!("{} {} → {}", t.name, calls(t.back_to_back), calls(t.paced)))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .unwrap_or_default(),
         flamegraph: d.flamegraph.clone(),
         missing,
     }

@@ -50,7 +50,21 @@ impl<T> Counted<T> {
 pub struct SyscallPasses {
     /// Requests in flight (1: one at a time, so the count does not depend on timing).
     pub connections: u32,
+    /// Back to back: N and 2N requests, each sent as soon as the last was answered.
     pub passes: Vec<SyscallPass>,
+    /// Requests sent at a fixed rate, so the server waits between them: a call whose count per
+    /// request differs from the back-to-back passes' depends on timing (a runtime that polls while
+    /// it waits, a scheduler that spins), not on the request. Absent in runs before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paced: Option<Counted<PacedPass>>,
+}
+
+/// Requests at a fixed rate, one at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacedPass {
+    pub per_second: u32,
+    #[serde(flatten)]
+    pub pass: SyscallPass,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,8 @@
 //! under the cell's load while `perf record` samples
 //! every thread; separately, a launch under `valgrind --tool=callgrind` counts the instructions of
 //! fixed request counts. Counts are taken over N and 2N requests, so what start-up and the edges
-//! of a pass add cancels in the difference. Each pass that cannot run (no perf, no valgrind, a
+//! of a pass add cancels in the difference; system calls once more with the requests paced, so
+//! the calls that depend on timing rather than on the request can be told apart. Each pass that cannot run (no perf, no valgrind, a
 //! container, no privilege) says why, and the others still run.
 
 mod cache;
@@ -19,7 +20,7 @@ use super::launch::{Diagnostic, LaunchRecord, Started};
 use super::{CellError, Plan};
 use crate::http::Workload;
 use crate::results::diagnosis::{
-    Counted, Diagnosis, InstructionPasses, ProfileRecord, SyscallPass, SyscallPasses,
+    Counted, Diagnosis, InstructionPasses, PacedPass, ProfileRecord, SyscallPass, SyscallPasses,
 };
 
 /// Requests in flight during the counting passes: one at a time, so that how many requests one
@@ -191,22 +192,51 @@ fn syscall_passes(
     ctx: &Context,
     tag: &str,
 ) -> Counted<SyscallPasses> {
+    // perf now and then exits (status 255, nothing on stderr) before it acknowledges the
+    // enable, seen with wasmer's threads; the pass is counted again once on a fresh perf.
+    let count = |name: &str, during: &dyn Fn() -> Result<(), String>| {
+        let data = ctx.logs.join(format!("{tag}-syscalls-{name}.data"));
+        let mut counted = perf_syscalls(perf, &server_pids(started), &data, ctx, during);
+        if counted.is_err() {
+            counted = perf_syscalls(perf, &server_pids(started), &data, ctx, during);
+        }
+        let _ = std::fs::remove_file(&data);
+        counted
+    };
     let mut passes = Vec::new();
     for (i, requests) in [n, 2 * n].into_iter().enumerate() {
-        let data = ctx.logs.join(format!("{tag}-syscalls-{i}.data"));
-        let counted = perf_syscalls(perf, &server_pids(started), &data, ctx, || {
+        match count(&i.to_string(), &|| {
             load.requests(requests, COUNT_CONNECTIONS)
-        });
-        let _ = std::fs::remove_file(&data);
-        match counted {
+        }) {
             Ok(counts) => passes.push(SyscallPass { requests, counts }),
             Err(e) => return unavailable(&format!("counting system calls with perf failed: {e}")),
         }
     }
+    let (requests, per_second) = paced_load(n);
+    let counted = count("paced", &|| {
+        load.paced(requests, per_second, COUNT_CONNECTIONS)
+    });
+    let paced = match counted {
+        Ok(counts) => Counted::Measured(PacedPass {
+            per_second,
+            pass: SyscallPass { requests, counts },
+        }),
+        Err(e) => unavailable(&format!("counting the paced pass with perf failed: {e}")),
+    };
     Counted::Measured(SyscallPasses {
         connections: COUNT_CONNECTIONS,
         passes,
+        paced: Some(paced),
     })
+}
+
+/// The paced pass for a server that answers about `n` requests a second back to back: at a
+/// quarter of that rate (at most 500 a second, so requests are at least 2 ms apart) for about
+/// half a second - long enough that waiting shows in the counts, short enough that a runtime
+/// that polls ~10^6 times a second while it waits does not overflow perf's buffer.
+pub fn paced_load(n: u64) -> (u64, u32) {
+    let per_second = (n / 4).clamp(25, 500);
+    ((per_second / 2).max(25), per_second as u32)
 }
 
 /// Every system call `pids` make while `during` runs, by name: one `raw_syscalls:sys_enter`
@@ -217,7 +247,7 @@ fn perf_syscalls(
     pids: &str,
     data: &Path,
     ctx: &Context,
-    during: impl FnOnce() -> Result<(), String>,
+    during: &dyn Fn() -> Result<(), String>,
 ) -> Result<std::collections::BTreeMap<String, u64>, String> {
     // A large ring buffer: a pass records every call, and a lost record is a call not counted.
     let events = ["-e", "raw_syscalls:sys_enter", "-m", "2048"];
@@ -272,8 +302,16 @@ fn perf_while(
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    result?;
-    Ok(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    // perf's own words say why it stopped answering (a process that exited, no privilege).
+    result.map_err(|e| {
+        format!(
+            "{e} (perf {}: {})",
+            output.status,
+            stderr.chars().take(300).collect::<String>()
+        )
+    })?;
+    Ok(stderr)
 }
 
 /// perf's control and acknowledgement fifos, removed with it.
@@ -673,6 +711,20 @@ impl<'a> Load<'a> {
             .map(|_| ())
     }
 
+    /// Exactly `n` requests at `per_second`, so the server waits between them.
+    fn paced(&self, n: u64, per_second: u32, connections: u32) -> Result<(), String> {
+        self.oha(
+            &[
+                "-n".into(),
+                n.to_string(),
+                "-q".into(),
+                per_second.to_string(),
+            ],
+            connections,
+        )
+        .map(|_| ())
+    }
+
     /// As many requests as fit in `seconds`.
     fn for_seconds(&self, seconds: f64, connections: u32) -> Result<(), String> {
         self.oha(
@@ -707,7 +759,8 @@ mod tests {
         let cwasm = "Error: failed to load code for: x.bin\n\nCaused by:\n    0: compilation settings of module \
                      incompatible with native host\n    1: compilation setting \"has_avx512bitalg\" is enabled, but \
                      not available on the host\n";
-        assert!(callgrind_failure("exited", cwasm).contains("(has_avx512bitalg) that valgrind's virtual CPU lacks"));
+        assert!(callgrind_failure("exited", cwasm)
+            .contains("(has_avx512bitalg) that valgrind's virtual CPU lacks"));
         let pool = "Error: failed to create memory pool mapping\n\nCaused by:\n    0: mmap failed to reserve \
                     0x3efd2000000 bytes\n    1: Invalid argument (os error 22)\n";
         assert!(callgrind_failure("exited", pool)
