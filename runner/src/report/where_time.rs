@@ -99,12 +99,22 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
             c.runtime != "native",
         )
     });
-    let rows: Vec<WhereRow> = ordered.iter().map(|d| row(run, a, d)).collect();
     let has_previous = a.instruction_changes.iter().any(Option::is_some);
-    let paced_gap_ms = ordered
+    // The spacing most servers were paced at heads the columns; a row paced otherwise (a server
+    // too slow for it) says its own.
+    let gaps: Vec<String> = ordered
         .iter()
-        .find_map(|d| d.syscalls.as_ref().ok()?.paced_gap_ms)
-        .map(calls);
+        .filter_map(|d| d.syscalls.as_ref().ok()?.paced_gap_ms)
+        .map(calls)
+        .collect();
+    let paced_gap_ms = gaps
+        .iter()
+        .max_by_key(|g| gaps.iter().filter(|x| x == g).count())
+        .cloned();
+    let rows: Vec<WhereRow> = ordered
+        .iter()
+        .map(|d| row(run, a, d, paced_gap_ms.as_deref()))
+        .collect();
     let sentences = ordered
         .iter()
         .filter_map(|d| {
@@ -151,7 +161,7 @@ fn label(run: &Run, d: &DiagnosisFigures) -> String {
     super::view::series_label(&run.cells[d.cell]).replace(" (single writes)", "")
 }
 
-fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
+fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures, usual_gap: Option<&str>) -> WhereRow {
     let cell = &run.cells[d.cell];
     let native = d.native.map(|n| &a.diagnoses[n]);
     let times = |mine: Option<f64>, theirs: Option<f64>| match (mine, theirs) {
@@ -222,7 +232,18 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures) -> WhereRow {
             .and_then(|s| s.timing_totals())
             .map_or_else(
                 || DASH.into(),
-                |(back, paced)| format!("{} → {}", calls(back), calls(paced)),
+                |(back, paced)| {
+                    let gap = d
+                        .syscalls
+                        .as_ref()
+                        .ok()
+                        .and_then(|s| s.paced_gap_ms)
+                        .map(calls);
+                    match gap.filter(|g| Some(g.as_str()) != usual_gap) {
+                        Some(g) => format!("{} → {} ({g} ms apart)", calls(back), calls(paced)),
+                        None => format!("{} → {}", calls(back), calls(paced)),
+                    }
+                },
             ),
         timing_calls: d
             .syscalls
