@@ -194,7 +194,8 @@ impl SyscallFigures {
         })
     }
 
-    fn is_timing(&self, name: &str) -> bool {
+    /// Whether the call `name` depends on timing.
+    pub fn is_timing(&self, name: &str) -> bool {
         self.timing.iter().any(|c| c.name == name)
     }
 }

@@ -219,7 +219,7 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures, usual_gap: Option<&str>) -
             .map(|s| {
                 s.by_name
                     .iter()
-                    .filter(|(n, v)| *v >= 0.1 && !s.timing.iter().any(|t| &t.name == n))
+                    .filter(|(n, v)| *v >= 0.1 && !s.is_timing(n))
                     .map(|(n, v)| format!("{n} {}", calls(*v)))
                     .collect::<Vec<_>>()
                     .join(" · ")

@@ -5,8 +5,8 @@
 //! every thread; separately, a launch under `valgrind --tool=callgrind` counts the instructions of
 //! fixed request counts. Counts are taken over N and 2N requests, so what start-up and the edges
 //! of a pass add cancels in the difference; system calls once more with the requests paced, so
-//! the calls that depend on timing rather than on the request can be told apart. Each pass that cannot run (no perf, no valgrind, a
-//! container, no privilege) says why, and the others still run.
+//! the calls that depend on timing rather than on the request can be told apart. Each pass that
+//! cannot run (no perf, no valgrind, a container, no privilege) says why, and the others still run.
 
 mod cache;
 pub mod callgrind;
