@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::baseline::NATIVE;
 use super::cell::CellFigures;
 use crate::results::diagnosis::{
-    Diagnosis, InstructionPasses, LeafSamples, ProfileRecord, SyscallPasses,
+    Diagnosis, InstructionPasses, LeafSamples, PacedPass, ProfileRecord, SyscallPasses,
 };
 use crate::results::CellResult;
 
@@ -155,16 +155,26 @@ fn slope(a: (u64, u64), b: (u64, u64)) -> Option<f64> {
 }
 
 /// System calls per request: every call back to back, in all and by name (largest first), and
-/// split by the paced pass into the calls that do not depend on timing and those that do.
+/// split by the paced passes into the calls a request makes and those that depend on timing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyscallFigures {
     /// Every call, requests back to back (the slope between N and 2N).
     pub per_request: f64,
     pub by_name: Vec<(String, f64)>,
-    /// The calls whose count per request is the same back to back and paced: the figure that
-    /// repeats from run to run. None without a paced pass (runs before it existed).
+    /// Every call with the requests paced, per request (None without a paced pass).
+    pub paced_per_request: Option<f64>,
+    /// The calls that do not depend on timing, per request: the figure that repeats from run to
+    /// run. Where the three paced passes ran (`alone`): the whole calls a request served on its
+    /// own makes, not counting the calls made while the server waits; with one paced pass: the
+    /// calls whose count per request was the same back to back and paced. None without a paced
+    /// pass (runs before it existed).
     pub steady: Option<f64>,
-    /// The calls whose count per request moves with the time between requests, largest first.
+    /// The calls in `steady` by name, largest first (every call, back to back, without a paced
+    /// pass).
+    pub steady_by_name: Vec<(String, f64)>,
+    /// Whether `steady` counts requests served on their own (three paced passes).
+    pub alone: bool,
+    /// The calls whose count depends on timing, largest first.
     pub timing: Vec<TimingCall>,
     /// Milliseconds between the paced pass's requests.
     pub paced_gap_ms: Option<f64>,
@@ -176,6 +186,11 @@ pub struct TimingCall {
     pub name: String,
     pub back_to_back: f64,
     pub paced: f64,
+    /// Its whole calls per request counted in `SyscallFigures::steady` (0 for a call made while
+    /// the server waits).
+    pub steady: f64,
+    /// Whether it is made while the server waits: its count grows with the wait.
+    pub waits: bool,
 }
 
 impl SyscallFigures {
@@ -194,9 +209,19 @@ impl SyscallFigures {
         })
     }
 
+    /// Every call per request: (back to back, paced), where a paced pass ran.
+    pub fn all_calls(&self) -> Option<(f64, f64)> {
+        Some((self.per_request, self.paced_per_request?))
+    }
+
     /// Whether the call `name` depends on timing.
     pub fn is_timing(&self, name: &str) -> bool {
         self.timing.iter().any(|c| c.name == name)
+    }
+
+    /// The calls made while the server waits, largest first.
+    pub fn waiting_calls(&self) -> impl Iterator<Item = &TimingCall> {
+        self.timing.iter().filter(|c| c.waits)
     }
 }
 
@@ -205,7 +230,8 @@ impl SyscallFigures {
 /// waiting grows with the wait; a scheduler that spins under load makes fewer of some calls), or
 /// the back-to-back passes are not proportional to their requests (the N pass's count is more
 /// than 10% + 5 calls away from the N/2N slope's prediction, when a call per request plus the
-/// pass's edges - an accept, a registration - would be within a few calls of it).
+/// pass's edges - an accept, a registration - would be within a few calls of it). For runs with
+/// one paced pass; `grows_with_the_wait` and `whole_calls` decide where three ran.
 pub fn depends_on_timing(back_to_back: f64, paced: f64, count_n: u64, edges: f64) -> bool {
     let diff = (paced - back_to_back).abs();
     let paced_differs = diff >= 0.05 && diff > 0.1 * back_to_back.max(paced);
@@ -213,20 +239,73 @@ pub fn depends_on_timing(back_to_back: f64, paced: f64, count_n: u64, edges: f64
     paced_differs || not_proportional
 }
 
+/// A call's counts over three paced passes, each (requests, seconds, calls), as `per_request ·
+/// requests + per_second · seconds + edges`: what each request makes, what the server makes each
+/// second it waits, and what a pass's edges add. Three passes, three unknowns, solved exactly;
+/// None when the passes cannot tell them apart (two of them alike).
+pub fn by_request_and_by_wait(passes: [(f64, f64, f64); 3]) -> Option<(f64, f64)> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let rows = |column: usize| {
+        passes.map(|(r, t, c)| {
+            let mut row = [r, t, 1.0];
+            if column < 3 {
+                row[column] = c;
+            }
+            row
+        })
+    };
+    let d = det(rows(3));
+    // Against the size of its terms: zero but for rounding when the passes are alike.
+    let scale = passes.iter().map(|p| p.0 * p.1).fold(0.0, f64::max);
+    (d.abs() > 1e-9 * scale).then(|| (det(rows(0)) / d, det(rows(1)) / d))
+}
+
+/// Whether a call is made while the server waits rather than by the request: what the wait adds
+/// per request at the paced spacing is at least 0.05 calls and over a quarter of the call's count
+/// per request there. A call the request makes does not change when the wait doubles (what moves
+/// it is noise of a few calls); a runtime that polls while it waits makes about twice as many.
+pub fn grows_with_the_wait(per_request: f64, waiting_per_request: f64) -> bool {
+    let wait = waiting_per_request.abs();
+    let at_gap = (per_request + waiting_per_request).abs();
+    wait >= 0.05 && wait > 0.25 * at_gap.max(per_request.abs())
+}
+
+/// The whole calls in a count per request of requests served one at a time: a request whose path
+/// is always the same makes each call a whole number of times; what some requests make and
+/// others do not (a thread woken or not, a timer) only adds calls, so the fraction above the
+/// whole number depends on timing (wasmer's wake-ups: 4.3-4.6 writes per request from run to
+/// run, always 4 whole). 0.05 below a whole number still counts it: what the passes' edges leave.
+pub fn whole_calls(per_request: f64) -> f64 {
+    (per_request.max(0.0) + 0.05).floor()
+}
+
 pub fn syscalls(p: &SyscallPasses) -> Option<SyscallFigures> {
     use crate::results::diagnosis::SyscallPass;
     let [a, b] = [p.passes.first()?, p.passes.get(1)?];
     let paced = p.paced.as_ref().and_then(|c| c.measured());
+    let longer = p.paced_longer.as_ref().and_then(|c| c.measured());
     let names: std::collections::BTreeSet<&String> = a
         .counts
         .keys()
         .chain(b.counts.keys())
         .chain(paced.iter().flat_map(|x| x.pass.counts.keys()))
+        .chain(longer.iter().flat_map(|x| {
+            x.more_requests
+                .pass
+                .counts
+                .keys()
+                .chain(x.longer_gaps.pass.counts.keys())
+        }))
         .collect();
     let count = |pass: &SyscallPass, name: &str| pass.counts.get(name).copied().unwrap_or(0);
     let mut by_name = Vec::new();
+    let mut steady_by_name = Vec::new();
     let mut timing = Vec::new();
-    let mut steady = 0.0;
+    let (mut steady, mut paced_total) = (0.0, 0.0);
     for name in names {
         let Some(per) = slope((a.requests, count(a, name)), (b.requests, count(b, name))) else {
             continue;
@@ -235,28 +314,67 @@ pub fn syscalls(p: &SyscallPasses) -> Option<SyscallFigures> {
             by_name.push((name.clone(), per));
         }
         let Some(paced) = paced else { continue };
-        // What the N pass made beyond its requests' share: the pass's own edges (an accept, a
-        // registration, a shutdown). Up to 5 of them are taken off the paced pass, whose fewer
-        // requests they would otherwise weigh on; a larger excess is the slope's noise or
-        // calls that are not per request, and is left to the test below.
-        let edges = count(a, name) as f64 - per * a.requests as f64;
-        let at_pace = (count(&paced.pass, name) as f64 - edges.clamp(0.0, 5.0)).max(0.0)
-            / paced.pass.requests.max(1) as f64;
-        if depends_on_timing(per, at_pace, count(a, name), edges) {
-            if per.max(at_pace) < 0.005 {
-                // A few calls at a pass's edge either way: nothing per request.
-                continue;
+        // This call per request paced, the part of it that is steady, whether it is made while
+        // the server waits, and whether its count depends on timing.
+        let (at_pace, whole, waits, is_timing) = match longer {
+            Some(longer) => {
+                let point = |p: &PacedPass| {
+                    let requests = p.pass.requests as f64;
+                    let seconds = requests / f64::from(p.per_second.max(1));
+                    (requests, seconds, count(&p.pass, name) as f64)
+                };
+                let Some((per_request, per_second)) = by_request_and_by_wait([
+                    point(paced),
+                    point(&longer.more_requests),
+                    point(&longer.longer_gaps),
+                ]) else {
+                    continue;
+                };
+                let waiting = per_second / f64::from(paced.per_second.max(1));
+                let at_pace = (per_request + waiting).max(0.0);
+                let waits = grows_with_the_wait(per_request, waiting);
+                let whole = if waits { 0.0 } else { whole_calls(per_request) };
+                let differs = |v: f64| (v - whole).abs() >= 0.05;
+                (
+                    at_pace,
+                    whole,
+                    waits,
+                    waits || differs(at_pace) || differs(per),
+                )
             }
+            None => {
+                // What the N pass made beyond its requests' share: the pass's own edges (an
+                // accept, a registration, a shutdown). Up to 5 of them are taken off the paced
+                // pass, whose fewer requests they would otherwise weigh on; a larger excess is
+                // the slope's noise or calls that are not per request, and is left to the test.
+                let edges = count(a, name) as f64 - per * a.requests as f64;
+                let at_pace = (count(&paced.pass, name) as f64 - edges.clamp(0.0, 5.0)).max(0.0)
+                    / paced.pass.requests.max(1) as f64;
+                let timing = depends_on_timing(per, at_pace, count(a, name), edges);
+                (at_pace, if timing { 0.0 } else { per }, timing, timing)
+            }
+        };
+        paced_total += at_pace;
+        steady += whole;
+        if whole >= 0.005 {
+            steady_by_name.push((name.clone(), whole));
+        }
+        // A few calls at a pass's edge either way: nothing per request.
+        if is_timing && per.max(at_pace) >= 0.005 {
             timing.push(TimingCall {
                 name: name.clone(),
                 back_to_back: per,
                 paced: at_pace,
+                steady: whole,
+                waits,
             });
-        } else {
-            steady += per;
         }
     }
-    by_name.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    let largest_first = |v: &mut Vec<(String, f64)>| {
+        v.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    };
+    largest_first(&mut by_name);
+    largest_first(&mut steady_by_name);
     timing.sort_by(|x, y| {
         (y.back_to_back + y.paced)
             .total_cmp(&(x.back_to_back + x.paced))
@@ -265,8 +383,15 @@ pub fn syscalls(p: &SyscallPasses) -> Option<SyscallFigures> {
     let total = |pass: &SyscallPass| pass.counts.values().sum::<u64>();
     Some(SyscallFigures {
         per_request: slope((a.requests, total(a)), (b.requests, total(b)))?,
+        steady_by_name: if paced.is_some() {
+            steady_by_name
+        } else {
+            by_name.clone()
+        },
         by_name,
+        paced_per_request: paced.map(|_| paced_total),
         steady: paced.map(|_| steady),
+        alone: paced.is_some() && longer.is_some(),
         timing,
         paced_gap_ms: paced.map(|x| 1000.0 / f64::from(x.per_second.max(1))),
     })
@@ -368,16 +493,16 @@ pub fn figures(
 /// the ones that do.
 pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigures) -> String {
     let names: std::collections::BTreeSet<&String> = mine
-        .by_name
+        .steady_by_name
         .iter()
-        .chain(&native.by_name)
+        .chain(&native.steady_by_name)
         .map(|(n, _)| n)
         .collect();
     // A call's steady count: none where it depends on timing (those are told apart below).
     let get = |f: &SyscallFigures, n: &str| {
-        f.by_name
+        f.steady_by_name
             .iter()
-            .find(|(m, _)| m == n && !f.is_timing(n))
+            .find(|(m, _)| m == n)
             .map_or(0.0, |(_, v)| *v)
     };
     let mut diffs: Vec<(&String, f64)> = names
@@ -404,40 +529,59 @@ pub fn syscall_sentence(label: &str, mine: &SyscallFigures, native: &SyscallFigu
         format!(": {}", listed.join(", "))
     };
     let split = mine.steady.is_some() && native.steady.is_some();
+    let alone = split && mine.alone && native.alone;
     let mine_count = count(if split {
         mine.repeatable()
     } else {
         mine.per_request
     });
-    let what = match (split, mine_count == "1") {
-        (true, true) => "system call per request that does not depend on timing",
-        (true, false) => "system calls per request that do not depend on timing",
-        (false, true) => "system call per request",
-        (false, false) => "system calls per request",
+    let one = mine_count == "1";
+    let what = match (alone, split, one) {
+        (true, _, true) => "whole system call per request served on its own",
+        (true, _, false) => "whole system calls per request served on its own",
+        (false, true, true) => "system call per request that does not depend on timing",
+        (false, true, false) => "system calls per request that do not depend on timing",
+        (false, false, true) => "system call per request",
+        (false, false, false) => "system calls per request",
     };
     let theirs = count(if split {
         native.repeatable()
     } else {
         native.per_request
     });
-    let timing = match (mine.timing_totals(), mine.paced_gap_ms) {
-        (Some((back, paced)), Some(gap)) if split => {
-            let names: Vec<&str> = mine
-                .timing
-                .iter()
-                .take(5)
-                .map(|c| c.name.as_str())
-                .collect();
+    let names = |calls: &mut dyn Iterator<Item = &TimingCall>| {
+        calls
+            .take(5)
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let timing = match (mine.all_calls(), mine.paced_gap_ms) {
+        (Some((back, paced)), Some(gap)) if alone => {
+            let waiting = names(&mut mine.waiting_calls());
             format!(
+                "; in all {} per request back to back and {} with requests {} ms apart{}",
+                count(back),
+                count(paced),
+                count(gap),
+                if waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with the calls it makes while it waits ({waiting})")
+                }
+            )
+        }
+        _ => match (mine.timing_totals(), mine.paced_gap_ms) {
+            (Some((back, paced)), Some(gap)) if split => format!(
                 "; and {} per request back to back, {} with requests {} ms apart, that do ({}): calls made \
                  while it waits or its scheduler runs, not by the request",
                 count(back),
                 count(paced),
                 count(gap),
-                names.join(", ")
-            )
-        }
-        _ => String::new(),
+                names(&mut mine.timing.iter())
+            ),
+            _ => String::new(),
+        },
     };
     format!("{label} makes {mine_count} {what} against native's {theirs}{differences}{timing}")
 }
@@ -460,6 +604,7 @@ mod tests {
     fn calls_per_request_are_the_slope_between_the_passes() {
         let native = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     2000,
@@ -495,6 +640,7 @@ mod tests {
         );
         let wasm = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     1000,
@@ -537,6 +683,7 @@ mod tests {
     fn native_rust() -> SyscallPasses {
         SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     1000,
@@ -555,6 +702,17 @@ mod tests {
         }
     }
 
+    /// System calls of a real server recorded on this machine kind by `matrix diagnose`: back to
+    /// back N and 2N, then paced at a rate, twice the requests at it, the first pass's requests at
+    /// half the rate.
+    fn served_alone(server: &str) -> SyscallPasses {
+        let recorded: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/syscalls-served-alone.json"
+        ))
+        .unwrap();
+        serde_json::from_value(recorded[server].clone()).unwrap()
+    }
+
     #[test]
     fn calls_made_while_waiting_are_told_apart_from_calls_per_request() {
         let native = syscalls(&native_rust()).unwrap();
@@ -567,6 +725,7 @@ mod tests {
         // even back to back.
         let wasmedge = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     2000,
@@ -641,6 +800,7 @@ mod tests {
         // waits, and write's count is not proportional to requests even back to back.
         let wasmer = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     1000,
@@ -701,6 +861,7 @@ mod tests {
         // nanosleep, some sched_yield); paced, 8 calls per request. read and write are per request.
         let go = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     1000,
@@ -748,6 +909,7 @@ mod tests {
         // edges, not calls that depend on timing.
         let slow = SyscallPasses {
             connections: 1,
+            paced_longer: None,
             passes: vec![
                 pass(
                     100,
@@ -864,5 +1026,118 @@ mod tests {
             (b.shares[&Bucket::Guest], b.shares[&Bucket::Kernel]),
             (0.6, 0.4)
         );
+    }
+
+    #[test]
+    fn requests_served_alone_count_the_same_whole_calls_run_after_run() {
+        let native = syscalls(&served_alone("rust-native")).unwrap();
+        assert!(native.alone && native.steady == Some(3.0), "{native:?}");
+        assert!(native.timing.is_empty(), "{native:?}");
+        // Go: read, epoll_pwait and futex twice, write and nanosleep once per request served
+        // alone, 8 whole calls, though back to back it makes ~6: its scheduler finds work
+        // without sleeping (fewer futex and nanosleep) and some reads find the next request.
+        let go = syscalls(&served_alone("go-native")).unwrap();
+        assert_eq!(go.steady, Some(8.0), "{go:?}");
+        let named = |f: &SyscallFigures| {
+            f.steady_by_name
+                .iter()
+                .map(|(n, v)| format!("{n} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        assert_eq!(
+            named(&go),
+            "epoll_pwait 2, futex 2, read 2, nanosleep 1, write 1"
+        );
+        let (back, paced) = go.all_calls().unwrap();
+        assert!(
+            (back - 6.2).abs() < 0.1 && (paced - 7.95).abs() < 0.1,
+            "{back} {paced}"
+        );
+        assert!(go.waiting_calls().next().is_none(), "{go:?}");
+        // wasmer, two runs ~30 min apart: accept4, poll and recvfrom return EAGAIN while it
+        // waits (they grow with the wait) and are left out; its threads wake each other 4.3-4.6
+        // (write) and 5.4-5.7 (epoll_wait) times per request, counted whole: the same figure in
+        // both runs though every count moved.
+        for (first, second, steady, calls) in [
+            (
+                served_alone("rust-wasmer-first"),
+                served_alone("rust-wasmer-second"),
+                10.0,
+                "epoll_wait 5, write 4, sendto 1",
+            ),
+            (
+                served_alone("go-wasmer-first"),
+                served_alone("go-wasmer-second"),
+                22.0,
+                "epoll_wait 7, write 5, recvfrom 4, accept4 3, futex 2, sendto 1",
+            ),
+        ] {
+            let (a, b) = (syscalls(&first).unwrap(), syscalls(&second).unwrap());
+            assert_eq!(
+                (a.steady, b.steady),
+                (Some(steady), Some(steady)),
+                "{a:?} {b:?}"
+            );
+            assert_eq!(
+                (named(&a), named(&b)),
+                (calls.to_string(), calls.to_string())
+            );
+        }
+        let m = syscalls(&served_alone("rust-wasmer-first")).unwrap();
+        let waiting: Vec<&str> = m.waiting_calls().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            waiting,
+            ["accept4", "recvfrom", "poll", "mprotect"],
+            "{m:?}"
+        );
+        let write = m.timing.iter().find(|c| c.name == "write").unwrap();
+        assert!(
+            !write.waits && write.steady == 4.0 && write.paced > 4.5,
+            "{write:?}"
+        );
+        // WasmEdge AOT: readv twice, writev once; its poll loop, hundreds of calls per request
+        // paced and twice as many when the wait doubles, apart.
+        let w = syscalls(&served_alone("rust-wasmedge")).unwrap();
+        assert_eq!(w.steady, Some(3.0), "{w:?}");
+        assert_eq!(w.waiting_calls().count(), 5);
+        assert!(w.all_calls().unwrap().1 > 1000.0);
+        let sentence = syscall_sentence("`wasmer`", &m, &native);
+        assert_eq!(
+            sentence,
+            "`wasmer` makes 10 whole system calls per request served on its own against native's 3: \
+             +4 epoll_wait, +4 write, −1 recvfrom; in all 13.8 per request back to back and 131.6 with \
+             requests 2 ms apart, with the calls it makes while it waits (accept4, recvfrom, poll, mprotect)"
+        );
+    }
+
+    #[test]
+    fn three_paced_passes_split_calls_by_request_and_by_wait() {
+        // 3 calls per request, 100 a second while waiting, 7 at the edges.
+        let count = |requests: f64, seconds: f64| 3.0 * requests + 100.0 * seconds + 7.0;
+        let (per_request, per_second) = by_request_and_by_wait([
+            (250.0, 0.5, count(250.0, 0.5)),
+            (500.0, 1.0, count(500.0, 1.0)),
+            (250.0, 1.0, count(250.0, 1.0)),
+        ])
+        .unwrap();
+        assert!((per_request - 3.0).abs() < 1e-9 && (per_second - 100.0).abs() < 1e-9);
+        // Passes that cannot tell requests from seconds apart.
+        assert_eq!(
+            by_request_and_by_wait([(250.0, 0.5, 1.0), (500.0, 1.0, 2.0), (1000.0, 2.0, 4.0)]),
+            None
+        );
+        // A polling runtime: twice the calls when the wait doubles; a request's own calls, and a
+        // few extra when the wait doubles: not.
+        assert!(grows_with_the_wait(0.3, 120.0));
+        assert!(!grows_with_the_wait(2.0, 0.044));
+        assert!(!grows_with_the_wait(7.48, 0.48));
+        assert!(grows_with_the_wait(0.0, 0.22));
+        // Whole calls: the fraction some requests add is left out, what the edges take is not.
+        assert_eq!(whole_calls(5.6), 5.0);
+        assert_eq!(whole_calls(2.104), 2.0);
+        assert_eq!(whole_calls(1.992), 2.0);
+        assert_eq!(whole_calls(0.19), 0.0);
+        assert_eq!(whole_calls(-0.2), 0.0);
     }
 }

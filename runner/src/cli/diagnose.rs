@@ -92,25 +92,40 @@ fn print_line(d: &crate::results::diagnosis::Diagnosis) {
     let calls = d.syscalls.measured().and_then(syscalls);
     let instr = d.instructions.measured().and_then(instructions);
     let split = d.profile.measured().and_then(breakdown);
+    let names = |calls: &[(String, f64)]| {
+        calls
+            .iter()
+            .map(|(n, v)| format!("{n} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "{}: {} syscalls/req that do not depend on timing, {} that do ({}), {} instructions/req, CPU: {}",
+        "{}: {} syscalls/req that do not depend on timing ({}); every call: {}; depend on timing: {}; {} instructions/req, CPU: {}",
         d.key,
         calls
             .as_ref()
-            .map_or("–".into(), |c| format!("{:.1}", c.repeatable())),
+            .map_or("–".into(), |c| format!("{:.3}", c.repeatable())),
+        calls.as_ref().map_or_else(
+            || d.syscalls.reason().unwrap_or_default().to_string(),
+            |c| names(&c.steady_by_name)
+        ),
         calls
             .as_ref()
-            .and_then(|c| c.timing_totals())
-            .map_or("none".into(), |(b, p)| format!("{b:.1} back to back, {p:.1} paced")),
-        calls
-            .as_ref()
-            .map(|c| c
-                .by_name
-                .iter()
-                .map(|(n, v)| format!("{n} {v:.1}"))
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_else(|| d.syscalls.reason().unwrap_or_default().to_string()),
+            .and_then(|c| c.all_calls())
+            .map_or("–".into(), |(b, p)| format!("{b:.1} back to back, {p:.1} paced")),
+        calls.as_ref().map_or(String::new(), |c| c
+            .timing
+            .iter()
+            .map(|t| format!(
+                "{} {:.2} → {:.2} ({} steady{})",
+                t.name,
+                t.back_to_back,
+                t.paced,
+                t.steady,
+                if t.waits { ", made while waiting" } else { "" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")),
         instr.map_or_else(
             || d.instructions.reason().unwrap_or("–").to_string(),
             |v| format!("{v:.0}")

@@ -161,7 +161,7 @@ fn comparisons(a: &Analysis, i: usize, id: &str) -> Vec<Figure> {
             None,
         ));
         // The calls that do not depend on timing (every call in runs without a paced pass),
-        // then the ones that do, back to back and paced.
+        // then every call, back to back and paced.
         let calls = d.syscalls.as_ref().ok();
         out.push((
             "syscalls_per_request",
@@ -169,17 +169,17 @@ fn comparisons(a: &Analysis, i: usize, id: &str) -> Vec<Figure> {
             calls.map(|s| s.repeatable()),
             None,
         ));
-        let timing = calls.and_then(|s| s.timing_totals());
+        let all = calls.and_then(|s| s.all_calls());
         out.push((
-            "syscalls_timing_per_request_back_to_back",
+            "syscalls_all_per_request_back_to_back",
             "calls",
-            timing.map(|t| t.0),
+            all.map(|t| t.0),
             None,
         ));
         out.push((
-            "syscalls_timing_per_request_paced",
+            "syscalls_all_per_request_paced",
             "calls",
-            timing.map(|t| t.1),
+            all.map(|t| t.1),
             None,
         ));
         for bucket in crate::analysis::diagnosis::Bucket::ALL {

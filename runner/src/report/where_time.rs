@@ -24,6 +24,9 @@ pub struct WhereTime {
     pub has_previous: bool,
     /// The paced pass's spacing, "2" (ms), where any server had one.
     pub paced_gap_ms: Option<String>,
+    /// Whether the steady calls are whole calls of requests served on their own (three paced
+    /// passes), rather than the calls the same back to back and paced (one).
+    pub alone: bool,
 }
 
 /// A server whose instructions were counted with runtime arguments given only under valgrind.
@@ -56,9 +59,10 @@ pub struct WhereRow {
     pub syscalls_x: Figure,
     /// "epoll_wait 1 · recvfrom 2 · sendto 1" (the steady calls).
     pub calls: String,
-    /// The calls that depend on timing per request, back to back → paced: "15 → 165", or "–".
+    /// Every call per request, back to back → paced: "15 → 165" (with one paced pass: the calls
+    /// that depend on timing), or "–".
     pub timing: String,
-    /// By name: "accept4 5.4 → 82 · poll 1.9 → 41".
+    /// The calls that depend on timing by name: "accept4 5.4 → 82 · write 2.9 → 4.5 (4 steady)".
     pub timing_calls: String,
     pub flamegraph: Option<String>,
     /// Why a figure is missing, where one is.
@@ -154,6 +158,10 @@ pub fn where_time(run: &Run, a: &Analysis) -> Option<WhereTime> {
         reused,
         has_previous,
         paced_gap_ms,
+        alone: a
+            .diagnoses
+            .iter()
+            .any(|d| d.syscalls.as_ref().is_ok_and(|s| s.alone)),
     })
 }
 
@@ -217,9 +225,9 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures, usual_gap: Option<&str>) -
             .syscalls
             .as_ref()
             .map(|s| {
-                s.by_name
+                s.steady_by_name
                     .iter()
-                    .filter(|(n, v)| *v >= 0.1 && !s.is_timing(n))
+                    .filter(|(_, v)| *v >= 0.1)
                     .map(|(n, v)| format!("{n} {}", calls(*v)))
                     .collect::<Vec<_>>()
                     .join(" · ")
@@ -229,7 +237,13 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures, usual_gap: Option<&str>) -
             .syscalls
             .as_ref()
             .ok()
-            .and_then(|s| s.timing_totals())
+            .and_then(|s| {
+                if s.alone {
+                    s.all_calls()
+                } else {
+                    s.timing_totals()
+                }
+            })
             .map_or_else(
                 || DASH.into(),
                 |(back, paced)| {
@@ -252,7 +266,19 @@ fn row(run: &Run, a: &Analysis, d: &DiagnosisFigures, usual_gap: Option<&str>) -
                 s.timing
                     .iter()
                     .filter(|t| t.back_to_back.max(t.paced) >= 0.1)
-                    .map(|t| format!("{} {} → {}", t.name, calls(t.back_to_back), calls(t.paced)))
+                    .map(|t| {
+                        let steady = if t.steady > 0.0 {
+                            format!(" ({} steady)", calls(t.steady))
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{} {} → {}{steady}",
+                            t.name,
+                            calls(t.back_to_back),
+                            calls(t.paced)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(" · ")
             })

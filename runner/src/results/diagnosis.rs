@@ -57,6 +57,21 @@ pub struct SyscallPasses {
     /// it waits, a scheduler that spins), not on the request. Absent in runs before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paced: Option<Counted<PacedPass>>,
+    /// Two more paced passes, each twice as long as `paced`: twice its requests at its rate, and
+    /// its requests at half its rate. With `paced` they tell the calls a request makes from the
+    /// calls made while the server waits, each exactly. Absent in runs before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paced_longer: Option<Counted<LongerPaced>>,
+}
+
+/// The paced passes beside `SyscallPasses::paced`: as long as each other, one with twice the
+/// requests of the other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LongerPaced {
+    /// Twice the requests of the paced pass, at its rate.
+    pub more_requests: PacedPass,
+    /// The paced pass's requests at half its rate: twice the wait between them.
+    pub longer_gaps: PacedPass,
 }
 
 /// Requests at a fixed rate, one at a time.

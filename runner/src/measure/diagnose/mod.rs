@@ -4,8 +4,9 @@
 //! under the cell's load while `perf record` samples
 //! every thread; separately, a launch under `valgrind --tool=callgrind` counts the instructions of
 //! fixed request counts. Counts are taken over N and 2N requests, so what start-up and the edges
-//! of a pass add cancels in the difference; system calls once more with the requests paced, so
-//! the calls that depend on timing rather than on the request can be told apart. Each pass that
+//! of a pass add cancels in the difference; system calls also with the requests paced, three
+//! times (a rate; twice the requests at it; half the rate), so the calls a request makes are told
+//! apart from those the server makes while it waits, and counted exactly. Each pass that
 //! cannot run (no perf, no valgrind, a container, no privilege) says why, and the others still run.
 
 mod cache;
@@ -20,7 +21,8 @@ use super::launch::{Diagnostic, LaunchRecord, Started};
 use super::{CellError, Plan};
 use crate::http::Workload;
 use crate::results::diagnosis::{
-    Counted, Diagnosis, InstructionPasses, PacedPass, ProfileRecord, SyscallPass, SyscallPasses,
+    Counted, Diagnosis, InstructionPasses, LongerPaced, PacedPass, ProfileRecord, SyscallPass,
+    SyscallPasses,
 };
 
 /// Requests in flight during the counting passes: one at a time, so that how many requests one
@@ -183,7 +185,9 @@ fn server_pids(started: &Started) -> String {
         .join(",")
 }
 
-/// `N` and `2N` requests one at a time, each pass recorded by perf only while it runs.
+/// `N` and `2N` requests one at a time back to back, then paced: a pass at a fixed rate, one with
+/// twice its requests at that rate and one with its requests at half the rate; each pass
+/// recorded by perf only while it runs.
 fn syscall_passes(
     perf: &Path,
     started: &Started,
@@ -213,30 +217,48 @@ fn syscall_passes(
         }
     }
     let (requests, per_second) = paced_load(n);
-    let counted = count("paced", &|| {
-        load.paced(requests, per_second, COUNT_CONNECTIONS)
-    });
-    let paced = match counted {
-        Ok(counts) => Counted::Measured(PacedPass {
+    let paced_pass = |name: &str, requests: u64, per_second: u32| {
+        count(name, &|| {
+            load.paced(requests, per_second, COUNT_CONNECTIONS)
+        })
+        .map(|counts| PacedPass {
             per_second,
             pass: SyscallPass { requests, counts },
-        }),
+        })
+    };
+    let paced = match paced_pass("paced", requests, per_second) {
+        Ok(pass) => Counted::Measured(pass),
         Err(e) => unavailable(&format!("counting the paced pass with perf failed: {e}")),
+    };
+    // As long as each other: twice the requests, and twice the wait between them.
+    let longer = paced_pass("paced-more", 2 * requests, per_second).and_then(|more_requests| {
+        paced_pass("paced-longer", requests, (per_second / 2).max(1)).map(|longer_gaps| {
+            LongerPaced {
+                more_requests,
+                longer_gaps,
+            }
+        })
+    });
+    let paced_longer = match longer {
+        Ok(passes) => Counted::Measured(passes),
+        Err(e) => unavailable(&format!("counting the longer paced passes with perf failed: {e}")),
     };
     Counted::Measured(SyscallPasses {
         connections: COUNT_CONNECTIONS,
         passes,
         paced: Some(paced),
+        paced_longer: Some(paced_longer),
     })
 }
 
 /// The paced pass for a server that answers about `n` requests a second back to back: at a
 /// quarter of that rate (at most 500 a second, so requests are at least 2 ms apart) for about
 /// half a second - long enough that waiting shows in the counts, short enough that a runtime
-/// that polls ~10^6 times a second while it waits does not overflow perf's buffer.
+/// that polls ~10^6 times a second while it waits does not overflow perf's buffer - and at least
+/// 50 requests, so that a call or two more at a pass's edge moves a count per request by < 0.05.
 pub fn paced_load(n: u64) -> (u64, u32) {
     let per_second = (n / 4).clamp(25, 500);
-    ((per_second / 2).max(25), per_second as u32)
+    ((per_second / 2).max(50), per_second as u32)
 }
 
 /// Every system call `pids` make while `during` runs, by name: one `raw_syscalls:sys_enter`
@@ -445,7 +467,9 @@ fn perf_record(
 ) -> Result<String, String> {
     let mut args = vec!["record"];
     args.extend_from_slice(events);
-    args.extend_from_slice(&["-D", "-1", "-p", pids]);
+    // Without BPF events perf exits at once when stopped, not ~0.9 s later (it then synthesizes
+    // the BPF programs' records, of no use here): four perf runs per diagnosed server.
+    args.extend_from_slice(&["--no-bpf-event", "-D", "-1", "-p", pids]);
     let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
     if !data.is_file() {
         return Err(stderr);
