@@ -85,8 +85,9 @@ examples:
 	$(MAKE) matrix MATRIX=examples/matrix.toml
 
 # Seconds-long smoke run of the same matrix.
+# A smoke run: into target/quick unless OUT says otherwise, so it never replaces the published page.
 quick: init-core
-	$(RUNNER) run --quick --matrix $(MATRIX) $(OUT_ARG)
+	$(RUNNER) run --quick --matrix $(MATRIX) --out $(or $(OUT),target/quick)
 
 # The first screen of the page as a reader sees it at 1280 x 800 (docs/results-page.png, shown in
 # README.md, with docs/results-page.json naming the run it shows). Needs Chromium (make test-deps).
