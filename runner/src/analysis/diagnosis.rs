@@ -214,11 +214,6 @@ impl SyscallFigures {
         Some((self.per_request, self.paced_per_request?))
     }
 
-    /// Whether the call `name` depends on timing.
-    pub fn is_timing(&self, name: &str) -> bool {
-        self.timing.iter().any(|c| c.name == name)
-    }
-
     /// The calls made while the server waits, largest first.
     pub fn waiting_calls(&self) -> impl Iterator<Item = &TimingCall> {
         self.timing.iter().filter(|c| c.waits)
@@ -844,7 +839,8 @@ mod tests {
         let m = syscalls(&wasmer).unwrap();
         assert!((m.repeatable() - 1.0).abs() < 1e-9, "{m:?}");
         assert_eq!(m.timing.len(), 6);
-        assert!(m.is_timing("write") && m.is_timing("accept4"));
+        let is_timing = |name: &str| m.timing.iter().any(|c| c.name == name);
+        assert!(is_timing("write") && is_timing("accept4"));
         let sentence = syscall_sentence("`wasmer`", &m, &native);
         assert!(
             sentence.starts_with(

@@ -468,7 +468,7 @@ fn perf_record(
     let mut args = vec!["record"];
     args.extend_from_slice(events);
     // Without BPF events perf exits at once when stopped, not ~0.9 s later (it then synthesizes
-    // the BPF programs' records, of no use here): four perf runs per diagnosed server.
+    // the BPF programs' records, of no use here): six perf runs per diagnosed server.
     args.extend_from_slice(&["--no-bpf-event", "-D", "-1", "-p", pids]);
     let stderr = perf_while(perf, &args, data, &data.with_extension("ctl"), ctx, during)?;
     if !data.is_file() {
